@@ -120,7 +120,7 @@ class BlazeFace:
         self.interpreter.invoke()
         reg = self.interpreter.get_tensor(self._reg["index"])[0]
         raw = self.interpreter.get_tensor(self._cls["index"])[0, :, 0]
-        scores = 1.0 / (1.0 + np.exp(-np.clip(raw, -100, 100)))
+        scores = 1.0 / (1.0 + np.exp(-np.clip(raw.astype(np.float64), -80, 80)))
         keep = scores >= self.min_score
         if not keep.any():
             return []

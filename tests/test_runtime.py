@@ -69,8 +69,10 @@ def test_crop_rule_is_square_and_centred():
     from runtime.contract import CropRule
     from runtime.preprocess import crop_box, cut
 
-    left, top, w, h = crop_box((100, 50, 40, 60), CropRule(scale=1.5), 640, 480)
+    left, top, w, h = crop_box((100, 50, 40, 60), CropRule(scale=1.5, shift_y=0.0), 640, 480)
     assert w == h == 90 and left + w / 2 == 120 and top + h / 2 == 80
+    _, top2, _, h2 = crop_box((100, 50, 40, 60), CropRule(scale=1.5, shift_y=-0.1), 640, 480)
+    assert top2 + h2 / 2 == pytest.approx(74)
     g = np.arange(100 * 100, dtype=np.uint32).reshape(100, 100) % 251
     c = cut(g.astype(np.uint8), (-10, -10, 30, 30), 48)    # past the edge: replicated
     assert c.shape == (48, 48) and c.dtype == np.uint8

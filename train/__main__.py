@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def parse_args(argv=None):
@@ -39,8 +40,9 @@ def main(argv=None) -> int:
 
         import yaml  # noqa: F401  (fail early with a clear message)
 
-        if args.resume and args.out and (__import__("pathlib").Path(args.out) / "config.yaml").is_file():
-            cfg = config.load_preset(str(__import__("pathlib").Path(args.out) / "config.yaml"))
+        saved = Path(args.out) / "config.yaml" if args.out else None
+        if (args.resume or args.evaluate_only) and saved is not None and saved.is_file():
+            cfg = config.load_preset(str(saved))
         else:
             cfg = config.load_preset(args.preset)
         overrides = {}

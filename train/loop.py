@@ -217,6 +217,15 @@ def load_splits(cfg: TrainConfig):
     return tr.images, tr.labels, va.images, va.labels, data
 
 
+def _tee(log, path: Path):
+    """``log`` that also appends each line to the run's train.log."""
+    def both(msg: str) -> None:
+        log(msg)
+        with open(path, "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
+    return both
+
+
 def _history_rows(out: Path) -> list[dict]:
     p = out / "history.json"
     return json.loads(p.read_text()) if p.is_file() else []
@@ -252,6 +261,7 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
         if state_path.is_file():
             raise ConfigError(f"{out} holds an earlier run: add --resume to continue it, or pick another --out")
     out.mkdir(parents=True, exist_ok=True)
+    log = _tee(log, out / "train.log")
     keras.utils.set_random_seed(cfg.seed)
 
     x_tr, y_tr, x_va, y_va, data = load_splits(cfg)

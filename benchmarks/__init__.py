@@ -1,0 +1,1 @@
+"""Benchmarks and measurements behind the numbers fer-edge reports."""

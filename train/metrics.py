@@ -1,0 +1,45 @@
+"""Classification metrics in numpy (shared by training reports and benchmarks)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from runtime.contract import LABELS, NUM_CLASSES
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int = NUM_CLASSES) -> np.ndarray:
+    """``[k, k]`` counts; rows are true classes, columns predictions."""
+    m = np.zeros((k, k), np.int64)
+    np.add.at(m, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return m
+
+
+def per_class(cm: np.ndarray) -> dict[str, dict[str, float]]:
+    tp = np.diag(cm).astype(np.float64)
+    prec = np.divide(tp, cm.sum(0), out=np.zeros_like(tp), where=cm.sum(0) > 0)
+    rec = np.divide(tp, cm.sum(1), out=np.zeros_like(tp), where=cm.sum(1) > 0)
+    f1 = np.divide(2 * prec * rec, prec + rec, out=np.zeros_like(tp), where=(prec + rec) > 0)
+    return {name: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]),
+                   "support": int(cm[i].sum())} for i, name in enumerate(LABELS[: len(cm)])}
+
+
+def summarize(y_true: np.ndarray, probs: np.ndarray) -> dict:
+    """Accuracy, macro-F1, per-class P/R/F1, confusion matrix, ECE."""
+    y_pred = probs.argmax(1)
+    cm = confusion(y_true, y_pred, probs.shape[1])
+    pc = per_class(cm)
+    return {"n": int(len(y_true)), "accuracy": float((y_pred == y_true).mean()) if len(y_true) else 0.0,
+            "macro_f1": float(np.mean([v["f1"] for v in pc.values()])), "per_class": pc,
+            "confusion": cm.tolist(), "ece": expected_calibration_error(y_true, probs)}
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
+    conf = probs.max(1)
+    correct = probs.argmax(1) == y_true
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)

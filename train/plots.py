@@ -1,0 +1,67 @@
+"""PNG plots of a run: learning curves and confusion matrices (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from runtime.contract import LABELS
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    from .io import atomic_path
+
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+
+
+def history(rows: list[dict], path: Path, title: str = "") -> None:
+    plt = _plt()
+    ep = [r["epoch"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax[0].plot(ep, [r["accuracy"] for r in rows], "o-", label="training (augmented)")
+    ax[0].plot(ep, [r["val_accuracy"] for r in rows], "o-", label="validation")
+    ax[0].set_title("accuracy")
+    ax[1].plot(ep, [r["loss"] for r in rows], "o-", label="training (augmented)")
+    ax[1].plot(ep, [r["val_loss"] for r in rows], "o-", label="validation")
+    ax[1].set_title("loss")
+    for a in ax:
+        a.set_xlabel("epoch")
+        a.grid(alpha=0.3)
+        a.legend()
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def confusion(cm, path: Path, title: str) -> None:
+    """Counts and row-normalized side by side."""
+    plt = _plt()
+    cm = np.asarray(cm)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(1, 2, figsize=(12, 5))
+    for a, m, fmt, sub in ((ax[0], cm, "d", "counts"), (ax[1], norm, ".2f", "normalized by true class")):
+        a.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        for i in range(len(m)):
+            for j in range(len(m)):
+                a.text(j, i, format(m[i, j], fmt), ha="center", va="center", fontsize=8,
+                       color="white" if norm[i, j] > 0.5 else "black")
+        a.set_xticks(range(len(LABELS)), LABELS, rotation=45)
+        a.set_yticks(range(len(LABELS)), LABELS)
+        a.set_xlabel("predicted")
+        a.set_ylabel("true")
+        a.set_title(sub)
+    fig.suptitle(title)
+    _save(fig, path)
+    plt.close(fig)
