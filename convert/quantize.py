@@ -79,7 +79,16 @@ def load_keras_model(path: str | Path):
     except Exception:
         pass
     try:
-        model = keras.models.load_model(p, compile=False)
+        try:   # a QAT model needs TensorFlow Model Optimization's scope to load
+            import tensorflow_model_optimization as tfmot
+
+            scope = tfmot.quantization.keras.quantize_scope()
+        except ImportError:
+            import contextlib
+
+            scope = contextlib.nullcontext()
+        with scope:
+            model = keras.models.load_model(p, compile=False)
     except Exception as e:  # Keras raises many types for a bad file
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else e.__class__.__name__
         raise ConvertError(f"{p}: cannot load as a Keras model ({msg})") from None

@@ -62,11 +62,29 @@ def test_smoke_run_writes_artifacts_and_resumes(tmp_path, tiny_folder):
     assert [r["epoch"] for r in hist] == [1, 2]
 
 
-def test_cli_reports_bad_flags(capsys):
+def test_cli_reports_bad_flags(capsys, tmp_path):
     from train.__main__ import main
 
     assert main(["--preset", "nope"]) == 2
     assert main(["--set", "epochs"]) == 2
-    assert main(["--data", "/nonexistent/fer", "--preset", "smoke", "--out", "/tmp/x-never"]) == 3
+    assert main(["--data", "/nonexistent/fer", "--preset", "smoke", "--out", str(tmp_path / "x")]) == 3
     err = capsys.readouterr().err
     assert err.count("error:") == 3 and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, tiny_folder):
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    out = tmp_path / "mirrored"
+    r = subprocess.run([sys.executable, "-m", "train", "--preset", "smoke", "--data", str(tiny_folder[0]),
+                        "--out", str(out), "--strategy", "mirrored", "--epochs", "1", "--set", "limit=14",
+                        "--set", "batch_size=8"], capture_output=True, text=True, cwd=REPO, timeout=600,
+                       env=dict(os.environ, PYTHONPATH=str(REPO), FER_LOGICAL_CPUS="2"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "strategy mirrored: 2 replica(s)" in (out / "train.log").read_text()
+    assert (out / "best.keras").is_file()

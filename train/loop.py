@@ -104,9 +104,22 @@ def _copy_by_name(src, dst) -> int:
 
 
 def get_strategy(name: str):
+    """TensorFlow's own distribution: "mirrored" (the GPUs of one host) or
+    "multiworker" (several hosts, configured by ``TF_CONFIG``).
+
+    On a host without GPUs, ``FER_LOGICAL_CPUS=N`` splits the CPU into N
+    logical devices and mirrors over them (how the tests exercise mirroring).
+    """
+    import os
+
     import tensorflow as tf
 
     if name == "mirrored":
+        n = int(os.environ.get("FER_LOGICAL_CPUS", "0") or 0)
+        if n > 1 and not tf.config.list_physical_devices("GPU"):
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+            return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -273,6 +286,7 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
         "skipped": data.skipped})
 
     strategy = get_strategy(cfg.strategy)
+    log(f"strategy {cfg.strategy}: {strategy.num_replicas_in_sync} replica(s)")
     start_epoch, best = 0, -1.0
     with strategy.scope():
         if resume and state_path.is_file() and ckpt.is_file():
@@ -308,4 +322,57 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
         log(f"epoch {epoch + 1}: loss {row['loss']:.4f} acc {row['accuracy']:.4f} "
             f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f} "
             f"({row['seconds']:.0f}s, ETA {eta / 60:.1f} min)")
+    if cfg.prune_epochs:
+        finetune_stage(cfg, "prune", log)
+    if cfg.qat_epochs:
+        finetune_stage(cfg, "qat", log)
     return out
+
+
+def finetune_stage(cfg: TrainConfig, stage: str, log=print) -> Path:
+    """Prune or QAT fine-tuning of the run's best model for a few epochs.
+
+    ``stage`` is "prune" (``cfg.prune_epochs``, target ``cfg.prune_sparsity``;
+    writes ``pruned.keras``, wrappers stripped) or "qat" (``cfg.qat_epochs``;
+    starts from ``pruned.keras`` when it exists, writes ``qat.h5``). Both
+    use a constant learning rate of ``cfg.lr / 20`` and the same seeded epochs.
+    """
+    import tf_keras as keras
+
+    from . import optimize
+
+    out = Path(cfg.out)
+    epochs = cfg.prune_epochs if stage == "prune" else cfg.qat_epochs
+    src = out / ("pruned.keras" if stage == "qat" and (out / "pruned.keras").is_file() else "best.keras")
+    make_schedule(cfg, 1)
+    base = keras.models.load_model(src, compile=False)
+    x_tr, y_tr, x_va, y_va, _ = load_splits(cfg)
+    steps = math.ceil(len(x_tr) / cfg.batch_size)
+    callbacks = []
+    if stage == "prune":
+        model = optimize.pruned_model(base, cfg.prune_sparsity, 0, max(1, steps * max(1, epochs - 1)),
+                                      frequency=max(1, steps // 4))
+        callbacks = optimize.pruning_callbacks()
+    else:
+        model = optimize.qat_model(base)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.lr / 20),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    val = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
+    for e in range(epochs):
+        h = model.fit(epoch_dataset(x_tr, y_tr, cfg, 1000 + e, augment=True), validation_data=val, epochs=1,
+                      class_weight=class_weights(y_tr, cfg.class_weight_power), callbacks=callbacks,
+                      verbose=1 if sys.stderr.isatty() else 2)
+        log(f"{stage} epoch {e + 1}/{epochs}: val_acc {h.history['val_accuracy'][-1]:.4f}")
+    if stage == "prune":
+        model = optimize.strip_pruning(model)
+        log(f"sparsity of conv/dense kernels: {optimize.sparsity(model):.3f}")
+    if stage == "prune":
+        dst = out / "pruned.keras"
+        _save_model(model, dst)
+    else:
+        # tfmot's QAT wrappers round-trip through HDF5 (not the .keras format).
+        dst = out / "qat.h5"
+        with atomic_path(dst, suffix=".h5") as tmp:
+            model.save(tmp)
+    return dst
