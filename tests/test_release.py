@@ -1,0 +1,64 @@
+"""The committed release model: contract, metadata, and its reported accuracy reproduced."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from runtime.contract import LABELS
+
+from .conftest import REPO
+
+MODELS = REPO / "models"
+INT8 = MODELS / "fer_mobilenetv2_int8.tflite"
+
+
+def test_bundled_model_is_the_release_model():
+    from runtime.classifier import BUNDLED_MODEL
+
+    assert BUNDLED_MODEL.resolve() == INT8.resolve()
+    assert INT8.stat().st_size <= 3_000_000
+
+
+def test_release_model_contract_and_metadata():
+    from runtime.metadata import inspect_file
+
+    info = inspect_file(INT8)
+    i, o = info.inputs[0], info.outputs[0]
+    assert (i.shape, i.dtype, i.scale, i.zero_point) == ((1, 48, 48, 1), "uint8", 1.0, 0)
+    assert o.shape == (1, 7)
+    assert info.contract.labels == LABELS and info.has_metadata
+    assert info.extra["accuracy_gate"] == "passed"
+    assert "PrivateTest" in info.extra["accuracy"]
+
+
+@pytest.mark.data
+def test_release_int8_accuracy_matches_the_model_card(fer_root):
+    """The runtime reproduces the int8 figures written in models/release."""
+    from convert.release import evaluate_tflite
+    from train import dataset
+
+    got = evaluate_tflite(INT8, dataset.load(fer_root))
+    card = json.loads((MODELS / "release" / "int8_eval.json").read_text())
+    for split in ("PrivateTest", "PublicTest", "PrivateTest_clean"):
+        assert got[split]["accuracy"] == pytest.approx(card[split]["accuracy"], abs=1e-9)
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_quantize_rebuilds_the_release_int8(fer_root, tmp_path):
+    """`python -m convert.quantize --out X` rebuilds an int8 model within 0.2 points."""
+    out = tmp_path / "rebuilt.tflite"
+    r = subprocess.run([sys.executable, "-m", "convert.quantize", "--out", str(out), "--data", str(fer_root)],
+                       capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert out.stat().st_size <= 3_000_000
+    from convert.release import evaluate_tflite
+    from train import dataset
+
+    data = dataset.load(fer_root)
+    new = evaluate_tflite(out, data)["PrivateTest"]["accuracy"]
+    card = json.loads((MODELS / "release" / "int8_eval.json").read_text())["PrivateTest"]["accuracy"]
+    assert abs(new - card) <= 0.002
