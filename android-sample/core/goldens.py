@@ -1,0 +1,76 @@
+"""Golden vectors for the Kotlin core, exported by the Python runtime from the
+committed release model.
+
+    python android-sample/core/goldens.py            # rewrite the goldens
+    python android-sample/core/goldens.py --check    # exit 1 if they are stale
+
+Each case: an RGB image and a face box -> the crop bytes (crop rule + area
+filter), the model's raw uint8 output on that crop, its scale and zero point,
+the dequantized probabilities and the label. The Kotlin tests must reproduce
+the crop bytes exactly and the probabilities and label from the raw output.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+GOLDENS = Path(__file__).parent / "src" / "test" / "resources" / "goldens.json"
+MODEL = REPO / "models" / "fer_mobilenetv2_int8.tflite"
+# (name, image side, face box x, y, w, h in that image's pixels)
+CASES = (("astronaut-160", 160, 56.0, 22.5, 30.0, 33.75),
+         ("astronaut-96-edge", 96, -4.0, 2.0, 40.0, 44.0),
+         ("astronaut-512-big", 512, 170.0, 60.0, 95.0, 110.0))
+
+
+def build() -> dict:
+    from PIL import Image
+
+    from runtime.classifier import Classifier
+    from runtime.preprocess import crop_box, cut, gray_from_rgb
+
+    clf = Classifier(MODEL)
+    scale, zp = clf.output_quantization
+    photo = Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB")
+    cases = []
+    for name, side, x, y, w, h in CASES:
+        rgb = np.asarray(photo.resize((side, side), Image.BILINEAR) if side != photo.size[0] else photo, np.uint8)
+        crop = cut(gray_from_rgb(rgb), crop_box((x, y, w, h), clf.contract.crop, side, side), clf.size)
+        raw = clf.run_raw(crop).reshape(-1)
+        probs = clf.probabilities_from_output(raw)
+        cases.append({"name": name, "width": side, "height": side, "rgb_b64": base64.b64encode(rgb.tobytes()).decode(),
+                      "box": [x, y, w, h], "crop_b64": base64.b64encode(crop.tobytes()).decode(),
+                      "raw_output": [int(v) for v in raw], "output_scale": scale, "output_zero_point": zp,
+                      "probabilities": [float(v) for v in probs], "label": clf.labels[int(np.argmax(probs))]})
+    return {"model": "models/fer_mobilenetv2_int8.tflite",
+            "model_sha256": hashlib.sha256(MODEL.read_bytes()).hexdigest(),
+            "labels": list(clf.labels), "input_size": clf.size, "cases": cases}
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    new = json.dumps(build(), indent=1) + "\n"
+    if "--check" in argv:
+        old = GOLDENS.read_text() if GOLDENS.is_file() else ""
+        if old != new:
+            stale = GOLDENS.with_suffix(".new.json")
+            stale.write_text(new)
+            print(f"goldens are stale: regenerate with python {Path(__file__).relative_to(REPO)} "
+                  f"(what the runtime gives now is in {stale})", file=sys.stderr)
+            return 1
+        return 0
+    GOLDENS.parent.mkdir(parents=True, exist_ok=True)
+    GOLDENS.write_text(new)
+    print(f"wrote {GOLDENS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+package dev.feredge.core
+
+/**
+ * The model's I/O contract as the model file states it (written by fer-edge's
+ * converter from `runtime/contract.py`): labels, input size and type, and the
+ * face-crop rule. Nothing here is hard-coded; everything comes from the model.
+ */
+data class Contract(
+    val labels: List<String>,
+    val inputSize: Int,
+    val channels: Int,
+    val inputType: String,
+    val cropScale: Double,
+    val cropShiftY: Double,
+) {
+    companion object {
+        /** Read the contract from a `.tflite`'s appended `fer_contract.json` and `labels.txt`. */
+        fun fromModel(model: ByteArray): Contract {
+            val files = ModelFile.associatedFiles(model)
+            val json = files["fer_contract.json"] ?: throw IllegalArgumentException("model has no fer_contract.json")
+            @Suppress("UNCHECKED_CAST")
+            val doc = Json.parse(String(json, Charsets.UTF_8)) as Map<String, Any?>
+            @Suppress("UNCHECKED_CAST")
+            val input = doc["input"] as Map<String, Any?>
+            @Suppress("UNCHECKED_CAST")
+            val crop = doc["crop"] as Map<String, Any?>
+            val labels = files["labels.txt"]?.let { String(it, Charsets.UTF_8).lines().map { l -> l.trim() }.filter { l -> l.isNotEmpty() } }
+                ?: (doc["labels"] as List<*>).map { it.toString() }
+            return Contract(labels, (input["size"] as Double).toInt(), (input["channels"] as Double).toInt(),
+                input["dtype"] as String, crop["scale"] as Double, crop["shift_y"] as Double)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package dev.feredge.core
+
+import java.io.File
+import java.util.Base64
+import org.junit.Assert.assertArrayEquals
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Test
+
+/** Compares the Kotlin core with golden vectors exported by the Python runtime. */
+class CoreTest {
+    private val root = File(System.getProperty("feredge.repo", "../.."))
+    private val goldens: Map<String, Any?> = run {
+        @Suppress("UNCHECKED_CAST")
+        Json.parse(File(root, "android-sample/core/src/test/resources/goldens.json").readText()) as Map<String, Any?>
+    }
+    private val model = File(root, goldens["model"] as String).readBytes()
+    private val contract = Contract.fromModel(model)
+
+    @Suppress("UNCHECKED_CAST")
+    private val cases = goldens["cases"] as List<Map<String, Any?>>
+
+    @Test fun contractComesFromTheModelFile() {
+        assertEquals(goldens["labels"], contract.labels)
+        assertEquals((goldens["input_size"] as Double).toInt(), contract.inputSize)
+        assertEquals(1, contract.channels)
+        assertEquals("uint8", contract.inputType)
+        assertTrue(contract.cropScale > 1.0)
+    }
+
+    @Test fun sameImageAndBoxGiveIdenticalInputBytes() {
+        for (c in cases) {
+            val w = (c["width"] as Double).toInt()
+            val h = (c["height"] as Double).toInt()
+            val rgb = Base64.getDecoder().decode(c["rgb_b64"] as String)
+            val box = (c["box"] as List<*>).map { (it as Double) }
+            val gray = Preprocess.grayFromRgb(rgb, w, h)
+            val region = Preprocess.cropBox(box[0], box[1], box[2], box[3], contract)
+            val crop = Preprocess.cut(gray, w, h, region, contract.inputSize)
+            val want = Base64.getDecoder().decode(c["crop_b64"] as String)
+            assertArrayEquals("crop bytes of ${c["name"]}", want, crop)
+            assertArrayEquals(want, Preprocess.inputBytes(crop, contract))
+        }
+    }
+
+    @Test fun sameOutputGivesSameProbabilitiesAndLabel() {
+        for (c in cases) {
+            val raw = (c["raw_output"] as List<*>).map { (it as Double).toInt().toByte() }.toByteArray()
+            val probs = Postprocess.dequantizeUint8(raw, (c["output_scale"] as Double).toFloat(),
+                (c["output_zero_point"] as Double).toInt())
+            val want = (c["probabilities"] as List<*>).map { (it as Double).toFloat() }.toFloatArray()
+            assertArrayEquals(want, probs, 1e-6f)
+            assertEquals(c["label"], Postprocess.label(probs, contract).label)
+        }
+    }
+
+    @Test(expected = IllegalArgumentException::class)
+    fun aModelWithoutMetadataIsRefused() {
+        Contract.fromModel(ByteArray(64))
+    }
+}
