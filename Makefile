@@ -64,8 +64,9 @@ android-core-test:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless kotlin junit4 >/dev/null; \
 	fi
 	@mkdir -p build/android-core
-	kotlinc -nowarn -cp $(KOTLIN_CP) android-sample/core/src/main/kotlin android-sample/core/src/test/kotlin \
-		-d build/android-core/core.jar 2>&1 | grep -v "^OpenJDK 64-Bit Server VM warning" || true
+	@kotlinc -nowarn -cp $(KOTLIN_CP) android-sample/core/src/main/kotlin android-sample/core/src/test/kotlin \
+		-d build/android-core/core.jar > build/android-core/kotlinc.log 2>&1; st=$$?; \
+		grep -v "^OpenJDK 64-Bit Server VM warning" build/android-core/kotlinc.log; exit $$st
 	java -Dferedge.repo=$(CURDIR) -cp build/android-core/core.jar:$(KOTLIN_CP) org.junit.runner.JUnitCore dev.feredge.core.CoreTest
 
 goldens: $(VENV)/.installed

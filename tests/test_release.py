@@ -62,3 +62,9 @@ def test_quantize_rebuilds_the_release_int8(fer_root, tmp_path):
     new = evaluate_tflite(out, data)["PrivateTest"]["accuracy"]
     card = json.loads((MODELS / "release" / "int8_eval.json").read_text())["PrivateTest"]["accuracy"]
     assert abs(new - card) <= 0.002
+
+
+def test_readme_results_are_generated_from_the_result_files():
+    from benchmarks.readme import main
+
+    assert main(["--check"]) == 0

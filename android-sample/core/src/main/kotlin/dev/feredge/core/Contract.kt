@@ -11,7 +11,7 @@ data class Contract(
     val channels: Int,
     val inputType: String,
     val cropScale: Double,
-    val cropShiftY: Double,
+    val cropShiftY: Double
 ) {
     companion object {
         /** Read the contract from a `.tflite`'s appended `fer_contract.json` and `labels.txt`. */

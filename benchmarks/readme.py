@@ -1,0 +1,76 @@
+"""Regenerate the README's results section from the committed result files.
+
+    python -m benchmarks.readme          # rewrite README.md between the markers
+    python -m benchmarks.readme --check  # exit 1 if README.md is out of date
+
+Sources: ``models/release/int8_eval.json`` and ``models/release/report.json``
+(accuracy of the release model, int8 and float) and the newest full
+``benchmarks/results/*.json`` for the release model (latency). Nothing in the
+section is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+BEGIN, END = "<!-- results:begin (python -m benchmarks.readme) -->", "<!-- results:end -->"
+
+
+def section() -> str:
+    rel = REPO / "models" / "release"
+    int8 = json.loads((rel / "int8_eval.json").read_text())
+    flt = json.loads((rel / "report.json").read_text())["results"]
+    lines = [BEGIN, "", "Release model, FER-2013 (from `models/release/`, written by `python -m convert.release`):", "",
+             "| split | images | float accuracy | int8 accuracy | int8 macro-F1 |", "|---|---|---|---|---|"]
+    for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
+        lines.append(f"| {split} | {int8[split]['n']} | {100 * flt[split]['accuracy']:.2f}% | "
+                     f"{100 * int8[split]['accuracy']:.2f}% | {100 * int8[split]['macro_f1']:.2f}% |")
+    results = sorted((REPO / "benchmarks" / "results").glob("*-fer_mobilenetv2_int8.json"))
+    if results:
+        r = json.loads(results[-1].read_text())
+        h = r["hardware"]
+        lines += ["", f"Latency of the int8 model (`{r['command']}`, {r['date']}, {h['cpu']}, {h['cores']} cores, "
+                  f"{h['interpreter']}; file `benchmarks/results/{results[-1].name}`):", "",
+                  "| what | threads | XNNPACK | p50 ms | p90 ms | p99 ms |", "|---|---|---|---|---|---|"]
+        for c in r["crop"]:
+            lines.append(f"| classify one 48x48 crop | {c['threads']} | {'on' if c['xnnpack'] else 'off'} | "
+                         f"{c['p50']:.3f} | {c['p90']:.3f} | {c['p99']:.3f} |")
+        if r.get("photo"):
+            p = r["photo"]
+            lines.append(f"| 512x512 photo: decode, detect ({p['detector']}), crop, classify | 1 | on | "
+                         f"{p['median_of_photo_medians_ms']:.2f} | | |")
+        c = r.get("cold_start")
+        if c:
+            lines += ["", f"Process start to first result: {1e3 * c['wall_s_median']:.0f} ms (median of {c['runs']}); "
+                      f"peak RSS {c['peak_rss_mb_max']:.0f} MB."]
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def render(text: str) -> str:
+    new = section()
+    if BEGIN in text and END in text:
+        a, b = text.index(BEGIN), text.index(END) + len(END)
+        return text[:a] + new + text[b:]
+    return text.replace("## Layout", "## Results\n\n" + new + "\n\n## Layout", 1)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    text = README.read_text()
+    new = render(text)
+    if "--check" in argv:
+        if new != text:
+            print("README results are out of date: run python -m benchmarks.readme", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
