@@ -74,8 +74,11 @@ def load_keras_model(path: str | Path):
         raise ConvertError(f"{p}: no such model")
     if p.is_file() and p.suffix not in (".keras", ".h5", ".hdf5"):
         raise ConvertError(f"{p}: not a Keras model (expected .keras, .h5 or a SavedModel folder)")
+    custom = {}
     try:
-        from train.loop import make_schedule  # noqa: F401  registers custom objects if present
+        from train.model import custom_objects
+
+        custom = custom_objects()
     except Exception:
         pass
     try:
@@ -88,7 +91,7 @@ def load_keras_model(path: str | Path):
 
             scope = contextlib.nullcontext()
         with scope:
-            model = keras.models.load_model(p, compile=False)
+            model = keras.models.load_model(p, compile=False, custom_objects=custom)
     except Exception as e:  # Keras raises many types for a bad file
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else e.__class__.__name__
         raise ConvertError(f"{p}: cannot load as a Keras model ({msg})") from None

@@ -56,7 +56,7 @@ def torchvision_checkpoint() -> Path:
 def model_kwargs(cfg: TrainConfig) -> dict:
     """Builder arguments implied by the config (torchvision init = torch padding etc.)."""
     torch_style = cfg.init == "torchvision" or cfg.init.endswith((".pth", ".pt"))
-    return dict(image_size=cfg.image_size, alpha=cfg.alpha, channels=cfg.channels, dropout=cfg.dropout,
+    return dict(image_size=cfg.image_size, alpha=cfg.alpha, channels=cfg.channels, dropout=cfg.dropout, seed=cfg.seed,
                 padding="torch" if torch_style else "keras",
                 normalization="torch" if torch_style else "keras",
                 bn_epsilon=1e-5 if torch_style else 1e-3)
@@ -293,7 +293,9 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
             state = json.loads(state_path.read_text())
             start_epoch, best = int(state["epoch"]) + 1, float(state["best_val_accuracy"])
             make_schedule(cfg, steps)  # registers the schedule class for loading
-            model = keras.models.load_model(ckpt)
+            from .model import custom_objects
+
+            model = keras.models.load_model(ckpt, custom_objects=custom_objects())
             log(f"resuming {out} after epoch {start_epoch} (best val accuracy {best:.4f})")
         else:
             model = build_initialized(cfg)
@@ -345,7 +347,9 @@ def finetune_stage(cfg: TrainConfig, stage: str, log=print) -> Path:
     epochs = cfg.prune_epochs if stage == "prune" else cfg.qat_epochs
     src = out / ("pruned.keras" if stage == "qat" and (out / "pruned.keras").is_file() else "best.keras")
     make_schedule(cfg, 1)
-    base = keras.models.load_model(src, compile=False)
+    from .model import custom_objects
+
+    base = keras.models.load_model(src, compile=False, custom_objects=custom_objects())
     x_tr, y_tr, x_va, y_va, _ = load_splits(cfg)
     steps = math.ceil(len(x_tr) / cfg.batch_size)
     callbacks = []

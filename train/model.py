@@ -82,6 +82,52 @@ def build_backbone(layers, x, alpha: float = 1.0, padding: str = "keras",
     return layers.ReLU(6.0, name="out_relu")(x)
 
 
+_CUSTOM: dict = {}
+
+
+def custom_objects() -> dict:
+    """Layers of fer-edge models that Keras must know to load them (registered once)."""
+    if _CUSTOM:
+        return _CUSTOM
+    import tensorflow as tf
+    import tf_keras as keras
+
+    @keras.saving.register_keras_serializable("fer_edge")
+    class SeededDropout(keras.layers.Layer):
+        """Dropout whose masks are a function of (seed, step): the step counter is a
+        weight saved with every checkpoint, so a resumed run draws exactly the masks
+        an uninterrupted run would have drawn. Identity at inference."""
+
+        def __init__(self, rate: float, seed: int = 0, **kwargs):
+            super().__init__(**kwargs)
+            self.rate, self.seed = float(rate), int(seed)
+
+        def build(self, input_shape):
+            self.step = self.add_weight(name="step", shape=(), dtype="int64", initializer="zeros", trainable=False,
+                                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            super().build(input_shape)
+
+        def call(self, x, training=None):
+            if training is None:
+                training = keras.backend.learning_phase()
+
+            def drop():
+                step = self.step.assign_add(1)
+                seed = tf.stack([tf.constant(self.seed, tf.int64), step])
+                return tf.nn.experimental.stateless_dropout(x, self.rate, seed=seed)
+
+            if isinstance(training, bool) or isinstance(training, int):
+                return drop() if training and self.rate > 0 else tf.identity(x)
+            return tf.cond(tf.cast(training, tf.bool), drop, lambda: tf.identity(x))
+
+        def get_config(self):
+            return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+    _CUSTOM["SeededDropout"] = SeededDropout
+    _CUSTOM["fer_edge>SeededDropout"] = SeededDropout
+    return _CUSTOM
+
+
 def backbone_layer_names(model) -> list[str]:
     """Names of the layers that hold backbone weights (everything but the head)."""
     return [l.name for l in model.layers if l.weights and l.name not in ("predictions",)]
@@ -90,7 +136,8 @@ def backbone_layer_names(model) -> list[str]:
 def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
                 crop_size: int = CROP_SIZE, num_classes: int = NUM_CLASSES, dropout: float = 0.2,
                 padding: str = "keras", normalization: str = "keras", bn_epsilon: float = 1e-3,
-                bn_momentum: float = 0.99, include_preprocessing: bool = True, name: str = "fer_mobilenetv2"):
+                bn_momentum: float = 0.99, include_preprocessing: bool = True, name: str = "fer_mobilenetv2",
+                seed: int = 0):
     """Build the FER MobileNetV2 (tf-keras).
 
     Args:
@@ -102,6 +149,7 @@ def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
         num_classes: outputs; 1000 gives an ImageNet classifier (for tests of
             weight conversion, with ``include_preprocessing`` and RGB input).
         padding, normalization: "keras" or "torch" (see module docstring).
+        seed: seed of the dropout masks (see ``SeededDropout``).
     Returns:
         A ``tf.keras.Model`` mapping ``[B, crop, crop, channels]`` float pixels
         0..255 to ``[B, num_classes]`` softmax probabilities.
@@ -132,6 +180,6 @@ def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
     x = build_backbone(layers, x, alpha, padding, bn_epsilon, bn_momentum)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     if dropout:
-        x = layers.Dropout(dropout, name="dropout")(x)
+        x = custom_objects()["SeededDropout"](dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)

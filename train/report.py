@@ -37,12 +37,15 @@ def inference_model(cfg: TrainConfig, weights_from: Path):
     from .loop import make_schedule, model_kwargs
     from .model import build_model
 
+    from .model import custom_objects
+
     make_schedule(cfg, 1)     # registers the schedule class the checkpoint names
-    src = keras.models.load_model(weights_from, compile=False)
+    src = keras.models.load_model(weights_from, compile=False, custom_objects=custom_objects())
     dst = build_model(**model_kwargs(cfg))
     names = {l.name for l in src.layers}
     for layer in dst.layers:
-        if layer.weights and layer.name in names and layer.name not in ("normalize", "imagenet_norm"):
+        if (layer.weights and layer.name in names and src.get_layer(layer.name).weights
+                and layer.name not in ("normalize", "imagenet_norm")):
             layer.set_weights(src.get_layer(layer.name).get_weights())
     # The rebuilt model must compute what the checkpoint computes.
     x = np.random.default_rng(0).integers(0, 256, (8,) + tuple(src.inputs[0].shape[1:])).astype(np.float32)
