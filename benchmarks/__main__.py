@@ -47,29 +47,26 @@ def hardware() -> dict:
 
 
 def accuracy(model: Path, data_path, ferplus_dir=None) -> dict:
-    import numpy as np
-
     from runtime.classifier import Classifier
     from train import dataset
-    from train.audit import clean_mask
+    from train.audit import evaluation_masks
     from train.metrics import summarize
 
     data = dataset.load(data_path)
     clf = Classifier(model)
-    clean = clean_mask(data)
-    out = {}
-    probs = {}
-    for name, mask in (("PrivateTest", data.usage == 2), ("PublicTest", data.usage == 1),
-                       ("PrivateTest_clean", (data.usage == 2) & clean)):
-        p = clf.predict_proba(data.images[mask]) if name != "PrivateTest_clean" else probs["PrivateTest"][clean[data.usage == 2]]
-        probs[name] = p
-        out[name] = summarize(data.labels[mask], p)
+    masks = evaluation_masks(data)
+    probs = {"PublicTest": clf.predict_proba(data.images[masks["PublicTest"]]),
+             "PrivateTest": clf.predict_proba(data.images[masks["PrivateTest"]])}
+    # The clean split is a subset of PrivateTest: reuse those predictions.
+    probs["PrivateTest_clean"] = probs["PrivateTest"][masks["PrivateTest_clean"][masks["PrivateTest"]]]
+    out = {name: summarize(data.labels[masks[name]], probs[name])
+           for name in ("PrivateTest", "PublicTest", "PrivateTest_clean")}
     fp = Path(ferplus_dir) if ferplus_dir else Path(data_path).parent / "ferplus"
     if (fp / "fer2013new.csv").is_file() and (fp / "fer2013_imagefolder_to_ferplus.csv").is_file():
         from train import ferplus
 
         f = ferplus.attach(data, fp / "fer2013new.csv", fp / "fer2013_imagefolder_to_ferplus.csv")
-        priv = data.usage == 2
+        priv = masks["PrivateTest"]
         m = f.majority[priv] >= 0
         out["PrivateTest_FERplus_majority"] = summarize(f.majority[priv][m], probs["PrivateTest"][m])
     return out

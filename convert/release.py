@@ -33,14 +33,12 @@ RECORD = ("config.yaml", "data.json", "history.csv", "history.json", "history.pn
 
 def evaluate_tflite(path: Path, data) -> dict:
     from runtime.classifier import Classifier
-    from train.audit import clean_mask
+    from train.audit import evaluation_masks
     from train.metrics import summarize
 
     clf = Classifier(path, threads=2)
-    clean = clean_mask(data)
     out = {}
-    for name, mask in (("PublicTest", data.usage == 1), ("PrivateTest", data.usage == 2),
-                       ("PrivateTest_clean", (data.usage == 2) & clean)):
+    for name, mask in evaluation_masks(data).items():
         out[name] = summarize(data.labels[mask], clf.predict_proba(data.images[mask]))
     return out
 

@@ -9,6 +9,7 @@ failure turned into a one-line :class:`~runtime.errors.ImageError`.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def load_image(source, max_pixels: int = DEFAULT_MAX_PIXELS):
         except PermissionError:
             raise ImageError(f"{name}: permission denied") from None
         except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError,
-                RuntimeError, MemoryError, struct_error()) as e:
+                RuntimeError, MemoryError, struct.error) as e:
             msg = str(e).splitlines()[0] if str(e) else e.__class__.__name__
             raise ImageError(f"{name}: corrupt or truncated image ({msg})") from None
         finally:
@@ -76,12 +77,6 @@ def load_image(source, max_pixels: int = DEFAULT_MAX_PIXELS):
     except Exception:  # a broken EXIF block must not lose the image
         pass
     return _to_rgb(im)
-
-
-def struct_error():
-    import struct
-
-    return struct.error
 
 
 def _to_rgb(im):

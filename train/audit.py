@@ -56,6 +56,15 @@ def clean_mask(data: FerData) -> np.ndarray:
     return ~audit(data)["dup_of_train"]
 
 
+def evaluation_masks(data: FerData) -> dict[str, np.ndarray]:
+    """Row masks of the splits every report quotes: PublicTest, PrivateTest and
+    the clean PrivateTest (without pixel duplicates of Training images)."""
+    clean = clean_mask(data)
+    return {"PublicTest": data.usage == USAGE_TO_INDEX["PublicTest"],
+            "PrivateTest": data.usage == USAGE_TO_INDEX["PrivateTest"],
+            "PrivateTest_clean": (data.usage == USAGE_TO_INDEX["PrivateTest"]) & clean}
+
+
 def clean_split(data: FerData, usage: str = "PrivateTest") -> FerData:
     """The "clean" view of a test split: without pixel duplicates of Training images."""
     keep = clean_mask(data)

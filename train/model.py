@@ -128,15 +128,10 @@ def custom_objects() -> dict:
     return _CUSTOM
 
 
-def backbone_layer_names(model) -> list[str]:
-    """Names of the layers that hold backbone weights (everything but the head)."""
-    return [l.name for l in model.layers if l.weights and l.name not in ("predictions",)]
-
-
 def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
                 crop_size: int = CROP_SIZE, num_classes: int = NUM_CLASSES, dropout: float = 0.2,
                 padding: str = "keras", normalization: str = "keras", bn_epsilon: float = 1e-3,
-                bn_momentum: float = 0.99, include_preprocessing: bool = True, name: str = "fer_mobilenetv2",
+                bn_momentum: float = 0.99, name: str = "fer_mobilenetv2",
                 seed: int = 0):
     """Build the FER MobileNetV2 (tf-keras).
 
@@ -147,7 +142,7 @@ def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
         channels: 1 or 3 channels in the model's input (3 = gray repeated).
         crop_size: side of the input crop (48 for FER-2013).
         num_classes: outputs; 1000 gives an ImageNet classifier (for tests of
-            weight conversion, with ``include_preprocessing`` and RGB input).
+            weight conversion, with RGB input).
         padding, normalization: "keras" or "torch" (see module docstring).
         seed: seed of the dropout masks (see ``SeededDropout``).
     Returns:

@@ -56,13 +56,11 @@ def inference_model(cfg: TrainConfig, weights_from: Path):
 
 
 def evaluate_splits(model, data, channels: int = 1) -> dict:
-    from .audit import clean_mask
+    from .audit import evaluation_masks
     from .metrics import summarize
 
-    clean = clean_mask(data)
     out = {}
-    for name, mask in (("PublicTest", data.usage == 1), ("PrivateTest", data.usage == 2),
-                       ("PrivateTest_clean", (data.usage == 2) & clean)):
+    for name, mask in evaluation_masks(data).items():
         x = data.images[mask][..., None].astype(np.float32)
         if channels == 3:
             x = np.repeat(x, 3, axis=-1)
@@ -93,7 +91,6 @@ def write(cfg: TrainConfig) -> dict:
     """Evaluate the best checkpoint of ``cfg.out`` and write the report files."""
     from . import dataset, plots
     from .errors import DataError
-    from .loop import load_splits  # noqa: F401  (same data resolution as training)
 
     out = Path(cfg.out)
     best = out / "best.keras"
