@@ -15,7 +15,6 @@ Exit codes: 0 written, 2 bad flag or model.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import socket

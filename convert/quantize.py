@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import convert  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from runtime.contract import CROP_SIZE, NUM_CLASSES, InputContract, ModelContract
+from runtime.contract import NUM_CLASSES, InputContract, ModelContract
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE_KERAS = REPO / "models" / "fer_mobilenetv2.keras"

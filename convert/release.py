@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import convert  # noqa: F401
 from runtime.contract import LABELS
 

@@ -11,7 +11,7 @@ import numpy as np
 from .contract import DEFAULT_CONTRACT, ModelContract
 from .errors import ModelError
 from .interpreter import Backend, find_backend, make_interpreter
-from .metadata import ModelFileInfo, inspect_bytes
+from .metadata import ModelFileInfo
 
 _DTYPES = {"uint8": np.uint8, "int8": np.int8, "float32": np.float32}
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .classifier import Classifier, Prediction
-from .preprocess import DEFAULT_MAX_PIXELS, crop_box, cut, load_image, to_gray
+from .preprocess import DEFAULT_MAX_PIXELS, crop_box, cut, gray_from_rgb, load_image
 
 
 @dataclass
@@ -100,7 +100,7 @@ class Recognizer:
         t0 = time.perf_counter()
         rgb = np.asarray(load_image(image, self.max_pixels))
         t1 = time.perf_counter()
-        gray = to_gray_from_rgb(rgb)
+        gray = gray_from_rgb(rgb)
         h, w = gray.shape
         if detect is None:
             detect = self._detector_spec != "none" and not looks_like_crop(rgb)
@@ -123,9 +123,3 @@ class Recognizer:
         self.last_timings = {"decode_ms": (t1 - t0) * 1e3, "detect_ms": (t2 - t1) * 1e3,
                              "classify_ms": (t3 - t2) * 1e3, "total_ms": (t3 - t0) * 1e3}
         return faces
-
-
-def to_gray_from_rgb(rgb: np.ndarray) -> np.ndarray:
-    from .preprocess import gray_from_rgb
-
-    return gray_from_rgb(rgb)

@@ -1,6 +1,5 @@
 """QAT and pruning stages on a tiny model, through to an int8 TFLite."""
 
-import numpy as np
 import pytest
 
 import train  # noqa: F401

@@ -6,7 +6,7 @@ The resolved config is written as ``config.yaml`` into every run folder.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .errors import ConfigError

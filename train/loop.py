@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.contract import LABELS, NUM_CLASSES
+from runtime.contract import NUM_CLASSES
 
 from . import config as config_mod
 from .config import TrainConfig
@@ -264,7 +264,6 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
     With ``resume`` an interrupted run continues after its last finished epoch
     (model, optimizer state and schedule position come from ``ckpt/last.keras``).
     """
-    import tensorflow as tf
     import tf_keras as keras
 
     cfg.validate()

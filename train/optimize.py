@@ -79,8 +79,6 @@ def strip_pruning(model):
 
 def sparsity(model) -> float:
     """Fraction of zero weights among the conv and dense kernels."""
-    import numpy as np
-
     zeros = total = 0
     for layer in model.layers:
         if type(layer).__name__ in PRUNE_TYPES:
