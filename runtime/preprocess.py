@@ -153,24 +153,34 @@ def cell_edges(start: float, length: float, size: int):
     return a, b
 
 
-def cut(gray: np.ndarray, region, size: int) -> np.ndarray:
-    """Cut ``region`` (left, top, w, h) from a uint8 gray image into ``size`` x ``size``.
+def cut(image: np.ndarray, region, size: int) -> np.ndarray:
+    """Cut ``region`` (left, top, w, h) from a uint8 image into a ``size`` x ``size`` gray crop.
 
-    Each output pixel is the rounded mean of the source pixels in its cell (an
-    area filter, which is what shrinking a face to 48x48 needs); parts of the
-    region outside the image replicate the border. Integer arithmetic only
-    after the cell edges: ``(sum + n // 2) // n``.
+    ``image`` is gray ``[H, W]`` or RGB ``[H, W, 3]`` (converted by
+    :func:`gray_from_rgb`, only inside the region). Each output pixel is the
+    rounded mean of the source pixels in its cell (an area filter, which is
+    what shrinking a face to 48x48 needs); parts of the region outside the
+    image replicate the border. Integer arithmetic only after the cell edges:
+    ``(sum + n // 2) // n``. Work is proportional to the region, not the image.
     """
     left, top, w, h = (float(v) for v in region)
-    H, W = gray.shape
+    H, W = image.shape[:2]
     x0, x1 = cell_edges(left, w, size)
     y0, y1 = cell_edges(top, h, size)
-    pl, pt = max(0, -int(x0.min())), max(0, -int(y0.min()))
-    pr, pb = max(0, int(x1.max()) - W), max(0, int(y1.max()) - H)
-    g = np.pad(gray, ((pt, pb), (pl, pr)), mode="edge") if (pl or pt or pr or pb) else gray
+    ox, oy = int(x0.min()), int(y0.min())
+    # The source rows/columns the cells cover; outside the image, the border repeats.
+    ex, ey = int(x1.max()), int(y1.max())
+    if ox >= 0 and oy >= 0 and ex <= W and ey <= H:
+        g = image[oy:ey, ox:ex]
+    else:
+        cols = np.clip(np.arange(ox, ex), 0, W - 1)
+        rows = np.clip(np.arange(oy, ey), 0, H - 1)
+        g = image[rows[:, None], cols[None, :]]
+    if g.ndim == 3:
+        g = gray_from_rgb(g)
     ii = np.zeros((g.shape[0] + 1, g.shape[1] + 1), np.int64)
     ii[1:, 1:] = g.astype(np.int64).cumsum(0).cumsum(1)
-    X0, X1, Y0, Y1 = x0 + pl, x1 + pl, y0 + pt, y1 + pt
+    X0, X1, Y0, Y1 = x0 - ox, x1 - ox, y0 - oy, y1 - oy
     s = ii[Y1][:, X1] - ii[Y0][:, X1] - ii[Y1][:, X0] + ii[Y0][:, X0]
     n = (y1 - y0)[:, None] * (x1 - x0)[None, :]
     return ((s + n // 2) // n).astype(np.uint8)

@@ -77,11 +77,13 @@ class Recognizer:
     def classify_crop(self, crop) -> Prediction:
         return self.classifier.classify_crop(crop)
 
-    def face_crop(self, gray: np.ndarray, det) -> np.ndarray:
-        """The model-input crop of one detection, by the model's crop rule."""
+    def face_crop(self, image: np.ndarray, det) -> np.ndarray:
+        """The model-input crop of one detection (``image`` RGB or gray uint8), by the model's crop rule."""
         size = self.classifier.size
-        region = crop_box(det.box, self.contract.crop, gray.shape[1], gray.shape[0])
+        region = crop_box(det.box, self.contract.crop, image.shape[1], image.shape[0])
+        gray = image
         if self.align and len(det.keypoints) >= 2:
+            gray = gray_from_rgb(image) if image.ndim == 3 else image
             (rx, ry), (lx, ly) = det.keypoints[0], det.keypoints[1]
             angle = np.degrees(np.arctan2(ly - ry, lx - rx))
             if abs(angle) > 1.0:
@@ -100,8 +102,7 @@ class Recognizer:
         t0 = time.perf_counter()
         rgb = np.asarray(load_image(image, self.max_pixels))
         t1 = time.perf_counter()
-        gray = gray_from_rgb(rgb)
-        h, w = gray.shape
+        h, w = rgb.shape[:2]
         if detect is None:
             detect = self._detector_spec != "none" and not looks_like_crop(rgb)
         if detect:
@@ -113,7 +114,7 @@ class Recognizer:
         t2 = time.perf_counter()
         faces = []
         for d in dets:
-            crop = cut(gray, (0, 0, w, h), self.classifier.size) if not detect else self.face_crop(gray, d)
+            crop = cut(rgb, (0, 0, w, h), self.classifier.size) if not detect else self.face_crop(rgb, d)
             p = self.classifier.run(crop)
             i = int(np.argmax(p))
             faces.append(Face([float(v) for v in d.box], float(d.score), self.classifier.labels[i],

@@ -77,6 +77,37 @@ def test_crop_rule_is_square_and_centred():
     assert c.shape == (48, 48) and c.dtype == np.uint8
 
 
+def _reference_cut(gray, region, size):
+    """Cell-by-cell rounded means over the edge-replicated image (slow, obvious)."""
+    from runtime.preprocess import cell_edges
+
+    H, W = gray.shape
+    x0, x1 = cell_edges(region[0], region[2], size)
+    y0, y1 = cell_edges(region[1], region[3], size)
+    out = np.zeros((size, size), np.uint8)
+    for i in range(size):
+        rows = np.clip(np.arange(y0[i], y1[i]), 0, H - 1)
+        for j in range(size):
+            cols = np.clip(np.arange(x0[j], x1[j]), 0, W - 1)
+            block = gray[np.ix_(rows, cols)].astype(np.int64)
+            out[i, j] = (block.sum() + block.size // 2) // block.size
+    return out
+
+
+def test_cut_matches_reference_inside_and_past_the_edges():
+    from runtime.preprocess import cut, gray_from_rgb
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        H, W = (int(v) for v in rng.integers(1, 60, 2))
+        rgb = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+        region = (rng.uniform(-20, W), rng.uniform(-20, H), rng.uniform(0.5, 80), rng.uniform(0.5, 80))
+        size = int(rng.choice([1, 5, 16]))
+        ref = _reference_cut(gray_from_rgb(rgb), region, size)
+        assert (cut(gray_from_rgb(rgb), region, size) == ref).all()
+        assert (cut(rgb, region, size) == ref).all()      # RGB in: gray computed inside the region only
+
+
 @pytest.mark.parametrize("kind", ["corrupt", "empty", "truncated", "directory", "bomb"])
 def test_bad_images_raise_one_line_errors(tmp_path, kind):
     from runtime.preprocess import load_image
