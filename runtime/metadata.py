@@ -75,9 +75,12 @@ def _tensor(t: flatbuf.Table) -> TensorInfo:
 
 
 def _appended_zip(data: bytes) -> dict[str, bytes]:
+    """The associated files zipped after the flatbuffer (the TFLite metadata
+    convention); {} when there is no zip. Reads at most ``MAX_ASSOCIATED_BYTES``
+    of each member whatever its header claims; any malformation is a ModelError."""
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except Exception:         # not a zip (or not one the zip reader can find): no associated files
         return {}
     infos = z.infolist()
     if len(infos) > MAX_ASSOCIATED_FILES:
@@ -87,9 +90,11 @@ def _appended_zip(data: bytes) -> dict[str, bytes]:
         if info.file_size > MAX_ASSOCIATED_BYTES:
             raise ModelError(f"metadata file {info.filename!r} is too large ({info.file_size} bytes)")
         try:
-            blob = z.read(info)
-        except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, RuntimeError) as e:
-            raise ModelError(f"malformed metadata zip ({e})") from None
+            with z.open(info) as f:
+                blob = f.read(MAX_ASSOCIATED_BYTES + 1)
+        except Exception as e:    # zipfile, zlib, bz2, lzma and EOF errors alike
+            msg = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+            raise ModelError(f"malformed metadata zip ({msg})") from None
         if len(blob) > MAX_ASSOCIATED_BYTES:
             raise ModelError(f"metadata file {info.filename!r} is too large")
         out[info.filename] = blob

@@ -88,3 +88,38 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, tiny_folder):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "strategy mirrored: 2 replica(s)" in (out / "train.log").read_text()
     assert (out / "best.keras").is_file()
+
+
+def test_ablation_ladder_goes_from_paper_to_release():
+    """Each step validates, budgets stay comparable, and the last step is the
+    release recipe in everything but length (so the table measures the real gap)."""
+    from train import ablation
+
+    paper, release = config.load_preset("paper"), config.load_preset("release")
+    cfgs = [config.from_dict(ablation.step_overrides(i), paper).validate() for i in range(len(ablation.STEPS))]
+    assert cfgs[0].freeze_base and cfgs[0].subset_train == 500 and cfgs[0].optimizer == "adam"
+    seen = [c.epochs * (ablation.SUBSET_IMAGES if c.subset_train else ablation.TRAINING_IMAGES) for c in cfgs]
+    assert max(seen) / min(seen) < 1.1
+    last, ref = cfgs[-1].to_dict(), release.to_dict()
+    assert {k for k in ref if last[k] != ref[k]} == {"recipe", "epochs", "out"}
+
+
+def test_ablation_table_from_reports(tmp_path):
+    from train import ablation
+
+    def report(step, acc, subset, epochs):
+        res = {s: {"accuracy": acc, "macro_f1": acc - 0.1} for s in ("PrivateTest", "PublicTest", "PrivateTest_clean")}
+        d = tmp_path / step
+        d.mkdir()
+        (d / "report.json").write_text(json.dumps({
+            "recipe": f"ablation-{step}", "epochs_trained": epochs, "train_minutes": 3.0,
+            "config": {"subset_train": subset, "image_size": 48}, "results": res}))
+
+    report("paper", 0.40, 500, 16)
+    report("finetune", 0.45, 500, 16)
+    out = ablation.table(tmp_path, [])
+    assert [r["step"] for r in out["steps"]] == ["paper", "finetune"]
+    assert out["steps"][1]["delta"] == pytest.approx(0.05)
+    md = (tmp_path / "ablation.md").read_text()
+    assert "| finetune |" in md and "+5.00" in md and "45.00%" in md
+    assert ablation.main(["--out", str(tmp_path), "--steps", "nope"]) == 2
