@@ -53,7 +53,7 @@ fuzz: $(VENV)/.installed
 	$(VENV)/bin/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 quantize: $(VENV)/.installed
-	$(VENV)/bin/python -m convert.quantize --out models/fer_mobilenetv2_int8.tflite
+	$(VENV)/bin/python -m convert.quantize $$(test -f models/fer_mobilenetv2_qat.h5 && echo models/fer_mobilenetv2_qat.h5) --out models/fer_mobilenetv2_int8.tflite
 
 audit: $(VENV)/.installed
 	$(VENV)/bin/python -m train.audit

@@ -1,14 +1,20 @@
-"""``python -m benchmarks``: accuracy and latency of a fer-edge model, written as
-``benchmarks/results/<date>-<host>-<model>.json`` plus a Markdown report.
+"""``python -m benchmarks``: accuracy and latency of fer-edge's model variants,
+written as ``benchmarks/results/<date>-<host>-<model>.json`` plus a Markdown
+report and PNG plots.
 
-    python -m benchmarks                 # default suite
+    python -m benchmarks                 # default suite (about 10 minutes on 2 cores)
     python -m benchmarks --quick         # the smoke run CI uses
     python -m benchmarks --model m.tflite --threads 1,2,4 --data PATH
 
-Latency: warm-up, then N timed runs (mean, std, p50, p90, p99), model load
-time, a fresh process to first result with its peak RSS, end-to-end photo
-latency (decode, detect, crop, classify). Accuracy (when FER-2013 is found):
-PrivateTest, PublicTest, clean PrivateTest and FER+ majority labels.
+Variants: the int8 model and, when TensorFlow and the release Keras model are
+there, float32 / float16 / dynamic-range TFLite files converted from it.
+Latency per variant x interpreter (every one installed; tflite-runtime also
+from its own environment with ``--tflite-runtime-python``) x threads x
+XNNPACK on/off; a fresh process to first result with its peak RSS; whole
+photos (decode, detect, crop, classify). Accuracy (when FER-2013 is found):
+PrivateTest, PublicTest, clean PrivateTest and FER+ majority labels, with
+confusion matrices and reliability diagrams. Peers (PyPI ``fer``, when
+installed) and the Raspberry Pi 4 reference ratio in the same run.
 Exit codes: 0 written, 2 bad flag or model.
 """
 
@@ -24,6 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+TFLRT_PYTHON = REPO / ".venv-tflrt" / "bin" / "python"
 
 
 def hardware() -> dict:
@@ -37,130 +44,181 @@ def hardware() -> dict:
         pass
     import numpy
 
+    from benchmarks.latency import installed_backends
     from runtime.interpreter import probe_backend
 
     b = probe_backend()
     return {"host": socket.gethostname(), "machine": platform.machine(), "cpu": cpu, "cores": os.cpu_count(),
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-            "numpy": numpy.__version__, "interpreter": f"{b[0]} {b[1]}" if b else "none"}
+            "numpy": numpy.__version__, "interpreter": f"{b[0]} {b[1]}" if b else "none",
+            "interpreters": [f"{x.name} {x.version}" for x in installed_backends()]}
 
 
-def accuracy(model: Path, data_path, ferplus_dir=None) -> dict:
-    from runtime.classifier import Classifier
-    from train import dataset
-    from train.audit import evaluation_masks
-    from train.metrics import summarize
-
-    data = dataset.load(data_path)
-    clf = Classifier(model)
-    masks = evaluation_masks(data)
-    probs = {"PublicTest": clf.predict_proba(data.images[masks["PublicTest"]]),
-             "PrivateTest": clf.predict_proba(data.images[masks["PrivateTest"]])}
-    # The clean split is a subset of PrivateTest: reuse those predictions.
-    probs["PrivateTest_clean"] = probs["PrivateTest"][masks["PrivateTest_clean"][masks["PrivateTest"]]]
-    out = {name: summarize(data.labels[masks[name]], probs[name])
-           for name in ("PrivateTest", "PublicTest", "PrivateTest_clean")}
-    fp = Path(ferplus_dir) if ferplus_dir else Path(data_path).parent / "ferplus"
-    if (fp / "fer2013new.csv").is_file() and (fp / "fer2013_imagefolder_to_ferplus.csv").is_file():
-        from train import ferplus
-
-        f = ferplus.attach(data, fp / "fer2013new.csv", fp / "fer2013_imagefolder_to_ferplus.csv")
-        priv = masks["PrivateTest"]
-        m = f.majority[priv] >= 0
-        out["PrivateTest_FERplus_majority"] = summarize(f.majority[priv][m], probs["PrivateTest"][m])
-    return out
-
-
-def markdown(r: dict) -> str:
-    h = r["hardware"]
-    lines = [f"# Benchmark: {r['model']['name']}", "",
-             f"Command: `{r['command']}`  ", f"Date: {r['date']}  ",
-             f"Hardware: {h['cpu']} ({h['cores']} cores, {h['machine']}), {h['os']}, Python {h['python']}  ",
-             f"Interpreter: {h['interpreter']}; model file {r['model']['bytes'] / 1e6:.2f} MB", ""]
-    if r.get("accuracy"):
-        lines += ["## Accuracy", "", "| split | images | accuracy | macro-F1 | ECE |", "|---|---|---|---|---|"]
-        for k, v in r["accuracy"].items():
-            lines.append(f"| {k} | {v['n']} | {100 * v['accuracy']:.2f}% | {100 * v['macro_f1']:.2f}% | {v['ece']:.3f} |")
-        lines.append("")
-    lines += ["## Latency (ms)", "", "| what | threads | XNNPACK | runs | p50 | p90 | p99 | mean | load |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    for c in r["crop"]:
-        lines.append(f"| classify one crop | {c['threads']} | {'on' if c['xnnpack'] else 'off'} | {c['runs']} | "
-                     f"{c['p50']:.3f} | {c['p90']:.3f} | {c['p99']:.3f} | {c['mean']:.3f} | {c['load_ms']:.1f} |")
-    if r.get("photo"):
-        p = r["photo"]
-        lines.append(f"| photo: decode+detect+crop+classify ({p['photos']} photo, {p['detector']}) | 1 | on | "
-                     f"{p['runs']} | {p['median_of_photo_medians_ms']:.2f} | | | | |")
-    if r.get("cold_start"):
-        c = r["cold_start"]
-        lines += ["", f"Fresh process to first result (median of {c['runs']}): {1e3 * c['wall_s_median']:.0f} ms wall, "
-                  f"{1e3 * c['in_process_s_median']:.0f} ms after interpreter start; peak RSS "
-                  f"{c['peak_rss_mb_max']:.0f} MB."]
-    return "\n".join(lines) + "\n"
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def main(argv=None) -> int:
-    from benchmarks import latency
+    from benchmarks import latency, report
     from runtime.classifier import BUNDLED_MODEL
     from runtime.errors import FerError
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--model", default=str(BUNDLED_MODEL), help=".tflite to measure")
-    ap.add_argument("--quick", action="store_true", help="smoke run: few timings, no accuracy")
-    ap.add_argument("--threads", default="1,2", help="thread counts for crop latency")
-    ap.add_argument("--runs", type=int, default=500, help="timed runs per crop-latency cell")
+    ap.add_argument("--model", default=str(BUNDLED_MODEL), help="int8 .tflite to measure")
+    ap.add_argument("--keras", default=str(REPO / "models" / "fer_mobilenetv2.keras"),
+                    help="float Keras model the other variants are converted from ('' for none)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: int8 only, few timings, no accuracy")
+    ap.add_argument("--threads", default="1,2,4", help="thread counts for crop latency")
+    ap.add_argument("--runs", type=int, default=500, help="at most this many timed runs per latency cell")
+    ap.add_argument("--budget", type=float, default=1.5, help="seconds per latency cell (at least 30 runs)")
     ap.add_argument("--data", help="FER-2013 for accuracy (default: $FER_DATA)")
+    ap.add_argument("--tflite-runtime-python", default=str(TFLRT_PYTHON),
+                    help="python of an environment with tflite-runtime (make bench-env-tflite-runtime)")
+    ap.add_argument("--no-peers", action="store_true", help="skip the PyPI fer comparison")
+    ap.add_argument("--pi4-reference", type=float, help="published Pi 4 p50 (ms) of MobileNetV2 1.0 224 float")
+    ap.add_argument("--pi4-source", default="", help="where --pi4-reference was published")
     ap.add_argument("--out", default=str(RESULTS), help="results folder")
     a = ap.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
     model = Path(a.model)
     try:
         threads = [int(t) for t in a.threads.split(",") if t]
+        if not threads or min(threads) < 1:
+            raise ValueError
     except ValueError:
-        print("error: --threads takes a comma-separated list of integers", file=sys.stderr)
+        print("error: --threads takes a comma-separated list of positive integers", file=sys.stderr)
         return 2
-    runs, warm = (20, 5) if a.quick else (a.runs, 50)
-    sample = REPO / "runtime" / "samples" / "astronaut.png"
+    if a.pi4_reference is not None and not a.pi4_source:
+        print("error: --pi4-reference needs --pi4-source (where the figure was published)", file=sys.stderr)
+        return 2
+    out = Path(a.out)
+    stem = f"{time.strftime('%Y-%m-%d')}-{socket.gethostname()}-{model.stem}{'-quick' if a.quick else ''}"
     try:
+        if not model.is_file():
+            raise FerError(f"{model}: no such model file")
         r = {"command": "python -m benchmarks " + " ".join(argv), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-             "hardware": hardware(), "quick": a.quick,
-             "model": {"name": model.stem, "path": str(model), "bytes": model.stat().st_size if model.is_file() else 0}}
-        steps = [(t, x) for t in threads for x in ((True, False) if not a.quick else (True,))]
-        r["crop"] = []
-        for i, (t, x) in enumerate(steps, 1):
-            print(f"[{i}/{len(steps) + 3}] crop latency, {t} thread(s), XNNPACK {'on' if x else 'off'}", file=sys.stderr)
-            c = latency.crop_latency(model, t, warm, runs, xnnpack=x)
-            c.update(threads=t, xnnpack=x)
-            r["crop"].append(c)
-        print(f"[{len(steps) + 1}/{len(steps) + 3}] photo latency", file=sys.stderr)
+             "hardware": hardware(), "quick": a.quick, "threads": threads,
+             "model": {"name": model.stem, "path": str(model), "bytes": model.stat().st_size}}
+        if a.quick:
+            variants = {"int8": model}
+        else:
+            from benchmarks import variants as var
+
+            variants = var.build(model, Path(a.keras) if a.keras else Path("/nonexistent"), log=_log)
+        r["variants"] = {k: {"file": str(v.relative_to(REPO)) if v.is_relative_to(REPO) else str(v),
+                             "bytes": v.stat().st_size} for k, v in variants.items()}
+        steps = 4 + (not a.quick) * 3
+        _log(f"[1/{steps}] crop latency")
+        backends = latency.installed_backends()
+        runs, warm = (20, 5) if a.quick else (a.runs, 20)
+        r["latency"] = latency.cells(variants, backends[:1] if a.quick else backends, threads[:1] if a.quick else threads,
+                                     (True,) if a.quick else (True, False), warm, runs,
+                                     None if a.quick else a.budget, log=_log)
+        tflrt = Path(a.tflite_runtime_python)
+        if not a.quick and tflrt.is_file() and all(b.name != "tflite_runtime" for b in backends):
+            try:
+                r["latency"] += latency.cells_from_python(str(tflrt), variants, threads, "tflite_runtime", runs,
+                                                          a.budget, log=_log)
+            except RuntimeError as e:
+                _log(f"  tflite-runtime environment failed: {e}")
+        _log(f"[2/{steps}] photo latency")
         from runtime.fetch import cached_detector_path
 
+        photos = latency.sample_photos(REPO / "build" / "photos")
         if cached_detector_path() is not None:
-            r["photo"] = latency.photo_latency(model, [sample], 1, 3 if a.quick else 10, runs)
-            r["photo"]["runs"] = runs
-        print(f"[{len(steps) + 2}/{len(steps) + 3}] cold start", file=sys.stderr)
-        r["cold_start"] = latency.cold_start(model, sample, 1 if a.quick else 5)
+            r["photo"] = latency.photo_latency(model, photos if not a.quick else photos[:1], 1,
+                                               3 if a.quick else 10, runs, None if a.quick else 3.0)
+        _log(f"[3/{steps}] cold start")
+        r["cold_start"] = latency.cold_start(model, photos[0], 1 if a.quick else 5)
+        r["plots"] = []
         if not a.quick:
+            from benchmarks import accuracy, reference
             from train import dataset
 
             path = dataset.find_data(a.data)
             if path is not None and path.exists():
-                print(f"[{len(steps) + 3}/{len(steps) + 3}] accuracy on {path}", file=sys.stderr)
-                r["accuracy"] = accuracy(model, path)
+                _log(f"[4/{steps}] accuracy on {path}")
+                r["accuracy"] = accuracy.run(variants, path, Path(a.keras) if a.keras else None, log=_log)
+            _log(f"[5/{steps}] peers")
+            r["peers"] = {} if a.no_peers else peers_section(r, photos, path)
+            _log(f"[6/{steps}] Raspberry Pi 4 reference")
+            ref = reference.build()
+            if ref is not None:
+                lat = reference.latency(ref, 1, budget_s=3.0)
+                ours = report.primary_cells(r)
+                one = [c for c in ours if c["threads"] == 1][0]["p50"]
+                r["reference"] = {"latency": lat, "ratio_int8": one / lat["p50"]}
+                if a.pi4_reference is not None:
+                    r["reference"].update(pi4_reference_ms=a.pi4_reference, pi4_source=a.pi4_source,
+                                          pi4_estimate_ms=r["reference"]["ratio_int8"] * a.pi4_reference)
+            _log(f"[7/{steps}] plots")
+            out.mkdir(parents=True, exist_ok=True)
+            r["plots"] = plots(r, out, stem)
+        _log(f"[{steps}/{steps}] writing")
     except (FerError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{time.strftime('%Y-%m-%d')}-{r['hardware']['host']}-{model.stem}{'-quick' if a.quick else ''}"
     from train.io import atomic_write_json, atomic_write_text
 
     atomic_write_json(out / f"{stem}.json", r)
-    atomic_write_text(out / f"{stem}.md", markdown(r))
-    print(markdown(r))
-    print(f"wrote {out / stem}.json and .md", file=sys.stderr)
+    atomic_write_text(out / f"{stem}.md", report.markdown(r))
+    print(report.markdown(r))
+    _log(f"wrote {out / stem}.json and .md")
     return 0
+
+
+def peers_section(r: dict, photos, data_path) -> dict:
+    from benchmarks import accuracy, peers, report
+
+    if not peers.available():
+        _log("  PyPI fer is not installed; no peer comparison")
+        return {}
+    out = {"version": peers.version()}
+    ev = accuracy.EvalData(data_path) if data_path is not None and Path(data_path).exists() else None
+    if ev is not None:
+        c = peers.crops(ev.images)
+        out["accuracy"] = {k: {kk: vv for kk, vv in v.items() if kk != "reliability"}
+                           for k, v in accuracy.evaluate(c["probs"], ev).items()}
+        out["crop_latency"] = c["latency"]
+        out["model"] = {"file": c["model"], "input": c["input"], "bytes": c["bytes"]}
+        ours = [x for x in report.primary_cells(r) if x["threads"] == 1][0]["p50"]
+        out["ours_crop_p50"] = ours
+        out["crop_ratio"] = c["latency"]["p50"] / ours
+    if r.get("photo"):
+        p = peers.pipeline(photos)
+        out["pipeline"] = p
+        out["photo_ratio"] = p["median_of_photo_medians_ms"] / r["photo"]["median_of_photo_medians_ms"]
+    return {"fer": out}
+
+
+def plots(r: dict, out: Path, stem: str) -> list[str]:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return []
+    from benchmarks import accuracy, report
+    from train import plots as p
+
+    files = []
+    if r.get("accuracy"):
+        files += accuracy.plots(r["accuracy"], out, stem)
+        pts = []
+        for c in r["latency"]:
+            if c["threads"] == 1 and c["xnnpack"] and "error" not in c and c["variant"] in r["accuracy"] \
+                    and c["backend"] == r["hardware"]["interpreter"].split()[0]:
+                pts.append({"label": f"{c['variant']} ({c['bytes'] / 1e6:.1f} MB)", "latency_ms": c["p50"],
+                            "accuracy": r["accuracy"][c["variant"]]["PrivateTest"]["accuracy"]})
+        peer = (r.get("peers") or {}).get("fer")
+        if peer and peer.get("accuracy"):
+            pts.append({"label": f"PyPI fer {peer['version']} (Keras)", "latency_ms": peer["crop_latency"]["p50"],
+                        "accuracy": peer["accuracy"]["PrivateTest"]["accuracy"]})
+        if pts:
+            f = f"{stem}-accuracy-latency.png"
+            p.accuracy_latency(pts, out / f, "model variants: accuracy vs latency")
+            files.append(f)
+    return files
 
 
 if __name__ == "__main__":

@@ -1,4 +1,13 @@
-"""Latency and footprint measurements of the runtime (no TensorFlow needed)."""
+"""Latency and footprint measurements of the runtime (no TensorFlow needed).
+
+Also a command for measuring from another environment, such as one with
+tflite-runtime (which needs numpy<2)::
+
+    .venv-tflrt/bin/python -m benchmarks.latency --backend tflite_runtime \
+        --model runtime/models/fer_mobilenetv2_int8.tflite --threads 1,2,4
+
+prints one JSON object per cell (variant x threads x XNNPACK) on stdout.
+"""
 
 from __future__ import annotations
 
@@ -20,42 +29,121 @@ def stats_ms(samples_s: list[float]) -> dict:
             "p90": float(np.percentile(a, 90)), "p99": float(np.percentile(a, 99))}
 
 
-def time_calls(fn, warmup: int, runs: int) -> dict:
+def time_calls(fn, warmup: int, runs: int, budget_s: float | None = None, min_runs: int = 30) -> dict:
+    """Warm-up, then ``runs`` timed calls; with ``budget_s``, fewer (at least
+    ``min_runs``) when the calls are slow, so that a cell takes about that long."""
     for _ in range(warmup):
         fn()
     out = []
-    for _ in range(runs):
+    start = time.perf_counter()
+    for i in range(runs):
         t = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t)
+        if budget_s is not None and i + 1 >= min_runs and time.perf_counter() - start > budget_s:
+            break
     return stats_ms(out)
 
 
-def crop_latency(model: Path, threads: int, warmup: int, runs: int, xnnpack: bool = True, backend=None) -> dict:
+def crop_latency(model: Path, threads: int, warmup: int, runs: int, xnnpack: bool = True, backend=None,
+                 budget_s: float | None = None) -> dict:
     from runtime.classifier import Classifier
 
     t = time.perf_counter()
     clf = Classifier(model, threads=threads, xnnpack=xnnpack, backend=backend)
     load_ms = (time.perf_counter() - t) * 1e3
     crop = np.random.default_rng(0).integers(0, 256, (clf.size, clf.size), dtype=np.uint8)
-    r = time_calls(lambda: clf.run(crop), warmup, runs)
+    r = time_calls(lambda: clf.run(crop), warmup, runs, budget_s)
     r["load_ms"] = load_ms
     r["interpreter"] = f"{clf.backend.name} {clf.backend.version}"
     return r
 
 
-def photo_latency(model: Path, photos: list[Path], threads: int, warmup: int, runs: int) -> dict:
+def installed_backends() -> list:
+    """Every TFLite interpreter importable here (LiteRT, tflite-runtime, TensorFlow)."""
+    from runtime.errors import ModelError
+    from runtime.interpreter import _CANDIDATES, find_backend
+
+    out = []
+    for name, _, _ in _CANDIDATES:
+        try:
+            out.append(find_backend(name))
+        except ModelError:
+            pass
+    return out
+
+
+def cells(models: dict[str, Path], backends: list, threads: list[int], xnnpack=(True, False), warmup: int = 20,
+          runs: int = 500, budget_s: float = 1.5, log=print) -> list[dict]:
+    """Crop latency for every variant x interpreter x threads x XNNPACK setting."""
+    todo = [(v, b, t, x) for v in models for b in backends for t in threads for x in xnnpack]
+    out = []
+    for i, (v, b, t, x) in enumerate(todo, 1):
+        log(f"  [{i}/{len(todo)}] {v}, {b.name}, {t} thread(s), XNNPACK {'on' if x else 'off'}")
+        try:
+            c = crop_latency(models[v], t, warmup, runs, xnnpack=x, backend=b, budget_s=budget_s)
+        except Exception as e:  # one interpreter failing a variant must not end the suite
+            c = {"error": str(e).splitlines()[0] if str(e) else e.__class__.__name__}
+        c.update(variant=v, backend=b.name, backend_version=b.version, threads=t, xnnpack=x,
+                 bytes=Path(models[v]).stat().st_size)
+        out.append(c)
+    return out
+
+
+def cells_from_python(python: str, models: dict[str, Path], threads: list[int], backend: str, runs: int,
+                      budget_s: float, log=print) -> list[dict]:
+    """The same cells measured by another Python environment (e.g. tflite-runtime with numpy<2)."""
+    cmd = [python, "-m", "benchmarks.latency", "--backend", backend, "--threads", ",".join(map(str, threads)),
+           "--runs", str(runs), "--budget", str(budget_s)]
+    for name, path in models.items():
+        cmd += ["--model", f"{name}={path}"]
+    log(f"  {backend} from {python}")
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    if r.returncode:
+        raise RuntimeError(f"{python} -m benchmarks.latency failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
+    out = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    for c in out:
+        c["environment"] = python
+    return out
+
+
+def photo_latency(model: Path, photos: list[Path], threads: int, warmup: int, runs: int,
+                  budget_s: float | None = None) -> dict:
     """Decode + detect + crop + classify, whole photos from disk."""
     from runtime.recognizer import Recognizer
 
     rec = Recognizer(model, threads=threads)
-    per_photo, faces = [], 0
+    per_photo, faces, sizes = [], 0, []
     for p in photos:
-        r = time_calls(lambda: rec.predict(p), warmup, runs)
+        r = time_calls(lambda: rec.predict(p), warmup, runs, budget_s)
         faces += len(rec.predict(p))
-        per_photo.append(r["p50"])
-    return {"photos": len(photos), "faces_found": faces, "median_of_photo_medians_ms": float(np.median(per_photo)),
-            "per_photo_p50_ms": per_photo, "detector": getattr(rec.detector, "name", "none")}
+        per_photo.append({"photo": Path(p).name, "p50": r["p50"], "p90": r["p90"], "runs": r["runs"]})
+    from PIL import Image
+
+    for p in photos:
+        with Image.open(p) as im:
+            sizes.append(f"{im.width}x{im.height}")
+    return {"photos": len(photos), "faces_found": faces, "size": ", ".join(sorted(set(sizes))),
+            "median_of_photo_medians_ms": float(np.median([x["p50"] for x in per_photo])),
+            "per_photo": per_photo, "detector": getattr(rec.detector, "name", "none"), "threads": threads}
+
+
+def sample_photos(out_dir: Path) -> list[Path]:
+    """The bundled sample photo (PNG, 512x512) and JPEG copies of it at 512 and
+    1024 pixels, made here, so the photo set covers both decoders and two sizes."""
+    from PIL import Image
+
+    src = REPO / "runtime" / "samples" / "astronaut.png"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    photos = [src]
+    with Image.open(src) as im:
+        rgb = im.convert("RGB")
+        for side in (512, 1024):
+            p = out_dir / f"astronaut_{side}.jpg"
+            if not p.is_file():
+                rgb.resize((side, side), Image.BICUBIC).save(p, "JPEG", quality=90)
+            photos.append(p)
+    return photos
 
 
 def cold_start(model: Path, photo: Path, repeats: int = 3) -> dict:
@@ -82,3 +170,30 @@ def cold_start(model: Path, photo: Path, repeats: int = 3) -> dict:
     return {"runs": repeats, "wall_s_median": float(np.median([d["wall_s"] for d in runs])),
             "in_process_s_median": float(np.median([d["in_process_s"] for d in runs])),
             "peak_rss_mb_max": float(max(d["peak_rss_mb"] for d in runs))}
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.latency", description="crop latency cells as JSON lines")
+    ap.add_argument("--model", action="append", required=True, help="NAME=PATH or PATH")
+    ap.add_argument("--backend", help="litert, tflite_runtime or tensorflow (default: every installed one)")
+    ap.add_argument("--threads", default="1,2,4")
+    ap.add_argument("--runs", type=int, default=500)
+    ap.add_argument("--budget", type=float, default=1.5, help="seconds per cell (at least 30 runs)")
+    a = ap.parse_args(argv)
+    from runtime.interpreter import find_backend
+
+    models = {}
+    for m in a.model:
+        name, _, path = m.rpartition("=")
+        models[name or Path(path).stem] = Path(path)
+    backends = [find_backend(a.backend)] if a.backend else installed_backends()
+    for c in cells(models, backends, [int(t) for t in a.threads.split(",")], runs=a.runs, budget_s=a.budget,
+                   log=lambda m: print(m, file=sys.stderr)):
+        print(json.dumps(c), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

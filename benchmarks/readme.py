@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks import report
+
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 BEGIN, END = "<!-- results:begin (python -m benchmarks.readme) -->", "<!-- results:end -->"
@@ -29,24 +31,27 @@ def section() -> str:
     for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
         lines.append(f"| {split} | {int8[split]['n']} | {100 * flt[split]['accuracy']:.2f}% | "
                      f"{100 * int8[split]['accuracy']:.2f}% | {100 * int8[split]['macro_f1']:.2f}% |")
-    results = sorted((REPO / "benchmarks" / "results").glob("*-fer_mobilenetv2_int8.json"))
+    results = sorted(p for p in (REPO / "benchmarks" / "results").glob("*-fer_mobilenetv2_int8.json"))
     if results:
         r = json.loads(results[-1].read_text())
         h = r["hardware"]
-        lines += ["", f"Latency of the int8 model (`{r['command']}`, {r['date']}, {h['cpu']}, {h['cores']} cores, "
-                  f"{h['interpreter']}; file `benchmarks/results/{results[-1].name}`):", "",
-                  "| what | threads | XNNPACK | p50 ms | p90 ms | p99 ms |", "|---|---|---|---|---|---|"]
-        for c in r["crop"]:
-            lines.append(f"| classify one 48x48 crop | {c['threads']} | {'on' if c['xnnpack'] else 'off'} | "
-                         f"{c['p50']:.3f} | {c['p90']:.3f} | {c['p99']:.3f} |")
+        lines += ["", f"Latency of the int8 model (`{r['command']}`, {r['date']}, {h['cpu']}, {h['cores']} cores; "
+                  f"full report `benchmarks/results/{results[-1].with_suffix('.md').name}`):", ""]
+        lines += report.latency_header() + [report.latency_row(c) for c in report.primary_cells(r)]
+        lines += ["", "| what | p50 |", "|---|---|"]
         if r.get("photo"):
-            p = r["photo"]
-            lines.append(f"| 512x512 photo: decode, detect ({p['detector']}), crop, classify | 1 | on | "
-                         f"{p['median_of_photo_medians_ms']:.2f} | | |")
+            lines += report.photo_lines(r["photo"])
         c = r.get("cold_start")
         if c:
-            lines += ["", f"Process start to first result: {1e3 * c['wall_s_median']:.0f} ms (median of {c['runs']}); "
-                      f"peak RSS {c['peak_rss_mb_max']:.0f} MB."]
+            lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",
+                      f"| peak RSS of that process | {c['peak_rss_mb_max']:.0f} MB |"]
+        peer = (r.get("peers") or {}).get("fer")
+        if peer:
+            lines += ["", f"Same run, PyPI `fer` {peer['version']}: PrivateTest accuracy "
+                      f"{report.pct(peer['accuracy']['PrivateTest']['accuracy'])}; one crop "
+                      f"{peer['crop_latency']['p50']:.2f} ms ({peer['crop_ratio']:.1f}x ours)"
+                      + (f"; its photo pipeline {peer['pipeline']['median_of_photo_medians_ms']:.1f} ms "
+                         f"({peer['photo_ratio']:.1f}x ours)." if peer.get("pipeline") else ".")]
     lines += ["", END]
     return "\n".join(lines)
 

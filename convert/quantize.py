@@ -7,7 +7,8 @@ Examples::
     python -m convert.quantize model.keras --out m.tflite --max-drop 0.5 --eval-split PrivateTest
 
 Exit codes: 0 written; 2 bad flag, path or model; 3 data missing;
-4 accuracy gate failed (nothing written).
+4 accuracy gate failed (nothing written); 5 the output cannot be written
+(unwritable folder, full disk; nothing half-written is left).
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ def main(argv=None) -> int:
     p.add_argument("--debug", action="store_true", help="per-layer quantization error report")
     p.add_argument("--float-layers", default="", help="comma-separated tensor names to keep in float")
     a = p.parse_args(argv)
-    from train.errors import DataError
+    from train.errors import DataError, OutputError
 
     qcfg = {"int8": lambda: QuantizationConfig.for_int8(a.io_dtype, a.samples, a.seed,
                                                         [x for x in a.float_layers.split(",") if x]),
@@ -327,7 +328,7 @@ def main(argv=None) -> int:
             raise ConvertError("--samples must be at least 1")
         quantize(a.model, a.out, qcfg, a.data, a.eval_split, a.max_drop, a.skip_gate, a.debug,
                  log=lambda m: print(m, file=sys.stderr))
-    except (ConvertError, GateError, DataError) as e:
+    except (ConvertError, GateError, DataError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:

@@ -123,3 +123,53 @@ def test_ablation_table_from_reports(tmp_path):
     md = (tmp_path / "ablation.md").read_text()
     assert "| finetune |" in md and "+5.00" in md and "45.00%" in md
     assert ablation.main(["--out", str(tmp_path), "--steps", "nope"]) == 2
+
+
+def test_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from train.errors import OutputError
+    from train.io import atomic_path, atomic_write_text
+
+    target = tmp_path / "report.json"
+    atomic_write_text(target, "old")
+
+    with pytest.raises(OutputError, match="no space left on the device"):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]     # no temporary file left
+
+
+def test_training_reports_an_unwritable_output_in_one_line(tmp_path, tiny_folder, capsys, monkeypatch):
+    """Saving the checkpoint fails with ENOSPC: exit 5, one line, no half-written checkpoint."""
+    import errno
+    import os
+
+    import tf_keras as keras
+
+    from train.__main__ import main
+
+    root, _ = tiny_folder
+
+    def full_disk(self, path, *a, **k):
+        open(path, "wb").write(b"partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(keras.Model, "save", full_disk)
+    out = tmp_path / "run"
+    rc = main(["--preset", "smoke", "--data", str(root), "--out", str(out), "--set", "epochs=1",
+               "--set", "limit=14", "--set", "batch_size=7"])
+    err = capsys.readouterr().err
+    assert rc == 5
+    assert "error: cannot write" in err and "no space left" in err and "Traceback" not in err
+    assert not (out / "best.keras").exists() and not (out / "ckpt" / "last.keras").exists()
+    assert not [p for p in out.rglob(".*.keras*")]
+
+    # An output folder that cannot be created: also exit 5 with one line.
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["--preset", "smoke", "--data", str(root), "--out", str(blocker / "run")]) == 5
+    assert "error: cannot write" in capsys.readouterr().err

@@ -6,7 +6,8 @@ Examples::
     python -m train --preset paper --set epochs=10 --out runs/paper10
     python -m train --resume --out runs/release
 
-Exit codes: 0 done, 2 bad flag or config, 3 data problem, 130 interrupted.
+Exit codes: 0 done, 2 bad flag or config, 3 data problem, 5 cannot write the output
+(unwritable folder, full disk), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    from .errors import ConfigError, DataError
+    from .errors import ConfigError, DataError, OutputError
 
     args = parse_args(argv)
     try:
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
         if not args.evaluate_only:
             loop.run(cfg, resume=args.resume)
         report.write(cfg)
-    except (ConfigError, DataError) as e:
+    except (ConfigError, DataError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except ModuleNotFoundError as e:
@@ -69,6 +70,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)
         return 130
+    except OSError as e:     # e.g. the run folder cannot be created
+        where = f" {e.filename}" if e.filename else ""
+        print(f"error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        return 5
     return 0
 
 

@@ -11,3 +11,10 @@ class ConfigError(Exception):
     """A bad config value or flag. Exit code 2."""
 
     exit_code = 2
+
+
+class OutputError(Exception):
+    """An output cannot be written (unwritable folder, full disk, read-only file
+    system). Nothing half-written is left behind. Exit code 5."""
+
+    exit_code = 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -9,12 +10,29 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _output_error(path: Path, e: OSError):
+    from .errors import OutputError
+
+    why = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+           errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+           errno.EROFS: "read-only file system"}.get(e.errno, e.strerror or e.__class__.__name__)
+    return OutputError(f"cannot write {path}: {why}")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    Whatever fails, ``path`` keeps its old content (or stays absent) and the
+    temporary file is removed. An OSError while creating, writing or renaming
+    becomes :class:`train.errors.OutputError` with a one-line reason.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    except OSError as e:
+        raise _output_error(path, e) from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -22,11 +40,14 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM,
+                                                  errno.EROFS, errno.EIO, errno.EFBIG):
+            raise _output_error(path, e) from None
         raise
 
 

@@ -33,13 +33,22 @@ def summarize(y_true: np.ndarray, probs: np.ndarray) -> dict:
             "confusion": cm.tolist(), "ece": expected_calibration_error(y_true, probs)}
 
 
-def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
+def reliability(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> dict:
+    """Top-1 confidence bins: count, mean confidence and accuracy per bin (empty bins: count 0)."""
     conf = probs.max(1)
     correct = probs.argmax(1) == y_true
     edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
+    out = {"edges": edges.tolist(), "count": [], "confidence": [], "accuracy": []}
     for lo, hi in zip(edges[:-1], edges[1:]):
         m = (conf > lo) & (conf <= hi)
-        if m.any():
-            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
-    return float(ece)
+        out["count"].append(int(m.sum()))
+        out["confidence"].append(float(conf[m].mean()) if m.any() else 0.0)
+        out["accuracy"].append(float(correct[m].mean()) if m.any() else 0.0)
+    return out
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
+    """Sum over confidence bins of (bin share) x |accuracy - confidence|."""
+    r = reliability(y_true, probs, bins)
+    n = max(1, len(y_true))
+    return float(sum(c / n * abs(a - f) for c, a, f in zip(r["count"], r["accuracy"], r["confidence"])))

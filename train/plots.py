@@ -1,4 +1,5 @@
-"""PNG plots of a run: learning curves and confusion matrices (matplotlib, Agg)."""
+"""PNG plots (matplotlib, Agg): learning curves, confusion matrices, reliability
+diagrams, accuracy against latency."""
 
 from __future__ import annotations
 
@@ -63,5 +64,44 @@ def confusion(cm, path: Path, title: str) -> None:
         a.set_ylabel("true")
         a.set_title(sub)
     fig.suptitle(title)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def reliability(bins: dict, path: Path, title: str) -> None:
+    """Accuracy against confidence per bin, with the diagonal and the bin counts."""
+    plt = _plt()
+    edges = np.asarray(bins["edges"])
+    centers, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    count = np.asarray(bins["count"])
+    acc = np.where(count > 0, bins["accuracy"], np.nan)
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [2, 1]})
+    ax[0].bar(centers, np.nan_to_num(acc), width=width * 0.95, edgecolor="k", alpha=0.8, label="accuracy")
+    ax[0].plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    ax[0].set_xlabel("confidence (top-1 probability)")
+    ax[0].set_ylabel("accuracy")
+    ax[0].set_xlim(0, 1)
+    ax[0].set_ylim(0, 1)
+    ax[0].legend(loc="upper left")
+    ax[1].bar(centers, count, width=width * 0.95)
+    ax[1].set_xlabel("confidence")
+    ax[1].set_title("images per bin")
+    fig.suptitle(title)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def accuracy_latency(points: list[dict], path: Path, title: str) -> None:
+    """One labelled point per model variant: p50 latency (ms) against accuracy (%)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for p in points:
+        ax.scatter(p["latency_ms"], 100 * p["accuracy"], s=40)
+        ax.annotate(p["label"], (p["latency_ms"], 100 * p["accuracy"]), textcoords="offset points", xytext=(5, 4),
+                    fontsize=8)
+    ax.set_xlabel("classify one crop, p50 ms (1 thread)")
+    ax.set_ylabel("PrivateTest accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
     _save(fig, path)
     plt.close(fig)

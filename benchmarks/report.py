@@ -1,0 +1,116 @@
+"""Markdown of a benchmark result (the report beside the JSON, and the README's
+results section reuse the same row formatters)."""
+
+from __future__ import annotations
+
+SPLITS = ("PrivateTest", "PublicTest", "PrivateTest_clean", "PrivateTest_FERplus_majority")
+
+
+def pct(v) -> str:
+    return "" if v is None else f"{100 * v:.2f}%"
+
+
+def latency_header() -> list[str]:
+    return ["| variant | interpreter | threads | XNNPACK | runs | p50 ms | p90 ms | p99 ms | mean ± std ms | load ms |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+
+
+def latency_row(c: dict) -> str:
+    interp = f"{c['backend']} {c.get('backend_version', '')}".strip()
+    if c.get("environment"):
+        interp += " (own env)"
+    x = "on" if c["xnnpack"] else "off"
+    if "error" in c:
+        return f"| {c['variant']} | {interp} | {c['threads']} | {x} | failed: {c['error']} | | | | | |"
+    return (f"| {c['variant']} | {interp} | {c['threads']} | {x} | {c['runs']} | {c['p50']:.3f} | {c['p90']:.3f} | "
+            f"{c['p99']:.3f} | {c['mean']:.3f} ± {c['std']:.3f} | {c['load_ms']:.1f} |")
+
+
+def primary_cells(r: dict) -> list[dict]:
+    """The bundled int8 model on the preferred interpreter, XNNPACK on: what fer-infer runs."""
+    first = r["hardware"]["interpreter"].split()[0]
+    return [c for c in r["latency"] if c["variant"] == "int8" and c["backend"] == first and c["xnnpack"]
+            and "error" not in c]
+
+
+def photo_lines(p: dict) -> list[str]:
+    return [f"| photo `{x['photo']}`: decode + detect ({p['detector']}) + crop + classify, {p['threads']} thread "
+            f"| {x['p50']:.2f} ms |" for x in p["per_photo"]]
+
+
+def markdown(r: dict) -> str:
+    h = r["hardware"]
+    lines = [f"# Benchmark: {r['model']['name']}", "",
+             f"Command: `{r['command']}`  ", f"Date: {r['date']}  ",
+             f"Hardware: {h['cpu']} ({h['cores']} cores, {h['machine']}), {h['os']}, Python {h['python']}, "
+             f"numpy {h['numpy']}  ",
+             f"Interpreters: {', '.join(h.get('interpreters', [h['interpreter']]))}; thread counts "
+             f"{', '.join(map(str, r.get('threads', [])))}", ""]
+    if r.get("variants"):
+        lines += ["## Model variants", "", "| variant | file | size |", "|---|---|---|"]
+        for k, v in r["variants"].items():
+            lines.append(f"| {k} | `{v['file']}` | {v['bytes'] / 1e6:.2f} MB |")
+        lines.append("")
+    acc = r.get("accuracy") or {}
+    if acc:
+        lines += ["## Accuracy", "", "FER+ majority: the FER+ crowd's majority label on the same PrivateTest images "
+                  "(images without a majority emotion left out). Agreement: top-1 agreement with the Keras float "
+                  "model on PrivateTest.", "",
+                  "| variant | PrivateTest | PublicTest | clean PrivateTest | FER+ majority | macro-F1 (Private) "
+                  "| ECE (Private) | agreement |", "|---|---|---|---|---|---|---|---|"]
+        for k, v in acc.items():
+            pt = v["PrivateTest"]
+            fp = v.get("PrivateTest_FERplus_majority", {}).get("accuracy")
+            lines.append(f"| {k} | {pct(pt['accuracy'])} | {pct(v['PublicTest']['accuracy'])} | "
+                         f"{pct(v['PrivateTest_clean']['accuracy'])} | {pct(fp)} | {pct(pt['macro_f1'])} | "
+                         f"{pt['ece']:.3f} | {pct(pt.get('agreement_with_float'))} |")
+        first = next(iter(acc.values()))["PrivateTest"]["per_class"]
+        lines += ["", "Per class on PrivateTest (F1):", "",
+                  "| variant | " + " | ".join(first) + " |", "|---|" + "---|" * len(first)]
+        for k, v in acc.items():
+            lines.append(f"| {k} | " + " | ".join(f"{100 * c['f1']:.1f}" for c in v["PrivateTest"]["per_class"].values())
+                         + " |")
+        lines.append("")
+    lines += ["## Latency: classify one 48x48 crop", "",
+              "Warm-up, then timed runs until the run count or the per-cell time budget is reached (at least 30). "
+              "\"own env\": measured by `python -m benchmarks.latency` from a separate environment "
+              "(tflite-runtime needs numpy<2).", ""] + latency_header()
+    lines += [latency_row(c) for c in r["latency"]]
+    lines += ["", "## Whole photos and start-up", "", "| what | p50 |", "|---|---|"]
+    if r.get("photo"):
+        lines += photo_lines(r["photo"])
+    if r.get("cold_start"):
+        c = r["cold_start"]
+        lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",
+                  f"| peak RSS of that process | {c['peak_rss_mb_max']:.0f} MB |"]
+    peer = (r.get("peers") or {}).get("fer")
+    if peer:
+        lines += ["", f"## Peer: PyPI `fer` {peer['version']} (same run)", "",
+                  "| what | fer | fer-edge int8 | ratio (fer / ours) |", "|---|---|---|---|"]
+        for k, v in peer.get("accuracy", {}).items():
+            ours = acc.get("int8", {}).get(k, {}).get("accuracy")
+            lines.append(f"| accuracy, {k} | {pct(v['accuracy'])} | {pct(ours)} | |")
+        if peer.get("crop_latency"):
+            lines.append(f"| classify one crop, p50 (fer: Keras model call; ours: 1 thread) | "
+                         f"{peer['crop_latency']['p50']:.2f} ms | {peer['ours_crop_p50']:.3f} ms | "
+                         f"{peer['crop_ratio']:.1f}x |")
+        if peer.get("pipeline"):
+            lines.append(f"| photo pipeline, p50 ({peer['pipeline']['photos']} photo(s); fer: Haar + classifier, "
+                         f"found {peer['pipeline']['faces_found']} face(s)) | "
+                         f"{peer['pipeline']['median_of_photo_medians_ms']:.1f} ms | "
+                         f"{r['photo']['median_of_photo_medians_ms']:.2f} ms | {peer['photo_ratio']:.1f}x |")
+    ref = r.get("reference")
+    if ref:
+        lines += ["", "## Raspberry Pi 4 estimate", "",
+                  f"Reference: MobileNetV2 1.0 224 float32 (`{ref['latency']['model']}`), p50 "
+                  f"{ref['latency']['p50']:.2f} ms here ({ref['latency']['interpreter']}, 1 thread). Our int8 model "
+                  f"takes {ref['ratio_int8']:.3f}x the reference's time on this machine."]
+        if ref.get("pi4_estimate_ms") is not None:
+            lines.append(f"Estimated Pi 4 latency of one crop: {ref['ratio_int8']:.3f} x {ref['pi4_reference_ms']} ms "
+                         f"= {ref['pi4_estimate_ms']:.1f} ms (reference figure: {ref['pi4_source']}).")
+        else:
+            lines.append("No published Pi 4 figure for the reference was given (`--pi4-reference MS --pi4-source "
+                         "TEXT`), so no Pi 4 estimate is reported.")
+    if r.get("plots"):
+        lines += ["", "## Plots", ""] + [f"- [{f}]({f})" for f in r["plots"]]
+    return "\n".join(lines) + "\n"
