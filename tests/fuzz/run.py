@@ -99,10 +99,15 @@ def readme_block(results: dict) -> str:
         f = ", ".join(r["findings"]) if r["findings"] else "none"
         lines.append(f"| {r['target']} | {what.get(r['target'], '')} | {r['seconds']} | {r['executions']} "
                      f"| {r['coverage_edges']} | {f} |")
+    kept = sorted(f"`{f.parent.name}/{f.name}`" for f in (HERE / "findings").glob("*/*"))
+    lines += ["", f"Findings of earlier runs kept as regression tests (`tests/test_fuzz.py`): {len(kept)}"
+              + (f" ({', '.join(kept)})." if kept else ".")]
     return "\n".join(lines + ["", END])
 
 
-def update_readme(results: dict) -> None:
+def update_readme(results: dict | None = None) -> None:
+    """Rewrite the README's fuzzing block from ``results`` (default: results.json)."""
+    results = results or json.loads(RESULTS.read_text())
     text = README.read_text()
     if BEGIN not in text or END not in text:
         return
@@ -115,6 +120,9 @@ def update_readme(results: dict) -> None:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--readme"]:
+        update_readme()
+        return 0
     if argv and argv[0] == "--child":
         child(argv[1], argv[2], int(argv[3]), argv[4])
         return 0
