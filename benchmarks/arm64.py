@@ -104,7 +104,8 @@ def main(argv=None) -> int:
         print(f"x86-64: {a.n} crops and {photo.name}", file=sys.stderr)
         x86 = run_worker([sys.executable], crops, Path(tmp) / "x86.json", photo, env)
         print(f"arm64 under {a.qemu} (slow: emulated)", file=sys.stderr)
-        env_arm = dict(env, PYTHONPATH=f"{site}:{REPO}", PYTHONNOUSERSITE="1", QEMU_LD_PREFIX=str(rootfs))
+        env_arm = dict(env, PYTHONPATH=f"{site}:{REPO}", PYTHONNOUSERSITE="1", QEMU_LD_PREFIX=str(rootfs),
+                       QEMU_CPU="cortex-a72")
         env_arm.pop("PYTHONHOME", None)
         arm = run_worker([a.qemu, "-L", str(rootfs), str(py)], crops, Path(tmp) / "arm.json", photo, env_arm)
     result = {"command": "make arm64-check", "host": platform.machine(), "emulated": arm["machine"],

@@ -2,8 +2,8 @@
 # arm64 check: the runtime in an emulated arm64 Debian userland gives the same
 # predictions as on this x86-64 machine. `make arm64-check` runs this.
 #
-#   1. debootstrap (first stage only: download and unpack) Debian bookworm arm64
-#      with python3 into build/arm64-rootfs (once);
+#   1. debootstrap (first stage: download and unpack, no arm64 code runs) Debian
+#      bookworm arm64 with python3 into build/arm64-rootfs (once);
 #   2. the runtime's wheels for linux aarch64 / CPython 3.11 (LiteRT, numpy,
 #      Pillow and their dependencies) from PyPI, unpacked into the rootfs;
 #   3. python -m benchmarks.arm64 writes the x86 predictions, runs the same
@@ -23,11 +23,27 @@ if [ ! -x "$ROOT/usr/bin/python3.11" ]; then
   rm -rf "$ROOT"
   mkdir -p "$ROOT"
   debootstrap --foreign --arch=arm64 --variant=minbase --include=python3 bookworm "$ROOT"
+  # The first stage unpacks only the base set; python3 and what it needs are
+  # downloaded but unpacked by the (arm64) second stage: unpack them here.
+  for deb in "$ROOT"/var/cache/apt/archives/*.deb; do dpkg-deb -x "$deb" "$ROOT"; done
 fi
+
+# qemu-user shows the x86 host's /proc/cpuinfo to the arm64 process, and
+# XNNPACK's CPU detection crashes on it; with -L, qemu reads this file instead:
+# two Cortex-A72 cores (the Raspberry Pi 4's CPU, emulated as QEMU_CPU=cortex-a72).
+mkdir -p "$ROOT/proc"
+python3 - "$ROOT/proc/cpuinfo" <<'PY'
+import sys
+core = ("processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
+        "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\n"
+        "CPU revision\t: 3\n\n")
+open(sys.argv[1], "w").write("".join(core.format(i=i) for i in range(2)))
+PY
 
 if [ ! -f "$SITE/.complete" ]; then
   rm -rf "$SITE" build/arm64-wheels
-  "$PY" -m pip download -q --only-binary=:all: --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
+  "$PY" -m pip download -q --only-binary=:all: --platform manylinux_2_28_aarch64 --platform manylinux_2_27_aarch64 \
+      --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
       --python-version 3.11 --implementation cp -d build/arm64-wheels "ai-edge-litert==2.3.0" "numpy<2.3" Pillow
   mkdir -p "$SITE"
   for w in build/arm64-wheels/*.whl; do "$PY" -m zipfile -e "$w" "$SITE"; done

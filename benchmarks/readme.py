@@ -4,7 +4,8 @@
     python -m benchmarks.readme --check  # exit 1 if README.md is out of date
 
 Sources: ``models/release/int8_eval.json`` and ``models/release/report.json``
-(accuracy of the release model, int8 and float) and the newest full
+(accuracy of the release model, int8 and float), ``models/ablation/ablation.json``
+(the paper recipe and the ablation ladder) and the newest full
 ``benchmarks/results/*.json`` for the release model (latency). Nothing in the
 section is typed by hand.
 """
@@ -31,6 +32,23 @@ def section() -> str:
     for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
         lines.append(f"| {split} | {int8[split]['n']} | {100 * flt[split]['accuracy']:.2f}% | "
                      f"{100 * int8[split]['accuracy']:.2f}% | {100 * int8[split]['macro_f1']:.2f}% |")
+    abl = REPO / "models" / "ablation" / "ablation.json"
+    if abl.is_file():
+        a = json.loads(abl.read_text())
+        pub = {"paper": 0.4268}
+        lines += ["", "Recipes (float Keras models; `models/ablation/`, written by `python -m train.ablation`):", "",
+                  "| run | input | epochs | images seen | PrivateTest | clean PrivateTest | published |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in a["full_runs"]:
+            lines.append(f"| {r['change']} | {r['image_size']} | {r['epochs']} | {r['images_seen']:,} | "
+                         f"{report.pct(r['PrivateTest'])} | {report.pct(r['PrivateTest_clean'])} | "
+                         f"{report.pct(pub.get(r['step']))} |")
+        lines += ["", f"Ablation ladder, budget runs of about {a['budget']['passes_over_training']} passes over "
+                  "Training each (one change per row; `models/ablation/ablation.md`):", "",
+                  "| step | change | PrivateTest | Δ |", "|---|---|---|---|"]
+        for r in a["steps"]:
+            d = "" if r["delta"] is None else f"{100 * r['delta']:+.2f}"
+            lines.append(f"| {r['step']} | {r['change']} | {report.pct(r['PrivateTest'])} | {d} |")
     results = sorted(p for p in (REPO / "benchmarks" / "results").glob("*-fer_mobilenetv2_int8.json"))
     if results:
         r = json.loads(results[-1].read_text())

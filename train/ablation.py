@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", help="comma-separated steps to run (default: all)")
     p.add_argument("--table-only", action="store_true", help="only write the table from finished steps")
     p.add_argument("--full", action="append", default=[], type=Path, help="a finished full-length run to list")
+    p.add_argument("--record", type=Path, help="also copy the table and every run's record (config, data "
+                   "checksum, history, report, log; no weights) into this folder")
     args = p.parse_args(argv)
     names = [s[0] for s in STEPS]
     wanted = names if not args.steps else args.steps.split(",")
@@ -165,7 +168,17 @@ def main(argv=None) -> int:
                 print(f"error: step {name} failed; see {out / name}/train.log", file=sys.stderr)
                 table(out, args.full)
                 return 3
-    print(markdown(table(out, args.full)))
+    result = table(out, args.full)
+    if args.record:
+        from .report import copy_record
+
+        for step in result["steps"]:
+            copy_record(out / step["step"], args.record / step["step"])
+        for f in args.full:
+            copy_record(f, args.record / f"full-{f.name}")
+        for f in ("ablation.md", "ablation.json"):
+            shutil.copy2(out / f, args.record / f)
+    print(markdown(result))
     return 0
 
 

@@ -24,6 +24,22 @@ from .config import TrainConfig
 from .io import atomic_path, atomic_write_json, atomic_write_text
 
 PUBLISHED = {"paper": 0.4268}
+#: the files that document a finished run (copied next to released or reported results)
+RECORD = ("config.yaml", "data.json", "history.csv", "history.json", "history.png", "report.json", "report.md",
+          "confusion_PublicTest.png", "confusion_PrivateTest.png", "train.log")
+
+
+def copy_record(run: Path, dest: Path) -> list[str]:
+    """Copy the run's record files (not its weights) into ``dest``; returns their names."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for f in RECORD:
+        if (run / f).is_file():
+            shutil.copy2(run / f, dest / f)
+            copied.append(f)
+    return copied
 
 
 def inference_model(cfg: TrainConfig, weights_from: Path):
