@@ -44,13 +44,22 @@ def evaluate_tflite(path: Path, data) -> dict:
     return out
 
 
-def copy_without_optimizer(src: Path, dst: Path) -> None:
+def copy_without_optimizer(src: Path, dst: Path, data) -> dict:
+    """Copy a (QAT) Keras model without optimizer state, with its own accuracy
+    beside it (``dst.json``, which the converter embeds in the metadata)."""
     from convert.quantize import load_keras_model
-    from train.io import atomic_path
+    from train.io import atomic_path, atomic_write_json
+    from train.report import evaluate_splits
 
     model = load_keras_model(src)
     with atomic_path(dst, suffix=".h5") as tmp:
         model.save(tmp, include_optimizer=False)
+    res = evaluate_splits(model, data)
+    record = {"source": src.name, "data_checksum_sha256": data.checksum,
+              "accuracy": {k: round(v["accuracy"], 4) for k, v in res.items()},
+              "macro_f1": {k: round(v["macro_f1"], 4) for k, v in res.items()}}
+    atomic_write_json(dst.with_suffix(".json"), record)
+    return record
 
 
 def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str, size: int) -> str:
@@ -153,12 +162,12 @@ def main(argv=None) -> int:
         shutil.copy2(run / "model.keras", out / FLOAT)
         shutil.copy2(run / "model.json", out / FLOAT.replace(".keras", ".json"))
         src = out / FLOAT
+        data = dataset.load(dataset.find_data(a.data))
         if (run / "qat.h5").is_file():
             src = out / QAT
-            copy_without_optimizer(run / "qat.h5", src)
+            copy_without_optimizer(run / "qat.h5", src, data)
         qrep = quantize(src, out / INT8, QuantizationConfig.for_int8(), data=a.data,
                         log=lambda m: print(m, file=sys.stderr))
-        data = dataset.load(dataset.find_data(a.data))
         run_report = json.loads((run / "report.json").read_text())
         int8_res = evaluate_tflite(out / INT8, data)
         float_res = run_report["results"]
