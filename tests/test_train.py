@@ -173,3 +173,31 @@ def test_training_reports_an_unwritable_output_in_one_line(tmp_path, tiny_folder
     blocker.write_text("not a folder")
     assert main(["--preset", "smoke", "--data", str(root), "--out", str(blocker / "run")]) == 5
     assert "error: cannot write" in capsys.readouterr().err
+
+
+def test_second_cycle_starts_from_a_trained_keras_model(tmp_path):
+    """init: *.keras copies every weighted layer and keeps the source's
+    torchvision conventions (padding, normalization, BatchNorm epsilon)."""
+    import numpy as np
+
+    from train.loop import build_initialized, model_kwargs
+    from train.model import build_model
+
+    src = build_model(image_size=48, alpha=0.35, channels=1, dropout=0.0, padding="torch",
+                      normalization="torch", bn_epsilon=1e-5)
+    rng = np.random.RandomState(0)
+    src.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") if w.ndim > 1 else w for w in src.get_weights()])
+    path = tmp_path / "stage1.keras"
+    src.save(path)
+    cfg = config.from_dict({"init": str(path), "image_size": 48, "alpha": 0.35, "dropout": 0.2})
+    kw = model_kwargs(cfg)
+    assert (kw["padding"], kw["normalization"], kw["bn_epsilon"]) == ("torch", "torch", 1e-5)
+    model = build_initialized(cfg)
+    x = rng.randint(0, 256, (3, 48, 48, 1)).astype("float32")
+    np.testing.assert_allclose(model(x, training=False).numpy(), src(x, training=False).numpy(), atol=1e-6)
+    with pytest.raises(ConfigError, match="does not match"):
+        build_initialized(config.from_dict({"init": str(path), "image_size": 48, "alpha": 0.5}))
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        build_initialized(config.from_dict({"init": str(bad)}))

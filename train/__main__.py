@@ -24,7 +24,7 @@ def parse_args(argv=None):
     p.add_argument("--data", help="FER-2013 image-folder root or fer2013.csv (default: $FER_DATA)")
     p.add_argument("--out", help="run folder (default: the preset's)")
     p.add_argument("--epochs", type=int, help="override the preset's epochs")
-    p.add_argument("--init", help="random, imagenet, torchvision, or a .h5/.pth file")
+    p.add_argument("--init", help="random, imagenet, torchvision, a .h5/.pth weights file, or a trained .keras model (another cycle)")
     p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], help="distribution strategy")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field")
     p.add_argument("--resume", action="store_true", help="continue the run in --out after its last epoch")

@@ -121,7 +121,8 @@ def markdown(result: dict) -> str:
              f"Training split ({result['budget']['passes_over_training'] * TRAINING_IMAGES:,} images), at "
              f"{result['budget']['image_size']}x{result['budget']['image_size']} unless the step says otherwise; "
              "each row adds one change to the row above it. Made by `python -m train.ablation`; accuracies "
-             "are the float Keras model's, best epoch chosen on the run's validation split.", "",
+             "are the float Keras model's, best epoch chosen on the run's validation split. One seed per step "
+             "and no repeats, so a step's Δ carries run-to-run noise that these runs do not measure.", "",
              "| step | change | input | epochs | images seen | PrivateTest | Δ | PublicTest | clean PrivateTest "
              "| macro-F1 | train min |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["steps"]:

@@ -29,7 +29,9 @@ class TrainConfig:
         channels: 1 or 3 input channels.
         init: "random", "imagenet" (Keras download, online users), a Keras
             weights file (``*.h5`` / ``*.weights.h5``) or a torchvision state
-            dict (``*.pth``), e.g. torchvision's mobilenet_v2-b0353104.pth.
+            dict (``*.pth``), e.g. torchvision's mobilenet_v2-b0353104.pth, or a
+            trained model (``*.keras``) to start another training cycle from
+            (same image_size/alpha/channels; its padding style is kept).
         freeze_base: train only the head (the published study's transfer learning).
         dropout: before the dense head.
     Optimization:

@@ -14,6 +14,7 @@ Run folder layout (``cfg.out``)::
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -53,9 +54,35 @@ def torchvision_checkpoint() -> Path:
     return p
 
 
+def _torch_style(init: str) -> bool:
+    """Whether the model follows torchvision's conventions (padding,
+    normalization, BatchNorm epsilon): torchvision inits do, and a ``.keras``
+    source model does when it carries the ImageNet mean/std layer."""
+    if init == "torchvision" or init.endswith((".pth", ".pt")):
+        return True
+    if init.endswith(".keras"):
+        return "imagenet_norm" in {layer.name for layer in _source_model(init).layers}
+    return False
+
+
+@functools.lru_cache(maxsize=2)
+def _source_model(path: str):
+    """A trained model to start a new training cycle from (``init: *.keras``)."""
+    import tf_keras as keras
+
+    from .model import custom_objects
+
+    if not Path(path).is_file():
+        raise ConfigError(f"init model not found: {path}")
+    try:
+        return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is a config error
+        raise ConfigError(f"init model {path} cannot be loaded: {str(e).splitlines()[0][:200]}") from None
+
+
 def model_kwargs(cfg: TrainConfig) -> dict:
     """Builder arguments implied by the config (torchvision init = torch padding etc.)."""
-    torch_style = cfg.init == "torchvision" or cfg.init.endswith((".pth", ".pt"))
+    torch_style = _torch_style(cfg.init)
     return dict(image_size=cfg.image_size, alpha=cfg.alpha, channels=cfg.channels, dropout=cfg.dropout, seed=cfg.seed,
                 padding="torch" if torch_style else "keras",
                 normalization="torch" if torch_style else "keras",
@@ -80,17 +107,36 @@ def build_initialized(cfg: TrainConfig):
         ref = keras.applications.MobileNetV2(input_shape=(cfg.image_size, cfg.image_size, 3),
                                              alpha=cfg.alpha, include_top=False, weights="imagenet")
         _copy_by_name(ref, model)
+    elif init.endswith(".keras"):
+        _copy_all(_source_model(init), model, init)
     elif init.endswith(".h5"):
         if not Path(init).is_file():
             raise ConfigError(f"init weights not found: {init}")
         model.load_weights(init, by_name=True, skip_mismatch=True)
     else:
-        raise ConfigError(f"init must be random, imagenet, torchvision, a .h5 or a .pth file (got {init!r})")
+        raise ConfigError(f"init must be random, imagenet, torchvision, a .h5, .pth or .keras file (got {init!r})")
     if cfg.freeze_base:
         for layer in model.layers:
             if layer.name not in ("predictions", "dropout"):
                 layer.trainable = False
     return model
+
+
+def _copy_all(src, dst, name: str) -> None:
+    """Copy every weighted layer of ``dst`` from the same-named layer of
+    ``src`` (the dropout layer's mask counter excepted), or raise ConfigError."""
+    src_names = {layer.name for layer in src.layers}
+    wanted = [layer for layer in dst.layers if layer.weights and layer.name != "dropout"]
+    missing = [layer.name for layer in wanted if layer.name not in src_names]
+    try:
+        for layer in wanted:
+            if layer.name in src_names:
+                layer.set_weights(src.get_layer(layer.name).get_weights())
+    except ValueError:
+        missing.append(layer.name)
+    if missing:
+        raise ConfigError(f"init model {name} does not match this architecture at layer {missing[0]!r} "
+                          "(image_size, alpha and channels must be the source model's)")
 
 
 def _copy_by_name(src, dst) -> int:
