@@ -58,6 +58,27 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def reference_section(r: dict, ref: Path, a) -> dict:
+    """Our int8 crop time as a ratio of the reference's, at one thread and at
+    the published figure's thread count, and the Pi 4 estimate from it."""
+    from benchmarks import reference, report
+
+    pub = (dict(ms=a.pi4_reference, threads=a.pi4_threads, source=a.pi4_source) if a.pi4_reference is not None
+           else reference.PUBLISHED)
+    ours = {c["threads"]: c for c in report.primary_cells(r)}
+    out = {"latency": reference.latency(ref, 1, budget_s=3.0)}
+    out["ratio_int8"] = ours[1]["p50"] / out["latency"]["p50"] if 1 in ours else None
+    n = pub["threads"]
+    if n not in ours:
+        out["pi4_error"] = f"no int8 latency at {n} threads in this run (add {n} to --threads)"
+        return out
+    lat_n = out["latency"] if n == 1 else reference.latency(ref, n, budget_s=3.0)
+    ratio = ours[n]["p50"] / lat_n["p50"]
+    out.update(latency_at_pi4_threads=lat_n, pi4_threads=n, ratio_at_pi4_threads=ratio,
+               pi4_reference_ms=pub["ms"], pi4_source=pub["source"], pi4_estimate_ms=ratio * pub["ms"])
+    return out
+
+
 def main(argv=None) -> int:
     from benchmarks import latency, report
     from runtime.classifier import BUNDLED_MODEL
@@ -76,8 +97,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tflite-runtime-python", default=str(TFLRT_PYTHON),
                     help="python of an environment with tflite-runtime (make bench-env-tflite-runtime)")
     ap.add_argument("--no-peers", action="store_true", help="skip the PyPI fer comparison")
-    ap.add_argument("--pi4-reference", type=float, help="published Pi 4 p50 (ms) of MobileNetV2 1.0 224 float")
+    ap.add_argument("--pi4-reference", type=float,
+                    help="published Pi 4 time (ms) of MobileNetV2 1.0 224 float (default: benchmarks.reference.PUBLISHED)")
     ap.add_argument("--pi4-source", default="", help="where --pi4-reference was published")
+    ap.add_argument("--pi4-threads", type=int, default=1, help="threads of the --pi4-reference figure")
     ap.add_argument("--out", default=str(RESULTS), help="results folder")
     a = ap.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
@@ -91,6 +114,9 @@ def main(argv=None) -> int:
         return 2
     if a.pi4_reference is not None and not a.pi4_source:
         print("error: --pi4-reference needs --pi4-source (where the figure was published)", file=sys.stderr)
+        return 2
+    if a.pi4_threads < 1:
+        print("error: --pi4-threads must be positive", file=sys.stderr)
         return 2
     out = Path(a.out)
     stem = f"{time.strftime('%Y-%m-%d')}-{socket.gethostname()}-{model.stem}{'-quick' if a.quick else ''}"
@@ -145,13 +171,7 @@ def main(argv=None) -> int:
             _log(f"[6/{steps}] Raspberry Pi 4 reference")
             ref = reference.build()
             if ref is not None:
-                lat = reference.latency(ref, 1, budget_s=3.0)
-                ours = report.primary_cells(r)
-                one = [c for c in ours if c["threads"] == 1][0]["p50"]
-                r["reference"] = {"latency": lat, "ratio_int8": one / lat["p50"]}
-                if a.pi4_reference is not None:
-                    r["reference"].update(pi4_reference_ms=a.pi4_reference, pi4_source=a.pi4_source,
-                                          pi4_estimate_ms=r["reference"]["ratio_int8"] * a.pi4_reference)
+                r["reference"] = reference_section(r, ref, a)
             _log(f"[7/{steps}] plots")
             out.mkdir(parents=True, exist_ok=True)
             r["plots"] = plots(r, out, stem)

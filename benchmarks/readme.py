@@ -70,6 +70,8 @@ def section() -> str:
                       f"{peer['crop_latency']['p50']:.2f} ms ({peer['crop_ratio']:.1f}x ours)"
                       + (f"; its photo pipeline {peer['pipeline']['median_of_photo_medians_ms']:.1f} ms "
                          f"({peer['photo_ratio']:.1f}x ours)." if peer.get("pipeline") else ".")]
+        if r.get("reference"):
+            lines += ["", "Raspberry Pi 4: " + report.pi4_text(r["reference"])]
     lines += ["", END]
     return "\n".join(lines)
 

@@ -53,3 +53,27 @@ def test_markdown_lists_every_cell_and_peer_ratio():
     assert "tflite_runtime 2 (own env) | 1 | off" in md
     assert "| float32 | litert 2 | 1 | on | failed: boom |" in md
     assert "`a.png`" in md and "| 10.0x |" in md
+
+
+def test_pi4_estimate_uses_the_published_figures_thread_count(monkeypatch):
+    """ratio at the figure's thread count x the published time; without a cell
+    at that count, no estimate but a reason."""
+    import argparse
+
+    from benchmarks import reference
+    from benchmarks.__main__ import reference_section
+    from benchmarks.report import pi4_text
+
+    monkeypatch.setattr(reference, "latency", lambda path, threads, **kw: {
+        "p50": {1: 8.0, 4: 4.0}[threads], "model": "ref.tflite", "interpreter": "litert 2", "threads": threads})
+    cell = {"variant": "int8", "backend": "litert", "xnnpack": True}
+    r = {"hardware": {"interpreter": "litert 2"},
+         "latency": [dict(cell, threads=1, p50=2.0), dict(cell, threads=4, p50=1.0)]}
+    a = argparse.Namespace(pi4_reference=None, pi4_source="", pi4_threads=1)
+    ref = reference_section(r, None, a)
+    assert ref["ratio_int8"] == 0.25 and ref["pi4_threads"] == reference.PUBLISHED["threads"] == 4
+    assert abs(ref["pi4_estimate_ms"] - 0.25 * reference.PUBLISHED["ms"]) < 1e-9
+    assert "Estimated Pi 4 latency of one crop: 0.250 x 44 ms = 11.0 ms" in pi4_text(ref)
+    a = argparse.Namespace(pi4_reference=100.0, pi4_source="somewhere", pi4_threads=2)
+    ref = reference_section(r, None, a)
+    assert "pi4_estimate_ms" not in ref and "no int8 latency at 2 threads" in pi4_text(ref)
