@@ -9,11 +9,17 @@ PrivateTest, and writes ``models/MODEL_CARD.md`` from those numbers. When the
 run has a quantization-aware fine-tuned model (``qat.h5``, from
 ``--set qat_epochs=N``), it is copied to ``models/fer_mobilenetv2_qat.h5``
 (without optimizer state) and the int8 model is converted from it.
+
+A run that started from the model released now (``--init
+models/fer_mobilenetv2.keras`` or a copy of it: another training cycle) keeps
+the chain: the current record and card move to ``models/release/stage1/``
+before the new ones are written, and the card names both commands.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import shutil
@@ -62,8 +68,75 @@ def copy_without_optimizer(src: Path, dst: Path, data) -> dict:
     return record
 
 
-def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str, size: int) -> str:
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_command(cfg: dict, init_as: str | None = None) -> str:
+    """The ``python -m train`` command that gives this resolved config: its
+    preset plus a ``--set`` for every field that differs (data and out aside)."""
+    from train import config
+
+    base = config.load_preset(cfg["recipe"]).to_dict()
+    cmd = f"python -m train --preset {cfg['recipe']}"
+    for k, v in cfg.items():
+        if k in ("data", "out", "recipe") or base.get(k) == v:
+            continue
+        if k == "init" and init_as:
+            cmd += f" --init {init_as}"
+        else:
+            cmd += f" --set {k}={v}"
+    return cmd
+
+
+def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
+    """When the run starts from the model released in ``out`` now, move that
+    release's record and card to ``release/stage1/`` and say so."""
+    init = Path(run_cfg.get("init", ""))
+    current = out / FLOAT
+    if init.suffix != ".keras" or not init.is_file() or not current.is_file():
+        return None
+    digest = sha256(init)
+    if digest != sha256(current):
+        return {"init_sha256": digest, "stage1": None}
+    rec, stage = out / "release", out / "release" / "stage1"
+    tmp = out / ".stage1.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for f in rec.iterdir() if rec.is_dir() else []:
+        if f.is_file():
+            shutil.copy2(f, tmp / f.name)
+    if (out / "MODEL_CARD.md").is_file():
+        shutil.copy2(out / "MODEL_CARD.md", tmp / "MODEL_CARD.md")
+    if (out / QAT.replace(".h5", ".json")).is_file():
+        shutil.copy2(out / QAT.replace(".h5", ".json"), tmp / "qat.json")
+    commit = ""
+    try:
+        import subprocess
+
+        commit = subprocess.run(["git", "-C", str(REPO), "log", "-n1", "--format=%H", "--", f"models/{FLOAT}"],
+                                capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    import yaml
+
+    cfg1 = yaml.safe_load((tmp / "config.yaml").read_text()) if (tmp / "config.yaml").is_file() else None
+    (tmp / "STAGE.json").write_text(json.dumps({"model": FLOAT, "sha256": digest, "git_commit": commit,
+                                                "command": train_command(cfg1) if cfg1 else None}, indent=2) + "\n")
+    shutil.rmtree(stage, ignore_errors=True)
+    for f in rec.iterdir() if rec.is_dir() else []:
+        if f.is_file():
+            f.unlink()
+    stage.parent.mkdir(parents=True, exist_ok=True)
+    tmp.rename(stage)
+    log(f"stage 1 (sha256 {digest[:12]}..., commit {commit[:12] or 'unknown'}) kept in {stage}")
+    return {"init_sha256": digest, "stage1": json.loads((stage / "STAGE.json").read_text())}
+
+
+def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str, size: int,
+         stage: dict | None = None) -> str:
     cfg = run_report["config"]
+    stage1 = (stage or {}).get("stage1")
     rows = []
     for split in ("PrivateTest", "PublicTest", "PrivateTest_clean"):
         f, q = float_res[split], int8_res[split]
@@ -76,7 +149,15 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
                    f"{v['support']} |")
     g = qrep.get("gate", {})
     qat = cfg.get("qat_epochs", 0)
-    train_cmd = f"python -m train --preset {cfg['recipe']}" + (f" --set qat_epochs={qat}" if qat else "")
+    if stage1:
+        train_cmd = train_command(cfg, init_as="runs/stage1/model.keras")
+        init_line = (f"- Initialization: another training cycle from the stage-1 model (sha256 "
+                     f"`{stage1['sha256']}`, released in commit `{stage1['git_commit'][:12] or 'unknown'}`; its "
+                     "record, card and command are in `release/stage1/`).")
+    else:
+        train_cmd = train_command(cfg)
+        init_line = f"- Initialization: `{cfg['init']}`."
+    init_line += f" Whole network fine-tuned: {not cfg['freeze_base']}."
     qat_line = (f"- Quantization-aware fine-tuning (TensorFlow Model Optimization): {qat} epochs from the best "
                 f"epoch, Adam at lr {cfg['lr'] / 20:g}, same augmentation; the int8 model is converted from it "
                 "(`qat.h5`), the float model is the best epoch before it.\n" if qat else "")
@@ -88,7 +169,7 @@ no number here is typed by hand.
 ## Model
 - MobileNetV2, width {cfg['alpha']}, working resolution {cfg['image_size']}x{cfg['image_size']}, input: the raw
   48x48 grayscale face crop (gray to RGB, normalization and resizing are graph layers).
-- Initialization: `{cfg['init']}`; whole network fine-tuned: {not cfg['freeze_base']}.
+{init_line}
 - Files: `{FLOAT}` (float, tf-keras), `{INT8}` (int8, {size / 1e6:.2f} MB, uint8 input with scale 1 and
   zero point 0, metadata and labels inside).
 
@@ -130,7 +211,7 @@ Confusion matrices: `release/confusion_PrivateTest.png`, `release/confusion_Publ
 ## Reproduce
 ```sh
 make setup
-{train_cmd} --data PATH --out runs/{cfg['recipe']}
+{(stage1['command'] + " --data PATH --out runs/stage1" + chr(10)) if stage1 and stage1.get('command') else ""}{train_cmd} --data PATH --out runs/{cfg['recipe']}
 python -m convert.release --run runs/{cfg['recipe']}
 ```
 Release command used: `{cmd}` on {platform.machine()}, {time.strftime('%Y-%m-%d')}.
@@ -157,6 +238,10 @@ def main(argv=None) -> int:
         for f in ("model.keras", "model.json", "report.json"):
             if not (run / f).is_file():
                 raise ConvertError(f"{run}/{f} missing: finish the run (python -m train --evaluate-only --out {run})")
+        import yaml
+
+        stage = keep_stage(out, yaml.safe_load((run / "config.yaml").read_text()) or {},
+                           log=lambda m: print(m, file=sys.stderr))
         rec = out / "release"
         copy_record(run, rec)
         shutil.copy2(run / "model.keras", out / FLOAT)
@@ -175,7 +260,7 @@ def main(argv=None) -> int:
         (rec / "quantize.json").write_text(json.dumps(qrep, indent=2) + "\n")
         cmd = "python -m convert.release " + " ".join(argv if argv is not None else sys.argv[1:])
         (out / "MODEL_CARD.md").write_text(card(run_report, float_res, int8_res, qrep, cmd,
-                                                (out / INT8).stat().st_size))
+                                                (out / INT8).stat().st_size, stage))
         for split in ("PrivateTest", "PublicTest", "PrivateTest_clean"):
             print(f"{split}: float {100 * float_res[split]['accuracy']:.2f}%  int8 {100 * int8_res[split]['accuracy']:.2f}%")
     except (ConvertError, GateError, DataError) as e:

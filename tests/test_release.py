@@ -72,3 +72,39 @@ def test_readme_results_are_generated_from_the_result_files():
     from benchmarks.readme import main
 
     assert main(["--check"]) == 0
+
+
+def test_training_command_is_rebuilt_from_the_resolved_config():
+    from convert.release import train_command
+    from train import config
+
+    cfg = config.load_preset("release").to_dict()
+    assert train_command(dict(cfg, data="/d", out="/o")) == "python -m train --preset release"
+    cfg.update(init="/tmp/x.keras", lr=0.0003, qat_epochs=2)
+    assert train_command(cfg, init_as="runs/stage1/model.keras") == (
+        "python -m train --preset release --init runs/stage1/model.keras --set lr=0.0003 --set qat_epochs=2")
+
+
+def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
+    """Releasing a run that started from the released model moves that
+    release's record and card to release/stage1/ with its checksum."""
+    import yaml
+
+    from convert.release import FLOAT, keep_stage
+
+    out = tmp_path / "models"
+    (out / "release").mkdir(parents=True)
+    (out / FLOAT).write_bytes(b"stage one weights")
+    (out / "MODEL_CARD.md").write_text("card 1")
+    (out / "release" / "report.json").write_text("{}")
+    (out / "release" / "config.yaml").write_text(yaml.safe_dump({"recipe": "release", "qat_epochs": 2}))
+    init = tmp_path / "copy.keras"
+    init.write_bytes(b"stage one weights")
+    st = keep_stage(out, {"init": str(init)}, log=lambda m: None)
+    stage = out / "release" / "stage1"
+    assert st["stage1"]["command"] == "python -m train --preset release --set qat_epochs=2"
+    assert (stage / "MODEL_CARD.md").read_text() == "card 1" and (stage / "report.json").is_file()
+    assert not (out / "release" / "report.json").exists()
+    assert keep_stage(out, {"init": "torchvision"}) is None
+    init.write_bytes(b"other")
+    assert keep_stage(out, {"init": str(init)})["stage1"] is None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import json
 import math
@@ -328,7 +329,10 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
     atomic_write_json(out / "data.json", {
         "data_checksum_sha256": data.checksum, "train": int(len(x_tr)), "val": int(len(x_va)),
         "val_split": "balanced subset of Training" if cfg.subset_train else "PublicTest",
-        "skipped": data.skipped})
+        "skipped": data.skipped,
+        "init_sha256": (hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
+                        if Path(cfg.init).suffix in (".keras", ".h5", ".pth", ".pt") and Path(cfg.init).is_file()
+                        else None)})
 
     strategy = get_strategy(cfg.strategy)
     log(f"strategy {cfg.strategy}: {strategy.num_replicas_in_sync} replica(s)")
