@@ -108,3 +108,13 @@ def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
     assert keep_stage(out, {"init": "torchvision"}) is None
     init.write_bytes(b"other")
     assert keep_stage(out, {"init": str(init)})["stage1"] is None
+
+
+def test_release_is_chosen_on_publictest_over_every_candidate():
+    """The released int8 model is at least as accurate on PublicTest as every
+    candidate kept in models/candidates/ (choice on PublicTest, never PrivateTest)."""
+    released = json.loads((REPO / "models" / "release" / "int8_eval.json").read_text())["PublicTest"]["accuracy"]
+    candidates = sorted((REPO / "models" / "candidates").glob("*/int8_eval.json"))
+    assert candidates, "models/candidates/ holds no candidate record"
+    for c in candidates:
+        assert released >= json.loads(c.read_text())["PublicTest"]["accuracy"], c.parent.name
