@@ -123,6 +123,7 @@ def main(argv=None) -> int:
     try:
         if not model.is_file():
             raise FerError(f"{model}: no such model file")
+        started = time.monotonic()
         r = {"command": "python -m benchmarks " + " ".join(argv), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
              "hardware": hardware(), "quick": a.quick, "threads": threads,
              "model": {"name": model.stem, "path": str(model), "bytes": model.stat().st_size}}
@@ -182,6 +183,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     from train.io import atomic_write_json, atomic_write_text
 
+    r["wall_s"] = round(time.monotonic() - started, 1)
     atomic_write_json(out / f"{stem}.json", r)
     atomic_write_text(out / f"{stem}.md", report.markdown(r))
     print(report.markdown(r))

@@ -13,8 +13,9 @@ def test_quick_suite_writes_reports(tiny_int8, tmp_path, capsys):
     (crop,) = r["latency"]
     assert crop["runs"] == 20 and 0 < crop["p50"] <= crop["p99"]
     assert (crop["variant"], crop["threads"], crop["xnnpack"]) == ("int8", 1, True)
-    assert r["cold_start"]["peak_rss_mb_max"] > 0
+    assert r["cold_start"]["peak_rss_mb_max"] > 0 and r["wall_s"] > 0
     md = js.with_suffix(".md").read_text()
+    assert "suite wall time" in md
     assert "| int8 | litert" in md and "| 1 | on | 20 |" in md
 
 
