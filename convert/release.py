@@ -19,7 +19,6 @@ before the new ones are written, and the card names both commands.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import shutil
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import convert  # noqa: F401
+from train.io import atomic_write_json, file_sha256
 from train.report import copy_record
 from runtime.contract import LABELS
 
@@ -68,10 +68,6 @@ def copy_without_optimizer(src: Path, dst: Path, data) -> dict:
     return record
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def train_command(cfg: dict, init_as: str | None = None) -> str:
     """The ``python -m train`` command that gives this resolved config: its
     preset plus a ``--set`` for every field that differs (data and out aside)."""
@@ -96,8 +92,8 @@ def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
     current = out / FLOAT
     if init.suffix != ".keras" or not init.is_file() or not current.is_file():
         return None
-    digest = sha256(init)
-    if digest != sha256(current):
+    digest = file_sha256(init)
+    if digest != file_sha256(current):
         return {"init_sha256": digest, "stage1": None}
     rec, stage = out / "release", out / "release" / "stage1"
     tmp = out / ".stage1.tmp"
@@ -105,32 +101,28 @@ def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
     tmp.mkdir()
     for f in rec.iterdir() if rec.is_dir() else []:
         if f.is_file():
-            shutil.copy2(f, tmp / f.name)
-    if (out / "MODEL_CARD.md").is_file():
-        shutil.copy2(out / "MODEL_CARD.md", tmp / "MODEL_CARD.md")
-    if (out / QAT.replace(".h5", ".json")).is_file():
-        shutil.copy2(out / QAT.replace(".h5", ".json"), tmp / "qat.json")
-    commit = ""
-    try:
-        import subprocess
+            f.rename(tmp / f.name)
+    for src, name in ((out / "MODEL_CARD.md", "MODEL_CARD.md"), (out / QAT.replace(".h5", ".json"), "qat.json")):
+        if src.is_file():
+            shutil.copy2(src, tmp / name)
+    import subprocess
 
+    import yaml
+
+    try:
         commit = subprocess.run(["git", "-C", str(REPO), "log", "-n1", "--format=%H", "--", f"models/{FLOAT}"],
                                 capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        pass
-    import yaml
-
+        commit = ""
     cfg1 = yaml.safe_load((tmp / "config.yaml").read_text()) if (tmp / "config.yaml").is_file() else None
-    (tmp / "STAGE.json").write_text(json.dumps({"model": FLOAT, "sha256": digest, "git_commit": commit,
-                                                "command": train_command(cfg1) if cfg1 else None}, indent=2) + "\n")
+    info = {"model": FLOAT, "sha256": digest, "git_commit": commit,
+            "command": train_command(cfg1) if cfg1 else None}
+    atomic_write_json(tmp / "STAGE.json", info)
     shutil.rmtree(stage, ignore_errors=True)
-    for f in rec.iterdir() if rec.is_dir() else []:
-        if f.is_file():
-            f.unlink()
     stage.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(stage)
     log(f"stage 1 (sha256 {digest[:12]}..., commit {commit[:12] or 'unknown'}) kept in {stage}")
-    return {"init_sha256": digest, "stage1": json.loads((stage / "STAGE.json").read_text())}
+    return {"init_sha256": digest, "stage1": info}
 
 
 def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str, size: int,

