@@ -64,8 +64,9 @@ def pi4_text(ref: dict) -> str:
 
 def markdown(r: dict) -> str:
     h = r["hardware"]
+    wall = f", suite wall time {r['wall_s'] / 60:.1f} min" if r.get("wall_s") else ""
     lines = [f"# Benchmark: {r['model']['name']}", "",
-             f"Command: `{r['command']}`  ", f"Date: {r['date']}" + (f", suite wall time {r['wall_s'] / 60:.1f} min  " if r.get("wall_s") else "  "),
+             f"Command: `{r['command']}`  ", f"Date: {r['date']}{wall}  ",
              f"Hardware: {h['cpu']} ({h['cores']} cores, {h['machine']}), {h['os']}, Python {h['python']}, "
              f"numpy {h['numpy']}  ",
              f"Interpreters: {', '.join(h.get('interpreters', [h['interpreter']]))}; thread counts "

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import convert  # noqa: F401
+from train import config
 from train.io import atomic_write_json, file_sha256
 from train.report import copy_record
 from runtime.contract import LABELS
@@ -68,23 +69,6 @@ def copy_without_optimizer(src: Path, dst: Path, data) -> dict:
     return record
 
 
-def train_command(cfg: dict, init_as: str | None = None) -> str:
-    """The ``python -m train`` command that gives this resolved config: its
-    preset plus a ``--set`` for every field that differs (data and out aside)."""
-    from train import config
-
-    base = config.load_preset(cfg["recipe"]).to_dict()
-    cmd = f"python -m train --preset {cfg['recipe']}"
-    for k, v in cfg.items():
-        if k in ("data", "out", "recipe") or base.get(k) == v:
-            continue
-        if k == "init" and init_as:
-            cmd += f" --init {init_as}"
-        else:
-            cmd += f" --set {k}={v}"
-    return cmd
-
-
 def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
     """When the run starts from the model released in ``out`` now, move that
     release's record and card to ``release/stage1/`` and say so."""
@@ -107,16 +91,14 @@ def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
             shutil.copy2(src, tmp / name)
     import subprocess
 
-    import yaml
-
     try:
         commit = subprocess.run(["git", "-C", str(REPO), "log", "-n1", "--format=%H", "--", f"models/{FLOAT}"],
                                 capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
-    cfg1 = yaml.safe_load((tmp / "config.yaml").read_text()) if (tmp / "config.yaml").is_file() else None
+    cfg1 = config.load_preset(str(tmp / "config.yaml")).to_dict() if (tmp / "config.yaml").is_file() else None
     info = {"model": FLOAT, "sha256": digest, "git_commit": commit,
-            "command": train_command(cfg1) if cfg1 else None}
+            "command": config.command(cfg1) if cfg1 else None}
     atomic_write_json(tmp / "STAGE.json", info)
     shutil.rmtree(stage, ignore_errors=True)
     stage.parent.mkdir(parents=True, exist_ok=True)
@@ -142,12 +124,12 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
     g = qrep.get("gate", {})
     qat = cfg.get("qat_epochs", 0)
     if stage1:
-        train_cmd = train_command(cfg, init_as="runs/stage1/model.keras")
+        train_cmd = config.command(cfg, init_as="runs/stage1/model.keras")
         init_line = (f"- Initialization: another training cycle from the stage-1 model (sha256 "
                      f"`{stage1['sha256']}`, released in commit `{stage1['git_commit'][:12] or 'unknown'}`; its "
                      "record, card and command are in `release/stage1/`).")
     else:
-        train_cmd = train_command(cfg)
+        train_cmd = config.command(cfg)
         init_line = f"- Initialization: `{cfg['init']}`."
     init_line += f" Whole network fine-tuned: {not cfg['freeze_base']}."
     qat_line = (f"- Quantization-aware fine-tuning (TensorFlow Model Optimization): {qat} epochs from the best "
@@ -230,9 +212,7 @@ def main(argv=None) -> int:
         for f in ("model.keras", "model.json", "report.json"):
             if not (run / f).is_file():
                 raise ConvertError(f"{run}/{f} missing: finish the run (python -m train --evaluate-only --out {run})")
-        import yaml
-
-        stage = keep_stage(out, yaml.safe_load((run / "config.yaml").read_text()) or {},
+        stage = keep_stage(out, config.load_preset(str(run / "config.yaml")).to_dict(),
                            log=lambda m: print(m, file=sys.stderr))
         rec = out / "release"
         copy_record(run, rec)

@@ -75,8 +75,8 @@ def test_readme_results_are_generated_from_the_result_files():
 
 
 def test_training_command_is_rebuilt_from_the_resolved_config():
-    from convert.release import train_command
     from train import config
+    from train.config import command as train_command
 
     cfg = config.load_preset("release").to_dict()
     assert train_command(dict(cfg, data="/d", out="/o")) == "python -m train --preset release"
@@ -88,16 +88,17 @@ def test_training_command_is_rebuilt_from_the_resolved_config():
 def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
     """Releasing a run that started from the released model moves that
     release's record and card to release/stage1/ with its checksum."""
-    import yaml
-
     from convert.release import FLOAT, keep_stage
+    from train import config
 
     out = tmp_path / "models"
     (out / "release").mkdir(parents=True)
     (out / FLOAT).write_bytes(b"stage one weights")
     (out / "MODEL_CARD.md").write_text("card 1")
     (out / "release" / "report.json").write_text("{}")
-    (out / "release" / "config.yaml").write_text(yaml.safe_dump({"recipe": "release", "qat_epochs": 2}))
+    stage1_cfg = config.load_preset("release")
+    stage1_cfg.qat_epochs = 2
+    config.save(stage1_cfg, out / "release" / "config.yaml")
     init = tmp_path / "copy.keras"
     init.write_bytes(b"stage one weights")
     st = keep_stage(out, {"init": str(init)}, log=lambda m: None)

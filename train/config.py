@@ -147,6 +147,21 @@ def load_preset(name_or_path: str) -> TrainConfig:
     return from_dict(d)
 
 
+def command(cfg: dict, init_as: str | None = None) -> str:
+    """The ``python -m train`` command that gives this resolved config: its
+    preset plus a ``--set`` for every field that differs (data and out aside)."""
+    base = load_preset(cfg["recipe"]).to_dict()
+    cmd = f"python -m train --preset {cfg['recipe']}"
+    for k, v in cfg.items():
+        if k in ("data", "out", "recipe") or base.get(k) == v:
+            continue
+        if k == "init" and init_as:
+            cmd += f" --init {init_as}"
+        else:
+            cmd += f" --set {k}={v}"
+    return cmd
+
+
 def save(cfg: TrainConfig, path: Path) -> None:
     import yaml
 
