@@ -81,7 +81,7 @@ def reference_section(r: dict, ref: Path, a) -> dict:
 
 def main(argv=None) -> int:
     from benchmarks import latency, report
-    from runtime.classifier import BUNDLED_MODEL
+    from runtime.classifier import BUNDLED_MODEL, FAST_MODEL
     from runtime.errors import FerError
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
@@ -89,6 +89,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=str(BUNDLED_MODEL), help="int8 .tflite to measure")
     ap.add_argument("--keras", default=str(REPO / "models" / "fer_mobilenetv2.keras"),
                     help="float Keras model the other variants are converted from ('' for none)")
+    ap.add_argument("--fast-model", default=str(FAST_MODEL),
+                    help="the bundled fast int8 model, measured as variant fast_int8 when it exists ('' for none)")
     ap.add_argument("--quick", action="store_true", help="smoke run: int8 only, few timings, no accuracy")
     ap.add_argument("--threads", default="1,2,4", help="thread counts for crop latency")
     ap.add_argument("--runs", type=int, default=500, help="at most this many timed runs per latency cell")
@@ -133,6 +135,8 @@ def main(argv=None) -> int:
             from benchmarks import variants as var
 
             variants = var.build(model, Path(a.keras) if a.keras else Path("/nonexistent"), log=_log)
+            if a.fast_model and Path(a.fast_model).is_file():
+                variants["fast_int8"] = Path(a.fast_model)
         r["variants"] = {k: {"file": str(v.relative_to(REPO)) if v.is_relative_to(REPO) else str(v),
                              "bytes": v.stat().st_size} for k, v in variants.items()}
         steps = 4 + (not a.quick) * 3

@@ -32,6 +32,17 @@ def section() -> str:
     for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
         lines.append(f"| {split} | {int8[split]['n']} | {100 * flt[split]['accuracy']:.2f}% | "
                      f"{100 * int8[split]['accuracy']:.2f}% | {100 * int8[split]['macro_f1']:.2f}% |")
+    fast = REPO / "models" / "fast" / "release"
+    if (fast / "int8_eval.json").is_file():
+        f8 = json.loads((fast / "int8_eval.json").read_text())
+        ff = json.loads((fast / "report.json").read_text())
+        size = ff["config"]["image_size"]
+        lines += ["", f"Fast model (`--model fast`, {size}x{size} working resolution; from `models/fast/`, written by "
+                  "`python -m convert.release --out models/fast`):", "",
+                  "| split | images | float accuracy | int8 accuracy | int8 macro-F1 |", "|---|---|---|---|---|"]
+        for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
+            lines.append(f"| {split} | {f8[split]['n']} | {100 * ff['results'][split]['accuracy']:.2f}% | "
+                         f"{100 * f8[split]['accuracy']:.2f}% | {100 * f8[split]['macro_f1']:.2f}% |")
     abl = REPO / "models" / "ablation" / "ablation.json"
     if abl.is_file():
         a = json.loads(abl.read_text())
@@ -53,7 +64,7 @@ def section() -> str:
     if results:
         r = json.loads(results[-1].read_text())
         h = r["hardware"]
-        lines += ["", f"Latency of the int8 model (`{r['command']}`, {r['date']}, {h['cpu']}, {h['cores']} cores; "
+        lines += ["", f"Latency of the int8 models (`{r['command']}`, {r['date']}, {h['cpu']}, {h['cores']} cores; "
                   f"full report `benchmarks/results/{results[-1].with_suffix('.md').name}`):", ""]
         lines += report.latency_header() + [report.latency_row(c) for c in report.primary_cells(r)]
         lines += ["", "| what | p50 |", "|---|---|"]

@@ -27,10 +27,11 @@ def latency_row(c: dict) -> str:
 
 
 def primary_cells(r: dict) -> list[dict]:
-    """The bundled int8 model on the preferred interpreter, XNNPACK on: what fer-infer runs."""
+    """The bundled int8 models (release, and fast when measured) on the
+    preferred interpreter, XNNPACK on: what fer-infer runs."""
     first = r["hardware"]["interpreter"].split()[0]
-    return [c for c in r["latency"] if c["variant"] == "int8" and c["backend"] == first and c["xnnpack"]
-            and "error" not in c]
+    return [c for c in r["latency"] if c["variant"] in ("int8", "fast_int8") and c["backend"] == first
+            and c["xnnpack"] and "error" not in c]
 
 
 def photo_lines(p: dict) -> list[str]:

@@ -107,8 +107,43 @@ def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
     return {"init_sha256": digest, "stage1": info}
 
 
+def records_of(out: Path, soup: dict) -> dict[str, str]:
+    """Where under ``out`` each averaged run's record is kept (the folder whose
+    config.yaml is that run's config), by run name."""
+    found = {}
+    order = {"release": 0, "candidates": 1}   # a release record first, then a candidate, then any other
+    for f in sorted(out.rglob("config.yaml"), key=lambda f: (order.get(f.relative_to(out).parts[0], 2), str(f))):
+        if f.parent == out / "release":
+            continue
+        cfg = config.load_preset(str(f)).to_dict()
+        for i in soup["ingredients"]:
+            want = {k: v for k, v in i["config"].items() if k not in ("data", "out")}
+            if {k: v for k, v in cfg.items() if k not in ("data", "out")} == want:
+                found.setdefault(Path(i["run"]).name, str(f.parent.relative_to(out)) + "/")
+    return found
+
+
+def _rel(p: Path) -> str:
+    p = p.resolve()
+    return str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
+
+
+def released_init(init: str) -> str | None:
+    """``models/...`` path of the committed Keras model a run started from
+    (same sha256), or None."""
+    p = Path(init)
+    if p.suffix != ".keras" or not p.is_file():
+        return None
+    digest = file_sha256(p)
+    for m in sorted(MODELS.rglob("*.keras")):
+        if file_sha256(m) == digest:
+            return str(m.relative_to(REPO))
+    return None
+
+
 def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str, size: int,
-         stage: dict | None = None) -> str:
+         stage: dict | None = None, records: dict[str, str] | None = None, init_desc: str = "",
+         init_as: str | None = None, out_rel: str = "") -> str:
     cfg = run_report["config"]
     stage1 = (stage or {}).get("stage1")
     rows = []
@@ -123,18 +158,50 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
                    f"{v['support']} |")
     g = qrep.get("gate", {})
     qat = cfg.get("qat_epochs", 0)
+    soup = run_report.get("soup")
+    stage_init = "runs/stage1/model.keras" if stage1 else None
     if stage1:
-        train_cmd = config.command(cfg, init_as="runs/stage1/model.keras")
         init_line = (f"- Initialization: another training cycle from the stage-1 model (sha256 "
                      f"`{stage1['sha256']}`, released in commit `{stage1['git_commit'][:12] or 'unknown'}`; its "
                      "record, card and command are in `release/stage1/`).")
     else:
-        train_cmd = config.command(cfg)
-        init_line = f"- Initialization: `{cfg['init']}`."
+        init_line = f"- Initialization: {init_desc or '`' + str(cfg['init']) + '`'}."
     init_line += f" Whole network fine-tuned: {not cfg['freeze_base']}."
-    qat_line = (f"- Quantization-aware fine-tuning (TensorFlow Model Optimization): {qat} epochs from the best "
-                f"epoch, Adam at lr {cfg['lr'] / 20:g}, same augmentation; the int8 model is converted from it "
-                "(`qat.h5`), the float model is the best epoch before it.\n" if qat else "")
+    if soup:
+        names = [Path(i["run"]).name for i in soup["ingredients"]]
+        acc = soup["PublicTest_accuracy"]
+        init_line = (f"- Weights: the average of {len(names)} training runs' best checkpoints (a model soup, "
+                     f"`python -m train.soup`), BatchNorm statistics measured again on {soup['batchnorm']['images']} "
+                     f"Training images. Runs: " + "; ".join(
+                         f"`{n}` (from `{i['started_from'] or i['config']['init']}`, PublicTest "
+                         f"{100 * i['PublicTest_accuracy']:.2f}%, record `{(records or {}).get(n, 'not kept')}`)"
+                         for n, i in zip(names, soup["ingredients"])) + ".")
+        selection = (f"each run's best epoch selected on PublicTest, and the average kept because it beats every run\n"
+                     f"  there ({100 * acc['soup']:.2f}% against {100 * acc['best_ingredient']:.2f}%)")
+        cmds = []
+        for n, i in zip(names, soup["ingredients"]):
+            prev = f"runs/{i['started_from']}/model.keras" if i["started_from"] else None
+            cmds.append(f"{config.command(i['config'], init_as=prev)} --data PATH --out runs/{n}")
+        soup_cmd = f"python -m train.soup --runs {' '.join('runs/' + n for n in names)} --out runs/soup --data PATH"
+        soup_cmd += f" --qat-epochs {qat}" if qat else ""
+        train_cmds = "- Commands: " + "; ".join(f"`{c}`" for c in cmds + [soup_cmd]) + "."
+        reproduce = "\n".join(cmds + [soup_cmd, "python -m convert.release --run runs/soup"])
+        logs = ("Log: `release/train.log` (average, recalibration, QAT); each run's log and curves are in its "
+                "record.")
+    else:
+        train_cmd = config.command(cfg, init_as=stage_init or init_as)
+        selection = (f"selected on PublicTest (best epoch {run_report['best_epoch']} of\n"
+                     f"  {run_report['epochs_trained']})")
+        train_cmds = f"- Command: `{train_cmd}` (resolved config: `release/config.yaml`)."
+        run_name = Path(out_rel).name if out_rel else cfg["recipe"]
+        reproduce = ((stage1['command'] + " --data PATH --out runs/stage1\n") if stage1 and stage1.get('command')
+                     else "") + f"{train_cmd} --data PATH --out runs/{run_name}\n" \
+            f"python -m convert.release --run runs/{run_name}" + (f" --out {out_rel}" if out_rel else "")
+        logs = "Log: `release/train.log`;\n  curves: `release/history.png`."
+    qat_line = (f"- Quantization-aware fine-tuning (TensorFlow Model Optimization): {qat} epochs from the "
+                f"{'averaged model' if soup else 'best epoch'}, Adam at lr {cfg['lr'] / 20:g}, same augmentation; "
+                "the int8 model is converted from it (`qat.h5`), the float model is the "
+                f"{'average' if soup else 'best epoch'} before it.\n" if qat else "")
     return f"""# Model card: fer-edge MobileNetV2 ({cfg['recipe']} recipe)
 
 Generated by `python -m convert.release` from the training run's own files;
@@ -149,19 +216,17 @@ no number here is typed by hand.
 
 ## Data
 - FER-2013, Kaggle image-folder layout; input sha256 `{run_report['data_checksum_sha256']}`.
-- Trained on Training (28,709), selected on PublicTest (best epoch {run_report['best_epoch']} of
-  {run_report['epochs_trained']}), reported on PrivateTest. Clean PrivateTest drops the 288 images whose pixels
+- Trained on Training (28,709), {selection}, reported on PrivateTest. Clean PrivateTest drops the 288 images whose pixels
   duplicate a Training image (`python -m train.audit`).
 
 ## Training
-- Command: `{train_cmd}` (resolved config: `release/config.yaml`).
+{train_cmds}
 - Optimizer {cfg['optimizer']}, peak lr {cfg['lr']}, weight decay {cfg['weight_decay']}, {cfg['schedule']} schedule,
   warm-up {cfg['warmup_epochs']} epochs, label smoothing {cfg['label_smoothing']}, dropout {cfg['dropout']},
   class weights (N/(K n_c))^{cfg['class_weight_power']}, batch {cfg['batch_size']}, seed {cfg['seed']}.
 - Augmentation: flip {cfg['flip']}, rotation +-{cfg['rotate_deg']} deg, shift {cfg['shift']}, zoom {cfg['zoom']},
   random erasing p={cfg['erase_prob']}.
-{qat_line}- Time: {run_report['train_minutes']:.0f} min on {run_report['hardware']}. Log: `release/train.log`;
-  curves: `release/history.png`.
+{qat_line}- Time: {run_report['train_minutes']:.0f} min {'of training epochs (all runs, QAT not counted) and averaging ' if soup else ''}on {run_report['hardware']}. {logs}
 
 ## Accuracy
 
@@ -185,8 +250,7 @@ Confusion matrices: `release/confusion_PrivateTest.png`, `release/confusion_Publ
 ## Reproduce
 ```sh
 make setup
-{(stage1['command'] + " --data PATH --out runs/stage1" + chr(10)) if stage1 and stage1.get('command') else ""}{train_cmd} --data PATH --out runs/{cfg['recipe']}
-python -m convert.release --run runs/{cfg['recipe']}
+{reproduce}
 ```
 Release command used: `{cmd}` on {platform.machine()}, {time.strftime('%Y-%m-%d')}.
 
@@ -231,8 +295,12 @@ def main(argv=None) -> int:
         (rec / "int8_eval.json").write_text(json.dumps(int8_res, indent=2) + "\n")
         (rec / "quantize.json").write_text(json.dumps(qrep, indent=2) + "\n")
         cmd = "python -m convert.release " + " ".join(argv if argv is not None else sys.argv[1:])
+        records = records_of(out, run_report["soup"]) if run_report.get("soup") else None
+        init_as = released_init(str(run_report["config"].get("init", "")))
+        init_desc = f"`{init_as}` (sha256 `{file_sha256(REPO / init_as)}`)" if init_as else ""
         (out / "MODEL_CARD.md").write_text(card(run_report, float_res, int8_res, qrep, cmd,
-                                                (out / INT8).stat().st_size, stage))
+                                                (out / INT8).stat().st_size, stage, records, init_desc, init_as,
+                                                "" if out.resolve() == MODELS else _rel(out)))
         for split in ("PrivateTest", "PublicTest", "PrivateTest_clean"):
             print(f"{split}: float {100 * float_res[split]['accuracy']:.2f}%  int8 {100 * int8_res[split]['accuracy']:.2f}%")
     except (ConvertError, GateError, DataError) as e:

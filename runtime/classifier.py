@@ -16,6 +16,10 @@ from .metadata import ModelFileInfo
 _DTYPES = {"uint8": np.uint8, "int8": np.int8, "float32": np.float32}
 
 BUNDLED_MODEL = Path(__file__).parent / "models" / "fer_mobilenetv2_int8.tflite"
+#: the smaller-resolution model for the tightest latency budgets (``--model fast``)
+FAST_MODEL = Path(__file__).parent / "models" / "fer_mobilenetv2_fast_int8.tflite"
+#: names ``--model`` takes for the bundled models
+BUNDLED = {"release": BUNDLED_MODEL, "fast": FAST_MODEL}
 
 
 @dataclass
@@ -34,7 +38,8 @@ class Classifier:
     """Runs a fer-edge TFLite model on face crops.
 
     Args:
-        model: path to a ``.tflite`` (default: the bundled int8 release model).
+        model: path to a ``.tflite``, or ``"release"`` (the default: the bundled
+            int8 release model) or ``"fast"`` (the bundled low-resolution model).
         threads: interpreter threads.
         backend: a :class:`runtime.interpreter.Backend` (default: best installed).
 
@@ -44,8 +49,9 @@ class Classifier:
 
     def __init__(self, model: str | Path | None = None, threads: int | None = None,
                  backend: Backend | None = None, xnnpack: bool = True):
-        path = Path(model) if model else BUNDLED_MODEL
-        if model is None and not path.is_file():
+        bundled = model is None or str(model) in BUNDLED
+        path = BUNDLED.get(str(model or "release"), Path(str(model)))
+        if bundled and not path.is_file():
             raise ModelError(f"the bundled model is missing ({path}); pass --model PATH")
         from .metadata import inspect_file
 

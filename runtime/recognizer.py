@@ -47,7 +47,7 @@ class Recognizer:
     """Detector + classifier.
 
     Args:
-        model: ``.tflite`` path (default: the bundled int8 release model).
+        model: ``.tflite`` path, ``"release"`` (the default: the bundled int8 release model) or ``"fast"``.
         detector: "auto", "blazeface", "haar", "none" (inputs are crops), or
             an object with ``detect(rgb) -> list[Detection]``.
         threads: interpreter threads.

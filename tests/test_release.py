@@ -119,3 +119,33 @@ def test_release_is_chosen_on_publictest_over_every_candidate():
     assert candidates, "models/candidates/ holds no candidate record"
     for c in candidates:
         assert released >= json.loads(c.read_text())["PublicTest"]["accuracy"], c.parent.name
+
+
+def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
+    """A released weight average lists its runs with their records and gives
+    the commands that remake it, the second run starting from the first."""
+    from convert.release import card
+    from train import config
+
+    res = {"n": 10, "accuracy": 0.5, "macro_f1": 0.4,
+           "per_class": {c: {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 1} for c in LABELS}}
+    splits = {s: res for s in ("PrivateTest", "PublicTest", "PrivateTest_clean")}
+    first = config.load_preset("release").to_dict()
+    second = dict(first, init="/somewhere/copy.keras", lr=0.0003, qat_epochs=2)
+    soup = {"ingredients": [
+        {"run": "/r/stage1", "started_from": None, "config": first, "PublicTest_accuracy": 0.6734},
+        {"run": "/r/cycle2", "started_from": "stage1", "config": second, "PublicTest_accuracy": 0.6737}],
+        "batchnorm": {"images": 19200}, "PublicTest_accuracy": {"soup": 0.6799, "best_ingredient": 0.6737}}
+    report = {"config": dict(second, out="/r/soup"), "soup": soup, "data_checksum_sha256": "abc",
+              "train_minutes": 200.0, "hardware": "x86_64 (2 cores)", "best_epoch": None, "epochs_trained": 20}
+    qrep = {"gate": {"top1_agreement": 0.95, "drop_points": 0.1, "max_drop_points": 1.0},
+            "calibration": {"samples": 300, "seed": 0, "sha256": "def"}}
+    text = card(report, splits, splits, qrep, "python -m convert.release --run runs/soup", 2_000_000,
+                records={"stage1": "release/stage1/", "cycle2": "candidates/cycle2/"})
+    assert "`stage1` (from `torchvision`, PublicTest 67.34%, record `release/stage1/`)" in text
+    assert "`cycle2` (from `stage1`, PublicTest 67.37%, record `candidates/cycle2/`)" in text
+    assert "(67.99% against 67.37%)" in text
+    assert ("python -m train --preset release --init runs/stage1/model.keras --set lr=0.0003 --set qat_epochs=2 "
+            "--data PATH --out runs/cycle2\n") in text
+    assert "python -m train.soup --runs runs/stage1 runs/cycle2 --out runs/soup --data PATH --qat-epochs 2\n" in text
+    assert "best epoch None" not in text

@@ -287,3 +287,21 @@ def test_every_installed_interpreter_gives_the_same_prediction(tiny_int8):
     ref = outs[("litert", True)]
     for k, v in outs.items():
         assert np.abs(v - ref).max() <= 1, k
+
+
+def test_bundled_models_by_name(face_png, monkeypatch):
+    """--model release|fast pick the bundled models; a missing bundled model is
+    a one-line error, and a file path is still a file path."""
+    from runtime import classifier
+    from runtime.classifier import BUNDLED_MODEL, FAST_MODEL, Classifier
+
+    assert Classifier("release").path == Classifier().path == BUNDLED_MODEL
+    fast = Classifier("fast")
+    assert fast.path == FAST_MODEL and fast.contract.input.size == 48
+    assert fast.info.has_metadata and fast.contract.labels == Classifier().contract.labels
+    r = _run_cli("--model", "fast", "--json", face_png)
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["faces"]) == 1
+    monkeypatch.setitem(classifier.BUNDLED, "fast", REPO / "no-such.tflite")
+    with pytest.raises(ModelError, match="bundled model is missing"):
+        Classifier("fast")

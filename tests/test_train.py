@@ -10,7 +10,7 @@ from train.errors import ConfigError
 
 
 def test_presets_load_and_validate():
-    for name in ("release", "paper", "smoke"):
+    for name in ("release", "paper", "smoke", "fast"):
         config.load_preset(name).validate()
     paper = config.load_preset("paper")
     assert (paper.subset_train, paper.subset_val, paper.image_size, paper.epochs) == (500, 100, 96, 45)
@@ -195,6 +195,10 @@ def test_second_cycle_starts_from_a_trained_keras_model(tmp_path):
     model = build_initialized(cfg)
     x = rng.randint(0, 256, (3, 48, 48, 1)).astype("float32")
     np.testing.assert_allclose(model(x, training=False).numpy(), src(x, training=False).numpy(), atol=1e-6)
+    # another working resolution (a faster model from a trained one): same weights, other input size
+    small = build_initialized(config.from_dict({"init": str(path), "image_size": 40, "alpha": 0.35, "dropout": 0.2}))
+    for a, b in zip(small.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
     with pytest.raises(ConfigError, match="does not match"):
         build_initialized(config.from_dict({"init": str(path), "image_size": 48, "alpha": 0.5}))
     bad = tmp_path / "bad.keras"

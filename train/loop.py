@@ -135,7 +135,7 @@ def _copy_all(src, dst, name: str) -> None:
         missing.append(layer.name)
     if missing:
         raise ConfigError(f"init model {name} does not match this architecture at layer {missing[0]!r} "
-                          "(image_size, alpha and channels must be the source model's)")
+                          "(alpha and channels must be the source model's; image_size may differ)")
 
 
 def _copy_by_name(src, dst) -> int:
@@ -275,7 +275,7 @@ def load_splits(cfg: TrainConfig):
     return tr.images, tr.labels, va.images, va.labels, data
 
 
-def _tee(log, path: Path):
+def tee(log, path: Path):
     """``log`` that also appends each line to the run's train.log."""
     def both(msg: str) -> None:
         log(msg)
@@ -318,7 +318,7 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
         if state_path.is_file():
             raise ConfigError(f"{out} holds an earlier run: add --resume to continue it, or pick another --out")
     out.mkdir(parents=True, exist_ok=True)
-    log = _tee(log, out / "train.log")
+    log = tee(log, out / "train.log")
     keras.utils.set_random_seed(cfg.seed)
 
     x_tr, y_tr, x_va, y_va, data = load_splits(cfg)

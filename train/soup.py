@@ -1,0 +1,245 @@
+"""``python -m train.soup``: average the weights of finished runs (a model soup).
+
+    python -m train.soup --runs runs/stage1 runs/cycle2 --out runs/soup --data PATH
+
+Runs of one architecture where one starts from the other (a second training
+cycle initialized from the first) lie in one basin of the loss, so the plain
+average of their best checkpoints (each chosen on PublicTest) is a model of
+its own, and often better than each (Wortsman et al., "Model soups", 2022).
+The average mixes BatchNorm statistics that no longer match the averaged
+weights, so they are measured again: a forward pass in training mode over a
+seeded sample of Training images, each BatchNorm layer's moving mean and
+variance set to the mean of its batch statistics.
+
+The output folder is a finished run that ``python -m convert.release --run``
+takes: ``best.keras`` and ``model.keras`` (the soup), the report on every
+split, ``soup.json`` (each ingredient's file, sha256, command and PublicTest
+accuracy; the recalibration sample) and, with ``--qat-epochs N``, a
+quantization-aware fine-tuned ``qat.h5``. Its ``config.yaml`` is the last
+run's, so the soup is fine-tuned and converted as that run would be.
+
+Exit codes: 0 done, 2 bad flag or runs that do not match, 3 data problem,
+5 cannot write the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, DataError, OutputError
+
+#: the record of how a soup was made, kept with the run and the release
+SOUP_FILE = "soup.json"
+
+
+def average_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Element-wise mean of several models' weights (same order and shapes).
+    Non-float variables (counters, seeds) are taken from the first model."""
+    shapes = [[w.shape for w in ws] for ws in weight_lists]
+    for i, s in enumerate(shapes[1:], 1):
+        if s != shapes[0]:
+            raise ConfigError(f"ingredient {i + 1} has another architecture than ingredient 1 "
+                              "(image_size may differ; alpha, channels and layers must not)")
+    out = []
+    for group in zip(*weight_lists):
+        if np.issubdtype(group[0].dtype, np.floating):
+            out.append(np.mean(np.stack([g.astype(np.float64) for g in group]), axis=0).astype(group[0].dtype))
+        else:
+            out.append(group[0])
+    return out
+
+
+def recalibrate_batchnorm(model, images: np.ndarray, batch_size: int = 128) -> int:
+    """Set every BatchNorm layer's moving mean and variance to the mean of its
+    batch statistics over ``images`` (uint8 ``[N, 48, 48]``); returns the
+    number of batches. Momentum k/(k+1) at batch k makes the exponential
+    moving average an exact running mean."""
+    import tf_keras as keras
+
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not bns:
+        return 0
+    saved = [layer.momentum for layer in bns]
+    channels = model.inputs[0].shape[-1]
+    k = 0
+    try:
+        for start in range(0, len(images), batch_size):
+            for layer in bns:
+                layer.momentum = k / (k + 1)
+            x = images[start:start + batch_size][..., None].astype(np.float32)
+            if channels == 3:
+                x = np.repeat(x, 3, axis=-1)
+            model(x, training=True)
+            k += 1
+    finally:
+        for layer, m in zip(bns, saved):
+            layer.momentum = m
+    return k
+
+
+def _accuracy(model, faces: np.ndarray, labels: np.ndarray) -> float:
+    x = faces[..., None].astype(np.float32)
+    if model.inputs[0].shape[-1] == 3:
+        x = np.repeat(x, 3, axis=-1)
+    return float((model.predict(x, batch_size=256, verbose=0).argmax(1) == labels).mean())
+
+
+def _ingredient(run: Path):
+    from . import config
+
+    for f in ("config.yaml", "best.keras"):
+        if not (run / f).is_file():
+            raise ConfigError(f"{run}: no {f}; a soup takes finished run folders")
+    cfg = config.load_preset(str(run / "config.yaml"))
+    rep = json.loads((run / "report.json").read_text()) if (run / "report.json").is_file() else {}
+    return cfg, rep
+
+
+def _started_from(init: str, earlier: list[Path], earlier_weights: list) -> str | None:
+    """The name of the earlier run whose best weights ``init`` (a ``.keras``
+    model) holds, compared weight by weight; None when there is none."""
+    if not init.endswith(".keras") or not Path(init).is_file():
+        return None
+    from .loop import _source_model
+
+    src = _source_model(init).get_weights()
+    for run, ws in zip(earlier, earlier_weights):
+        if len(ws) == len(src) and all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(ws, src)):
+            return Path(run).name
+    return None
+
+
+def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: int = 19200,
+         bn_batch_size: int = 128, seed: int = 0, qat_epochs: int | None = None, command: str = "",
+         log=print) -> dict:
+    """Average ``runs``' best checkpoints into the run folder ``out``; returns the soup record."""
+    from . import config, dataset
+    from .io import atomic_path, atomic_write_json, file_sha256
+    from .report import inference_model
+
+    if len(runs) < 2:
+        raise ConfigError("a soup needs at least two runs")
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out} is not empty; pick another --out")
+    t0 = time.time()
+    path = dataset.find_data(data_path)
+    if path is None:
+        raise DataError("FER-2013 not found: pass --data PATH (image-folder root or fer2013.csv) or set FER_DATA")
+    data = dataset.load(path, progress=True)
+    pub, train = data.split("PublicTest"), data.split("Training")
+    ingredients, weights, model = [], [], None
+    for run in runs:
+        cfg_i, rep = _ingredient(run)
+        started_from = _started_from(cfg_i.init, runs[:len(weights)], weights)
+        model, _ = inference_model(cfg_i, run / "best.keras")
+        weights.append(model.get_weights())
+        acc = _accuracy(model, pub.images, pub.labels)
+        ingredients.append({"run": str(run), "model": "best.keras", "sha256": file_sha256(run / "best.keras"),
+                            "started_from": started_from,
+                            "config": cfg_i.to_dict(), "command": config.command(cfg_i.to_dict()),
+                            "best_epoch": rep.get("best_epoch"), "epochs_trained": rep.get("epochs_trained"),
+                            "train_minutes": rep.get("train_minutes"), "PublicTest_accuracy": acc})
+        log(f"ingredient {run}: PublicTest {100 * acc:.2f}%")
+    cfg = config.from_dict({"out": str(out), "data": str(path),
+                            **({"qat_epochs": qat_epochs} if qat_epochs is not None else {})}, cfg_i)
+    model.set_weights(average_weights(weights))
+    averaged = _accuracy(model, pub.images, pub.labels)
+    log(f"average: PublicTest {100 * averaged:.2f}% before BatchNorm recalibration")
+    idx = np.sort(np.random.default_rng(seed).permutation(len(train))[:bn_images])
+    batches = recalibrate_batchnorm(model, train.images[idx], bn_batch_size)
+    soup_acc = _accuracy(model, pub.images, pub.labels)
+    best_ingredient = max(i["PublicTest_accuracy"] for i in ingredients)
+    log(f"soup: PublicTest {100 * soup_acc:.2f}% after recalibration on {len(idx)} Training images "
+        f"(best ingredient {100 * best_ingredient:.2f}%)")
+    if soup_acc <= best_ingredient:
+        log("warning: the soup does not beat its best ingredient on PublicTest; release that run instead")
+    record = {"ingredients": ingredients, "data_checksum_sha256": data.checksum,
+              "batchnorm": {"images": int(len(idx)), "batch_size": bn_batch_size, "batches": batches, "seed": seed,
+                            "sample": "seeded permutation of the Training split, first N, no augmentation"},
+              "PublicTest_accuracy": {"average": averaged, "soup": soup_acc, "best_ingredient": best_ingredient},
+              "beats_every_ingredient_on_PublicTest": soup_acc > best_ingredient, "command": command}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        config.save(cfg, out / "config.yaml")
+        atomic_write_json(out / "data.json", {"data_checksum_sha256": data.checksum, "train": int(len(train)),
+                                              "val": int(len(pub)), "val_split": "PublicTest",
+                                              "skipped": data.skipped, "init_sha256": None})
+        for name in ("best.keras", "model.keras"):
+            with atomic_path(out / name, suffix=".keras") as tmp:
+                model.save(tmp)
+        record["minutes"] = (time.time() - t0) / 60
+        atomic_write_json(out / SOUP_FILE, record)
+    except OSError as e:
+        raise OutputError(f"cannot write {getattr(e, 'filename', None) or out}: {e.strerror or e}") from None
+    return record
+
+
+def write_report(out: Path) -> dict:
+    """The run report of a soup: every split evaluated; epochs and training
+    time are the ingredients' totals."""
+    from . import config, report
+    from .io import atomic_write_json, atomic_write_text
+
+    cfg = config.load_preset(str(out / "config.yaml"))
+    rep = report.write(cfg)
+    soup = json.loads((out / SOUP_FILE).read_text())
+    rep["epochs_trained"] = sum(i.get("epochs_trained") or 0 for i in soup["ingredients"])
+    rep["train_minutes"] = sum(i.get("train_minutes") or 0 for i in soup["ingredients"]) + soup.get("minutes", 0)
+    rep["best_epoch"] = None
+    rep["soup"] = soup
+    meta = {k: rep[k] for k in ("data_checksum_sha256", "epochs_trained", "train_minutes", "hardware")}
+    atomic_write_json(out / "report.json", rep)
+    atomic_write_text(out / "report.md", report.markdown(cfg, rep["results"], meta).replace(
+        "# Run report:", "# Run report (weight average of "
+        + " + ".join(Path(i["run"]).name for i in soup["ingredients"]) + "):", 1))
+    return rep
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m train.soup", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--runs", nargs="+", required=True, help="finished run folders (each with best.keras, config.yaml)")
+    p.add_argument("--out", required=True, help="new run folder for the soup")
+    p.add_argument("--data", help="FER-2013 image-folder root or fer2013.csv (default: $FER_DATA)")
+    p.add_argument("--bn-images", type=int, default=19200, help="Training images for the BatchNorm statistics")
+    p.add_argument("--bn-batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0, help="seed of the recalibration sample")
+    p.add_argument("--qat-epochs", type=int, help="quantization-aware fine-tuning epochs (default: the last run's)")
+    a = p.parse_args(argv)
+    try:
+        if a.bn_images < 1 or a.bn_batch_size < 1:
+            raise ConfigError("--bn-images and --bn-batch-size must be positive")
+        from . import config, loop
+
+        out = Path(a.out)
+        logs: list[str] = []
+        make([Path(r) for r in a.runs], out, a.data, a.bn_images, a.bn_batch_size, a.seed, a.qat_epochs,
+             command="python -m train.soup " + " ".join(argv if argv is not None else sys.argv[1:]),
+             log=lambda m: (logs.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {m}"), print(m, file=sys.stderr)))
+        log = loop.tee(lambda m: print(m, file=sys.stderr), out / "train.log")
+        with open(out / "train.log", "a") as f:
+            f.write("".join(m + "\n" for m in logs))
+        cfg = config.load_preset(str(out / "config.yaml"))
+        if cfg.qat_epochs:
+            loop.finetune_stage(cfg, "qat", log=log)
+        write_report(out)
+    except (ConfigError, DataError, OutputError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except ModuleNotFoundError as e:
+        print(f"error: {e.name} is missing; install the training extra: pip install '.[train]'", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: cannot write {e.filename or a.out}: {e.strerror or e}", file=sys.stderr)
+        return 5
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
