@@ -16,10 +16,11 @@ INT8 = MODELS / "fer_mobilenetv2_int8.tflite"
 
 
 def test_bundled_model_is_the_release_model():
-    from runtime.classifier import BUNDLED_MODEL
+    from runtime.classifier import BUNDLED_MODEL, FAST_MODEL
 
     assert BUNDLED_MODEL.resolve() == INT8.resolve()
     assert INT8.stat().st_size <= 3_000_000
+    assert FAST_MODEL.resolve() == (MODELS / "fast" / INT8.name).resolve()
 
 
 def test_release_model_contract_and_metadata():
@@ -35,13 +36,14 @@ def test_release_model_contract_and_metadata():
 
 
 @pytest.mark.data
-def test_release_int8_accuracy_matches_the_model_card(fer_root):
-    """The runtime reproduces the int8 figures written in models/release."""
+@pytest.mark.parametrize("folder", [MODELS, MODELS / "fast"], ids=["release", "fast"])
+def test_release_int8_accuracy_matches_the_model_card(fer_root, folder):
+    """The runtime reproduces the int8 figures written in models/release (and models/fast/release)."""
     from convert.release import evaluate_tflite
     from train import dataset
 
-    got = evaluate_tflite(INT8, dataset.load(fer_root))
-    card = json.loads((MODELS / "release" / "int8_eval.json").read_text())
+    got = evaluate_tflite(folder / INT8.name, dataset.load(fer_root))
+    card = json.loads((folder / "release" / "int8_eval.json").read_text())
     for split in ("PrivateTest", "PublicTest", "PrivateTest_clean"):
         assert got[split]["accuracy"] == pytest.approx(card[split]["accuracy"], abs=1e-9)
 
