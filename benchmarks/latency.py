@@ -29,9 +29,9 @@ def stats_ms(samples_s: list[float]) -> dict:
             "p90": float(np.percentile(a, 90)), "p99": float(np.percentile(a, 99))}
 
 
-def time_calls(fn, warmup: int, runs: int, budget_s: float | None = None, min_runs: int = 30) -> dict:
-    """Warm-up, then ``runs`` timed calls; with ``budget_s``, fewer (at least
-    ``min_runs``) when the calls are slow, so that a cell takes about that long."""
+def call_samples(fn, warmup: int, runs: int, budget_s: float | None = None, min_runs: int = 30) -> list[float]:
+    """Seconds of ``runs`` timed calls after a warm-up; with ``budget_s``, fewer
+    (at least ``min_runs``) when the calls are slow, so that they take about that long."""
     for _ in range(warmup):
         fn()
     out = []
@@ -42,21 +42,12 @@ def time_calls(fn, warmup: int, runs: int, budget_s: float | None = None, min_ru
         out.append(time.perf_counter() - t)
         if budget_s is not None and i + 1 >= min_runs and time.perf_counter() - start > budget_s:
             break
-    return stats_ms(out)
+    return out
 
 
-def crop_latency(model: Path, threads: int, warmup: int, runs: int, xnnpack: bool = True, backend=None,
-                 budget_s: float | None = None) -> dict:
-    from runtime.classifier import Classifier
-
-    t = time.perf_counter()
-    clf = Classifier(model, threads=threads, xnnpack=xnnpack, backend=backend)
-    load_ms = (time.perf_counter() - t) * 1e3
-    crop = np.random.default_rng(0).integers(0, 256, (clf.size, clf.size), dtype=np.uint8)
-    r = time_calls(lambda: clf.run(crop), warmup, runs, budget_s)
-    r["load_ms"] = load_ms
-    r["interpreter"] = f"{clf.backend.name} {clf.backend.version}"
-    return r
+def time_calls(fn, warmup: int, runs: int, budget_s: float | None = None, min_runs: int = 30) -> dict:
+    """:func:`call_samples` summarized by :func:`stats_ms`."""
+    return stats_ms(call_samples(fn, warmup, runs, budget_s, min_runs))
 
 
 def installed_backends() -> list:
@@ -74,19 +65,43 @@ def installed_backends() -> list:
 
 
 def cells(models: dict[str, Path], backends: list, threads: list[int], xnnpack=(True, False), warmup: int = 20,
-          runs: int = 500, budget_s: float = 1.5, log=print) -> list[dict]:
-    """Crop latency for every variant x interpreter x threads x XNNPACK setting."""
+          runs: int = 500, budget_s: float | None = 1.5, rounds: int = 5, log=print) -> list[dict]:
+    """Crop latency for every variant x interpreter x threads x XNNPACK setting.
+
+    The cells are measured in ``rounds`` interleaved passes (each pass gives
+    every cell ``runs / rounds`` calls and ``budget_s / rounds`` seconds), so a
+    slow spell of a shared machine falls on all cells alike instead of on the
+    one measured at that moment; each cell's statistics pool its passes."""
+    from runtime.classifier import Classifier
+
     todo = [(v, b, t, x) for v in models for b in backends for t in threads for x in xnnpack]
-    out = []
+    rounds = max(1, min(rounds, runs))
+    state, out = [], []
     for i, (v, b, t, x) in enumerate(todo, 1):
         log(f"  [{i}/{len(todo)}] {v}, {b.name}, {t} thread(s), XNNPACK {'on' if x else 'off'}")
+        c = {"variant": v, "backend": b.name, "backend_version": b.version, "threads": t, "xnnpack": x,
+             "bytes": Path(models[v]).stat().st_size}
         try:
-            c = crop_latency(models[v], t, warmup, runs, xnnpack=x, backend=b, budget_s=budget_s)
+            start = time.perf_counter()
+            clf = Classifier(models[v], threads=t, xnnpack=x, backend=b)
+            c["load_ms"] = (time.perf_counter() - start) * 1e3
+            c["interpreter"] = f"{clf.backend.name} {clf.backend.version}"
+            crop = np.random.default_rng(0).integers(0, 256, (clf.size, clf.size), dtype=np.uint8)
+            state.append((c, (lambda clf=clf, crop=crop: clf.run(crop)), []))
         except Exception as e:  # one interpreter failing a variant must not end the suite
-            c = {"error": str(e).splitlines()[0] if str(e) else e.__class__.__name__}
-        c.update(variant=v, backend=b.name, backend_version=b.version, threads=t, xnnpack=x,
-                 bytes=Path(models[v]).stat().st_size)
+            c["error"] = str(e).splitlines()[0] if str(e) else e.__class__.__name__
         out.append(c)
+    for r in range(rounds):
+        log(f"  latency pass {r + 1}/{rounds} over {len(state)} cells")
+        for c, fn, samples in state:
+            try:
+                samples += call_samples(fn, warmup if r == 0 else max(1, warmup // 4), max(1, runs // rounds),
+                                        None if budget_s is None else budget_s / rounds, max(1, 30 // rounds))
+            except Exception as e:  # noqa: BLE001
+                c.setdefault("error", str(e).splitlines()[0] if str(e) else e.__class__.__name__)
+    for c, _, samples in state:
+        if "error" not in c:
+            c.update(stats_ms(samples), rounds=rounds)
     return out
 
 

@@ -66,7 +66,7 @@ def section() -> str:
         h = r["hardware"]
         lines += ["", f"Latency of the int8 models (`{r['command']}`, {r['date']}, {h['cpu']}, {h['cores']} cores; "
                   f"full report `benchmarks/results/{results[-1].with_suffix('.md').name}`):", ""]
-        lines += report.latency_header() + [report.latency_row(c) for c in report.primary_cells(r)]
+        lines += report.latency_header() + [report.latency_row(c) for c in report.primary_cells(r, ("int8", "fast_int8"))]
         lines += ["", "| what | p50 |", "|---|---|"]
         if r.get("photo"):
             lines += report.photo_lines(r["photo"])

@@ -26,11 +26,12 @@ def latency_row(c: dict) -> str:
             f"{c['p99']:.3f} | {c['mean']:.3f} ± {c['std']:.3f} | {c['load_ms']:.1f} |")
 
 
-def primary_cells(r: dict) -> list[dict]:
-    """The bundled int8 models (release, and fast when measured) on the
-    preferred interpreter, XNNPACK on: what fer-infer runs."""
+def primary_cells(r: dict, variants=("int8",)) -> list[dict]:
+    """Cells of the bundled int8 models (by default the release model only;
+    ``fast_int8`` is the fast one) on the preferred interpreter, XNNPACK on:
+    what fer-infer runs."""
     first = r["hardware"]["interpreter"].split()[0]
-    return [c for c in r["latency"] if c["variant"] in ("int8", "fast_int8") and c["backend"] == first
+    return [c for c in r["latency"] if c["variant"] in variants and c["backend"] == first
             and c["xnnpack"] and "error" not in c]
 
 

@@ -78,3 +78,16 @@ def test_pi4_estimate_uses_the_published_figures_thread_count(monkeypatch):
     a = argparse.Namespace(pi4_reference=100.0, pi4_source="somewhere", pi4_threads=2)
     ref = reference_section(r, None, a)
     assert "pi4_estimate_ms" not in ref and "no int8 latency at 2 threads" in pi4_text(ref)
+
+
+def test_release_cells_are_the_release_model_only():
+    """Ratios (Pi 4 estimate, the fer comparison) use the release model's
+    cells, not the fast model's measured in the same run."""
+    from benchmarks import report
+
+    cell = {"backend": "litert", "xnnpack": True, "threads": 1, "p50": 2.0}
+    r = {"hardware": {"interpreter": "litert 2.3.0"},
+         "latency": [dict(cell, variant="int8"), dict(cell, variant="fast_int8", p50=1.0),
+                     dict(cell, variant="int8", xnnpack=False), dict(cell, variant="int8", backend="tensorflow")]}
+    assert [c["p50"] for c in report.primary_cells(r)] == [2.0]
+    assert [c["variant"] for c in report.primary_cells(r, ("int8", "fast_int8"))] == ["int8", "fast_int8"]
