@@ -60,12 +60,12 @@ def _torch_style(init: str) -> bool:
     if init == "torchvision" or init.endswith((".pth", ".pt")):
         return True
     if init.endswith(".keras"):
-        return "imagenet_norm" in {layer.name for layer in _source_model(init).layers}
+        return "imagenet_norm" in {layer.name for layer in source_model(init).layers}
     return False
 
 
 @functools.lru_cache(maxsize=2)
-def _source_model(path: str):
+def source_model(path: str):
     """A trained model to start a new training cycle from (``init: *.keras``)."""
     import tf_keras as keras
 
@@ -107,7 +107,7 @@ def build_initialized(cfg: TrainConfig):
                                              alpha=cfg.alpha, include_top=False, weights="imagenet")
         _copy_by_name(ref, model)
     elif init.endswith(".keras"):
-        _copy_all(_source_model(init), model, init)
+        _copy_all(source_model(init), model, init)
     elif init.endswith(".h5"):
         if not Path(init).is_file():
             raise ConfigError(f"init weights not found: {init}")

@@ -106,9 +106,9 @@ def _started_from(init: str, earlier: list[Path], earlier_weights: list) -> str 
     model) holds, compared weight by weight; None when there is none."""
     if not init.endswith(".keras") or not Path(init).is_file():
         return None
-    from .loop import _source_model
+    from .loop import source_model
 
-    src = _source_model(init).get_weights()
+    src = source_model(init).get_weights()
     for run, ws in zip(earlier, earlier_weights):
         if len(ws) == len(src) and all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(ws, src)):
             return Path(run).name
