@@ -33,7 +33,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    from .errors import ConfigError, DataError, OutputError
+    from .errors import ConfigError, cli_error
 
     args = parse_args(argv)
     try:
@@ -61,19 +61,14 @@ def main(argv=None) -> int:
         if not args.evaluate_only:
             loop.run(cfg, resume=args.resume)
         report.write(cfg)
-    except (ConfigError, DataError, OutputError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except ModuleNotFoundError as e:
-        print(f"error: {e.name} is missing; install the training extra: pip install '.[train]'", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)
         return 130
-    except OSError as e:     # e.g. the run folder cannot be created
-        where = f" {e.filename}" if e.filename else ""
-        print(f"error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
-        return 5
+    except Exception as e:
+        code = cli_error(e)
+        if code is None:
+            raise
+        return code
     return 0
 
 

@@ -18,3 +18,20 @@ class OutputError(Exception):
     system). Nothing half-written is left behind. Exit code 5."""
 
     exit_code = 5
+
+
+def cli_error(e: BaseException) -> int | None:
+    """For an expected failure of a training command: print its one-line
+    message and return its exit code. None for anything else (re-raise it)."""
+    import sys
+
+    if isinstance(e, (ConfigError, DataError, OutputError)):
+        msg, code = str(e), e.exit_code
+    elif isinstance(e, ModuleNotFoundError):
+        msg, code = f"{e.name} is missing; install the training extra: pip install '.[train]'", 2
+    elif isinstance(e, OSError):      # e.g. the run folder cannot be created
+        msg, code = f"cannot write{' ' + str(e.filename) if e.filename else ''}: {e.strerror or e}", 5
+    else:
+        return None
+    print(f"error: {msg}", file=sys.stderr)
+    return code

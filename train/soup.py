@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataError, OutputError
+from .errors import ConfigError, DataError, OutputError, cli_error
 
 #: the record of how a soup was made, kept with the run and the release
 SOUP_FILE = "soup.json"
@@ -229,15 +229,11 @@ def main(argv=None) -> int:
         if cfg.qat_epochs:
             loop.finetune_stage(cfg, "qat", log=log)
         write_report(out)
-    except (ConfigError, DataError, OutputError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except ModuleNotFoundError as e:
-        print(f"error: {e.name} is missing; install the training extra: pip install '.[train]'", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"error: cannot write {e.filename or a.out}: {e.strerror or e}", file=sys.stderr)
-        return 5
+    except Exception as e:
+        code = cli_error(e)
+        if code is None:
+            raise
+        return code
     return 0
 
 
