@@ -205,3 +205,29 @@ def test_second_cycle_starts_from_a_trained_keras_model(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="cannot be loaded"):
         build_initialized(config.from_dict({"init": str(bad)}))
+
+
+def test_copy_weights_from_a_base_without_the_head():
+    """An ImageNet-style source (the base, no classifier head) fills every
+    layer it has; the head keeps its own weights. Strict (a trained model to
+    continue from), a missing layer is an error naming it."""
+    import numpy as np
+    import tf_keras as keras
+
+    from train.loop import _copy_weights
+    from train.model import build_model
+
+    kw = dict(image_size=48, alpha=0.35, channels=1, dropout=0.0)
+    src, dst = build_model(seed=1, **kw), build_model(seed=2, **kw)
+    rng = np.random.RandomState(0)
+    src.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") for w in src.get_weights()])
+    head = dst.get_layer("predictions").get_weights()
+    base = keras.Model(src.input, src.get_layer("predictions").input)      # everything but the head
+    weighted = [l for l in dst.layers if l.weights and l.name != "dropout"]
+    assert _copy_weights(base, dst) == len(weighted) - 1
+    for layer in weighted:
+        want = head if layer.name == "predictions" else src.get_layer(layer.name).get_weights()
+        for a, b in zip(layer.get_weights(), want):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="at layer 'predictions'"):
+        _copy_weights(base, dst, init="base.keras")

@@ -105,9 +105,9 @@ def build_initialized(cfg: TrainConfig):
 
         ref = keras.applications.MobileNetV2(input_shape=(cfg.image_size, cfg.image_size, 3),
                                              alpha=cfg.alpha, include_top=False, weights="imagenet")
-        _copy_by_name(ref, model)
+        _copy_weights(ref, model)
     elif init.endswith(".keras"):
-        _copy_all(source_model(init), model, init)
+        _copy_weights(source_model(init), model, init)
     elif init.endswith(".h5"):
         if not Path(init).is_file():
             raise ConfigError(f"init weights not found: {init}")
@@ -121,30 +121,33 @@ def build_initialized(cfg: TrainConfig):
     return model
 
 
-def _copy_all(src, dst, name: str) -> None:
-    """Copy every weighted layer of ``dst`` from the same-named layer of
-    ``src`` (the dropout layer's mask counter excepted), or raise ConfigError."""
+def _copy_weights(src, dst, init: str | None = None) -> int:
+    """Copy every weighted layer of ``dst`` (the dropout layer's mask counter
+    excepted) from the same-named layer of ``src``; return how many.
+
+    With ``init`` (the name of a trained model to continue from), every such
+    layer must be in ``src`` with the same shapes, or ConfigError names the
+    first that is not; without it (an ImageNet base, which has no head), the
+    layers ``src`` lacks keep their weights.
+    """
     src_names = {layer.name for layer in src.layers}
     wanted = [layer for layer in dst.layers if layer.weights and layer.name != "dropout"]
     missing = [layer.name for layer in wanted if layer.name not in src_names]
-    try:
-        for layer in wanted:
-            if layer.name in src_names:
-                layer.set_weights(src.get_layer(layer.name).get_weights())
-    except ValueError:
-        missing.append(layer.name)
-    if missing:
-        raise ConfigError(f"init model {name} does not match this architecture at layer {missing[0]!r} "
-                          "(alpha and channels must be the source model's; image_size may differ)")
-
-
-def _copy_by_name(src, dst) -> int:
     n = 0
-    names = {l.name for l in dst.layers}
-    for layer in src.layers:
-        if layer.weights and layer.name in names:
-            dst.get_layer(layer.name).set_weights(layer.get_weights())
-            n += 1
+    for layer in wanted:
+        if layer.name not in src_names:
+            continue
+        try:
+            layer.set_weights(src.get_layer(layer.name).get_weights())
+        except ValueError:
+            if init is None:
+                raise
+            missing.append(layer.name)
+            break
+        n += 1
+    if missing and init is not None:
+        raise ConfigError(f"init model {init} does not match this architecture at layer {missing[0]!r} "
+                          "(alpha and channels must be the source model's; image_size may differ)")
     return n
 
 
