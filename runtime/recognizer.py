@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .classifier import Classifier, Prediction
-from .errors import DetectorError
 from .preprocess import DEFAULT_MAX_PIXELS, crop_box, cut, gray_from_rgb, open_image
 
 
@@ -86,6 +85,19 @@ class Recognizer:
     def classify_crop(self, crop) -> Prediction:
         return self.classifier.classify_crop(crop)
 
+    def _uses_blazeface(self) -> bool:
+        """Whether faces are (or will be) found by BlazeFace, without loading
+        a detector that a batch of face crops never needs."""
+        from .detect import BlazeFace
+
+        if self._detector is not None:
+            return isinstance(self._detector, BlazeFace)
+        if self._detector_spec not in ("auto", "blazeface"):
+            return False
+        from .fetch import cached_detector_path
+
+        return cached_detector_path() is not None
+
     def min_long_side(self) -> int:
         """The smallest longer side a photo may be decoded at for BlazeFace:
         there, the smallest face it finds (about ``BLAZEFACE_MIN_FACE`` of the
@@ -124,12 +136,7 @@ class Recognizer:
         from .detect import BlazeFace, HaarCascade
 
         t0 = time.perf_counter()
-        reduce = False
-        if self.reduce_jpeg and detect is not False and self._detector_spec != "none":
-            try:
-                reduce = isinstance(self.detector, BlazeFace)
-            except DetectorError:
-                pass                # raised again below if this image needs a detector
+        reduce = self.reduce_jpeg and detect is not False and self._uses_blazeface()
         # A PIL image: the detector reads a 128-pixel copy of it and each crop
         # only its own pixels, so the whole photo is never copied into numpy.
         rgb, (sx, sy) = open_image(image, self.max_pixels, self.min_long_side() if reduce else None)

