@@ -68,10 +68,7 @@ def section() -> str:
                   f"full report `benchmarks/results/{results[-1].with_suffix('.md').name}`):", ""]
         lines += report.latency_header() + [report.latency_row(c) for c in report.primary_cells(r, ("int8", "fast_int8"))]
         lines += ["", "| what | p50 |", "|---|---|"]
-        if r.get("photo"):
-            lines += report.photo_lines(r["photo"])
-        for p in r.get("phone_photo") or []:
-            lines += report.photo_lines(p)
+        lines += report.photos_lines(r)
         c = r.get("cold_start")
         if c:
             lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",

@@ -41,6 +41,15 @@ def photo_lines(p: dict) -> list[str]:
             f"{how} | {x['p50']:.2f} ms |" for x in p["per_photo"]]
 
 
+def photos_lines(r: dict) -> list[str]:
+    """The whole-photo rows of a run: the sample photos, then the phone-size
+    JPEG decoded reduced and whole (report and README)."""
+    lines = photo_lines(r["photo"]) if r.get("photo") else []
+    for p in r.get("phone_photo") or []:
+        lines += photo_lines(p)
+    return lines
+
+
 def pi4_text(ref: dict) -> str:
     """The Pi 4 estimate and how it was made, in one paragraph (report and README)."""
     lat = ref["latency"]
@@ -105,10 +114,7 @@ def markdown(r: dict) -> str:
               "(tflite-runtime needs numpy<2).", ""] + latency_header()
     lines += [latency_row(c) for c in r["latency"]]
     lines += ["", "## Whole photos and start-up", "", "| what | p50 |", "|---|---|"]
-    if r.get("photo"):
-        lines += photo_lines(r["photo"])
-    for p in r.get("phone_photo") or []:
-        lines += photo_lines(p)
+    lines += photos_lines(r)
     if r.get("cold_start"):
         c = r["cold_start"]
         lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",

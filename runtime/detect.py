@@ -188,16 +188,22 @@ class HaarCascade:
         return [Detection((x + 0.1 * w, y + 0.15 * h, 0.8 * w, 0.8 * h), 1.0) for (x, y, w, h) in faces]
 
 
+def blazeface_model(name: str = "auto"):
+    """The BlazeFace file :func:`load_detector` ``(name)`` loads, or None when
+    it would load another detector (or none): known without loading anything."""
+    from .fetch import cached_detector_path
+
+    return cached_detector_path() if name in ("auto", "blazeface") else None
+
+
 def load_detector(name: str = "auto", threads: int | None = None, backend=None):
     """``auto``: BlazeFace if fetched, else Haar if OpenCV is installed.
 
     Raises:
         DetectorError: with the command that gets a detector.
     """
-    from .fetch import cached_detector_path
-
     if name in ("auto", "blazeface"):
-        p = cached_detector_path()
+        p = blazeface_model(name)
         if p is not None:
             return BlazeFace(p, threads=threads, backend=backend)
         if name == "blazeface":

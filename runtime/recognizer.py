@@ -88,15 +88,11 @@ class Recognizer:
     def _uses_blazeface(self) -> bool:
         """Whether faces are (or will be) found by BlazeFace, without loading
         a detector that a batch of face crops never needs."""
-        from .detect import BlazeFace
+        from .detect import BlazeFace, blazeface_model
 
         if self._detector is not None:
             return isinstance(self._detector, BlazeFace)
-        if self._detector_spec not in ("auto", "blazeface"):
-            return False
-        from .fetch import cached_detector_path
-
-        return cached_detector_path() is not None
+        return isinstance(self._detector_spec, str) and blazeface_model(self._detector_spec) is not None
 
     def min_long_side(self) -> int:
         """The smallest longer side a photo may be decoded at for BlazeFace:
