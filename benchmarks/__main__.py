@@ -175,6 +175,12 @@ def main(argv=None) -> int:
             if path is not None and path.exists():
                 _log(f"[4/{steps}] accuracy on {path}")
                 r["accuracy"] = accuracy.run(variants, path, Path(a.keras) if a.keras else None, log=_log)
+                _log(f"[4/{steps}] the same answers on every interpreter")
+                from benchmarks import consistency
+
+                pv = dataset.load(path).split("PrivateTest")
+                tiers = {k: v for k, v in variants.items() if k in ("int8", "fast_int8")}
+                r["consistency"] = consistency.measure(tiers, pv.images, pv.labels, str(tflrt), log=_log)
             _log(f"[5/{steps}] peers")
             r["peers"] = {} if a.no_peers else peers_section(r, photos, path)
             _log(f"[6/{steps}] Raspberry Pi 4 reference")

@@ -60,6 +60,7 @@ def section() -> str:
         for r in a["steps"]:
             d = "" if r["delta"] is None else f"{100 * r['delta']:+.2f}"
             lines.append(f"| {r['step']} | {r['change']} | {report.pct(r['PrivateTest'])} | {d} |")
+    lines += distill_lines()
     results = sorted(p for p in (REPO / "benchmarks" / "results").glob("*-fer_mobilenetv2_int8.json"))
     if results:
         r = json.loads(results[-1].read_text())
@@ -82,8 +83,33 @@ def section() -> str:
                          f"({peer['photo_ratio']:.1f}x ours)." if peer.get("pipeline") else ".")]
         if r.get("reference"):
             lines += ["", "Raspberry Pi 4: " + report.pi4_text(r["reference"])]
+        if r.get("consistency"):
+            lines += ["", "Same answers on every interpreter (same run, all PrivateTest crops; README section "
+                      "*Same answers on every interpreter*):", ""] + report.consistency_lines(r["consistency"])
     lines += ["", END]
     return "\n".join(lines)
+
+
+def distill_lines() -> list[str]:
+    """The teacher and the distillation ablation: the same student run with and without the teacher."""
+    teacher = REPO / "models" / "teacher" / "teacher.json"
+    if not teacher.is_file():
+        return []
+    t = json.loads(teacher.read_text())
+    lines = ["", "Distillation (float models; teacher from `python -m train.teacher`, `models/teacher/`; the student "
+             "runs' records in `models/ablation/distill_control/` and `models/candidates/distill/`):", "",
+             "| model | PublicTest | PrivateTest | clean PrivateTest |", "|---|---|---|---|"]
+    e = t["ensemble"]
+    lines.append(f"| teacher: {len(t['members'])} models, flip-averaged (never ships) | {e['PublicTest']:.2f}% | "
+                 f"{e['PrivateTest']:.2f}% | {e['PrivateTest_clean']:.2f}% |")
+    for folder, what in (("ablation/distill_control", "student without the teacher (preset `distill_control`)"),
+                         ("candidates/distill", "student with the teacher (preset `distill`)")):
+        rep = REPO / "models" / folder / "report.json"
+        if rep.is_file():
+            r = json.loads(rep.read_text())["results"]
+            lines.append(f"| {what} | " + " | ".join(report.pct(r[s]["accuracy"]) for s in
+                                                     ("PublicTest", "PrivateTest", "PrivateTest_clean")) + " |")
+    return lines
 
 
 def render(text: str) -> str:

@@ -74,6 +74,19 @@ def pi4_text(ref: dict) -> str:
     return text
 
 
+def consistency_lines(c: dict) -> list[str]:
+    """The interpreter-consistency matrix (benchmarks.consistency) as Markdown rows, one per tier x pair."""
+    lines = ["| model | kernels A | kernels B | same label | largest difference | mean difference | "
+             "identical outputs | accuracy A | accuracy B |", "|---|---|---|---|---|---|---|---|---|"]
+    for tier, m in c.items():
+        for p in m["pairs"]:
+            acc = m.get("accuracy", {})
+            lines.append(f"| {tier} | {p['a']} | {p['b']} | {pct(p['agreement'])} | {p['max_diff']} | "
+                         f"{p['mean_diff']:.2f} | {pct(p['identical'])} | {pct(acc.get(p['a']))} | "
+                         f"{pct(acc.get(p['b']))} |")
+    return lines
+
+
 def markdown(r: dict) -> str:
     h = r["hardware"]
     wall = f", suite wall time {r['wall_s'] / 60:.1f} min" if r.get("wall_s") else ""
@@ -135,6 +148,12 @@ def markdown(r: dict) -> str:
                          f"found {peer['pipeline']['faces_found']} face(s)) | "
                          f"{peer['pipeline']['median_of_photo_medians_ms']:.1f} ms | "
                          f"{r['photo']['median_of_photo_medians_ms']:.2f} ms | {peer['photo_ratio']:.1f}x |")
+    if r.get("consistency"):
+        n = next(iter(r["consistency"].values()))["n"]
+        lines += ["", "## Same answers on every interpreter", "",
+                  f"The int8 models on {n} PrivateTest crops under each kernel set (`benchmarks.consistency`): "
+                  "share of crops with the same label, output differences in output steps (1/256).", ""]
+        lines += consistency_lines(r["consistency"])
     ref = r.get("reference")
     if ref:
         lines += ["", "## Raspberry Pi 4 estimate", "", pi4_text(ref)]

@@ -2,7 +2,7 @@
 
 Examples::
 
-    python -m convert.quantize --out fer_int8.tflite            # the release model, int8
+    python -m convert.quantize --out fer_int8.tflite            # the release int8, by its shipped route
     python -m convert.quantize runs/x/best.keras --mode float16 --out x_fp16.tflite
     python -m convert.quantize model.keras --out m.tflite --max-drop 0.5 --eval-split PrivateTest
 
@@ -27,6 +27,18 @@ from runtime.contract import NUM_CLASSES, InputContract, ModelContract
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE_KERAS = REPO / "models" / "fer_mobilenetv2.keras"
+RELEASE_INT8_REPORT = REPO / "models" / "fer_mobilenetv2_int8.tflite.json"
+
+
+def shipped_route() -> tuple[Path, int]:
+    """(Keras source, calibration faces) of the shipped release int8, from its
+    conversion report (``convert.release`` chose that route on PublicTest)."""
+    try:
+        rep = json.loads(RELEASE_INT8_REPORT.read_text())
+        src = Path(rep["source"])
+        return (src if src.is_absolute() else REPO / src), int(rep["calibration"]["samples"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return RELEASE_KERAS, 300
 MODES = ("int8", "float16", "dynamic", "float32")
 EXIT_GATE = 4
 
@@ -48,10 +60,11 @@ class QuantizationConfig:
     calibration_samples: int = 300
     seed: int = 0
     float_layers: tuple[str, ...] = ()
+    fold: bool = True                # fold the elementwise front into one convolution (convert.graph)
 
     @classmethod
-    def for_int8(cls, io_dtype="uint8", samples=300, seed=0, float_layers=()):
-        return cls("int8", io_dtype, samples, seed, tuple(float_layers))
+    def for_int8(cls, io_dtype="uint8", samples=300, seed=0, float_layers=(), fold=True):
+        return cls("int8", io_dtype, samples, seed, tuple(float_layers), fold)
 
     @classmethod
     def for_float16(cls):
@@ -249,8 +262,14 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
         raise ConvertError(f"--out must end in .tflite (got {out})")
     if out.parent and not out.parent.exists():
         raise ConvertError(f"output folder {out.parent} does not exist")
+    from convert.graph import prepare
+
     model = load_keras_model(keras_path)
-    report = {"source": str(keras_path), "mode": qcfg.mode, "io_dtype": qcfg.io_dtype}
+    src = Path(keras_path).resolve()
+    report = {"source": str(src.relative_to(REPO)) if src.is_relative_to(REPO) else str(src), "mode": qcfg.mode,
+              "io_dtype": qcfg.io_dtype}
+    target, report["graph"] = prepare(model, fold=qcfg.fold)
+    log(f"graph: batch {report['graph']['batch']}, front {report['graph']['front']}")
     calib = None
     if qcfg.mode == "int8" or debug:
         calib, calib_sha = representative_faces(data, qcfg.calibration_samples, qcfg.seed)
@@ -258,10 +277,10 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
                                  "stratified": True, "sha256": calib_sha}
         log(f"calibration: {len(calib)} Training faces, stratified, seed {qcfg.seed}, sha256 {calib_sha[:16]}...")
     if debug:
-        report["debug_worst_layers"] = debug_report(model, qcfg, calib)
+        report["debug_worst_layers"] = debug_report(target, qcfg, calib)
         for r in report["debug_worst_layers"]:
             log(f"  {r['rmse/scale']:8.4f}  {r['op']:<22} {r['tensor']}")
-    tflite = to_tflite(model, qcfg, calib)
+    tflite = to_tflite(target, qcfg, calib)
     contract = ModelContract(input=io_contract(tflite))
     log(f"converted ({qcfg.mode}): {len(tflite) / 1e6:.2f} MB, {time.time() - t0:.0f}s")
 
@@ -304,11 +323,13 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m convert.quantize", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("model", nargs="?", default=str(RELEASE_KERAS), help="Keras model (.keras, .h5, SavedModel)")
+    p.add_argument("model", nargs="?", help="Keras model (.keras, .h5, SavedModel); default: the release's "
+                                            "source by the route it shipped with (models/*_int8.tflite.json)")
     p.add_argument("--out", required=True, help="output .tflite path")
     p.add_argument("--mode", choices=MODES, default="int8")
     p.add_argument("--io-dtype", choices=["uint8", "int8"], default="uint8", help="int8 mode: input/output type")
-    p.add_argument("--samples", type=int, default=300, help="calibration faces (stratified Training)")
+    p.add_argument("--samples", type=int, help="calibration faces (stratified Training; default 300, or the "
+                                                "shipped route's when no model is given)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", help="FER-2013 path (default: $FER_DATA)")
     p.add_argument("--eval-split", default="PublicTest", choices=["PublicTest", "PrivateTest", "Training"])
@@ -316,13 +337,23 @@ def main(argv=None) -> int:
     p.add_argument("--skip-gate", action="store_true", help="no accuracy gate (recorded in the metadata)")
     p.add_argument("--debug", action="store_true", help="per-layer quantization error report")
     p.add_argument("--float-layers", default="", help="comma-separated tensor names to keep in float")
+    p.add_argument("--no-fold", action="store_true",
+                   help="convert the front (normalize, gray to RGB, resize) as trained instead of folding it "
+                        "into one convolution (README: Same answers on every interpreter)")
     a = p.parse_args(argv)
     from train.errors import DataError, OutputError
+
+    if a.model is None:
+        src, n = shipped_route()
+        a.model, a.samples = str(src), a.samples or n
+        print(f"release route: {a.model}, {a.samples} calibration faces", file=sys.stderr)
+    a.samples = 300 if a.samples is None else a.samples
 
     qcfg = {"int8": lambda: QuantizationConfig.for_int8(a.io_dtype, a.samples, a.seed,
                                                         [x for x in a.float_layers.split(",") if x]),
             "float16": QuantizationConfig.for_float16, "dynamic": QuantizationConfig.for_dynamic,
             "float32": QuantizationConfig.for_float32}[a.mode]()
+    qcfg.fold = not a.no_fold
     try:
         if a.samples < 1:
             raise ConvertError("--samples must be at least 1")

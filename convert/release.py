@@ -1,6 +1,14 @@
 """Package a finished training run as the release under ``models/``.
 
     python -m convert.release --run runs/release
+    python -m convert.release --run models/fast --out models/fast   # convert a release again (new converter)
+
+The int8 model is chosen among routes (:data:`ROUTES`): post-training int8
+of the float model with several calibration sizes, and int8 from the
+quantization-aware model when the run has one. Each is converted (accuracy
+gate on PublicTest) and measured on PublicTest, PrivateTest and clean
+PrivateTest; the one with the best PublicTest accuracy ships
+(:func:`choose_route`, never PrivateTest), and the card lists them all.
 
 Copies the float model and the run's record (config, data checksum, history,
 plots, log), converts the int8 model with ``convert.quantize`` (accuracy gate
@@ -12,7 +20,8 @@ run has a quantization-aware fine-tuned model (``qat.h5``, from
 
 A run that started from the model released now (``--init
 models/fer_mobilenetv2.keras`` or a copy of it: another training cycle) keeps
-the chain: the current record and card move to ``models/release/stage1/``
+the chain: the current record and card move to ``models/release/stageN/`` (the
+first free N, so earlier stages stay where their cards point)
 before the new ones are written, and the card names both commands.
 """
 
@@ -37,6 +46,49 @@ MODELS = REPO / "models"
 FLOAT = "fer_mobilenetv2.keras"
 QAT = "fer_mobilenetv2_qat.h5"
 INT8 = "fer_mobilenetv2_int8.tflite"
+#: (route, calibration faces): post-training int8 of the float model, int8 of the QAT model.
+ROUTES = (("ptq", 300), ("ptq", 1000), ("qat", 300))
+
+
+def choose_route(candidates: list[dict]) -> int:
+    """Index of the candidate to ship: the best int8 accuracy on PublicTest
+    among those that passed the gate (the earlier one on a tie). PrivateTest
+    figures are reported, never used."""
+    ok = [i for i, c in enumerate(candidates) if c.get("int8")]
+    if not ok:
+        raise ValueError("no int8 route passed the accuracy gate")
+    return max(ok, key=lambda i: (candidates[i]["int8"]["PublicTest"]["accuracy"], -i))
+
+
+def route_table(candidates: list[dict], chosen: int) -> str:
+    lines = ["| route | source | calibration faces | front | PublicTest | PrivateTest | clean PrivateTest | |",
+             "|---|---|---|---|---|---|---|---|"]
+    for i, c in enumerate(candidates):
+        if c.get("int8"):
+            acc = " | ".join(f"{100 * c['int8'][s]['accuracy']:.2f}%" for s in ("PublicTest", "PrivateTest",
+                                                                                  "PrivateTest_clean"))
+        else:
+            acc = f"failed: {c.get('error', '')} | | "
+        lines.append(f"| {c['route']} | `{c['source']}` | {c['samples']} | {c.get('front', '')} | {acc} | "
+                     f"{'**shipped**' if i == chosen else ''} |")
+    return "\n".join(lines)
+
+
+def rerun_folder(release: Path, tmp: Path) -> Path:
+    """A run folder assembled from a committed release folder (its float model,
+    QAT model and record), so that the release can be converted again."""
+    rec = release / "release"
+    if not (rec / "report.json").is_file() or not (release / FLOAT).is_file():
+        raise FileNotFoundError(f"{release} is not a release folder ({FLOAT} and release/report.json)")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for f in rec.iterdir():
+        if f.is_file():
+            shutil.copy2(f, tmp / f.name)
+    shutil.copy2(release / FLOAT, tmp / "model.keras")
+    shutil.copy2(release / FLOAT.replace(".keras", ".json"), tmp / "model.json")
+    if (release / QAT).is_file():
+        shutil.copy2(release / QAT, tmp / "qat.h5")
+    return tmp
 
 
 def evaluate_tflite(path: Path, data) -> dict:
@@ -79,8 +131,12 @@ def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
     digest = file_sha256(init)
     if digest != file_sha256(current):
         return {"init_sha256": digest, "stage1": None}
-    rec, stage = out / "release", out / "release" / "stage1"
-    tmp = out / ".stage1.tmp"
+    rec = out / "release"
+    n = 1
+    while (rec / f"stage{n}").exists():
+        n += 1
+    stage = rec / f"stage{n}"
+    tmp = out / ".stage.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     for f in rec.iterdir() if rec.is_dir() else []:
@@ -97,13 +153,13 @@ def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
     except (OSError, subprocess.SubprocessError):
         commit = ""
     cfg1 = config.load_preset(str(tmp / "config.yaml")).to_dict() if (tmp / "config.yaml").is_file() else None
-    info = {"model": FLOAT, "sha256": digest, "git_commit": commit,
+    info = {"model": FLOAT, "sha256": digest, "git_commit": commit, "folder": stage.name,
             "command": config.command(cfg1) if cfg1 else None}
     atomic_write_json(tmp / "STAGE.json", info)
     shutil.rmtree(stage, ignore_errors=True)
     stage.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(stage)
-    log(f"stage 1 (sha256 {digest[:12]}..., commit {commit[:12] or 'unknown'}) kept in {stage}")
+    log(f"the released model (sha256 {digest[:12]}..., commit {commit[:12] or 'unknown'}) kept as {stage}")
     return {"init_sha256": digest, "stage1": info}
 
 
@@ -143,7 +199,7 @@ def released_init(init: str) -> str | None:
 
 def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str, size: int,
          stage: dict | None = None, records: dict[str, str] | None = None, init_desc: str = "",
-         init_as: str | None = None, out_rel: str = "") -> str:
+         init_as: str | None = None, out_rel: str = "", routes: str = "") -> str:
     cfg = run_report["config"]
     stage1 = (stage or {}).get("stage1")
     rows = []
@@ -161,9 +217,10 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
     soup = run_report.get("soup")
     stage_init = "runs/stage1/model.keras" if stage1 else None
     if stage1:
-        init_line = (f"- Initialization: another training cycle from the stage-1 model (sha256 "
+        folder = stage1.get("folder", "stage1")
+        init_line = (f"- Initialization: another training cycle from the previously released model (sha256 "
                      f"`{stage1['sha256']}`, released in commit `{stage1['git_commit'][:12] or 'unknown'}`; its "
-                     "record, card and command are in `release/stage1/`).")
+                     f"record, card and command are in `release/{folder}/`).")
     else:
         init_line = f"- Initialization: {init_desc or '`' + str(cfg['init']) + '`'}."
     init_line += f" Whole network fine-tuned: {not cfg['freeze_base']}."
@@ -198,6 +255,19 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
                      else "") + f"{train_cmd} --data PATH --out runs/{run_name}\n" \
             f"python -m convert.release --run runs/{run_name}" + (f" --out {out_rel}" if out_rel else "")
         logs = "Log: `release/train.log`;\n  curves: `release/history.png`."
+    distill_line = ""
+    if cfg.get("distill_weight") or cfg.get("ferplus_weight"):
+        t = REPO / Path(cfg.get("teacher") or "models/teacher/teacher.npz").parent / "teacher.json"
+        teacher = json.loads(t.read_text()) if t.is_file() else {}
+        ens = teacher.get("ensemble", {})
+        distill_line = (f"- Soft targets: {1 - cfg.get('distill_weight', 0) - cfg.get('ferplus_weight', 0):g} hard label"
+                        + (f" + {cfg['distill_weight']:g} teacher (`{cfg['teacher']}`, softened at T="
+                           f"{cfg['distill_temperature']:g}; an ensemble of {len(teacher.get('members', []))} "
+                           f"flip-averaged models: PublicTest {ens.get('PublicTest', float('nan')):.2f}%, PrivateTest "
+                           f"{ens.get('PrivateTest', float('nan')):.2f}%, clean PrivateTest "
+                           f"{ens.get('PrivateTest_clean', float('nan')):.2f}%; `{_rel(t.parent)}/TEACHER.md`)"
+                           if cfg.get("distill_weight") else "")
+                        + (f" + {cfg['ferplus_weight']:g} FER+ votes" if cfg.get("ferplus_weight") else "") + ".\n")
     qat_line = (f"- Quantization-aware fine-tuning (TensorFlow Model Optimization): {qat} epochs from the "
                 f"{'averaged model' if soup else 'best epoch'}, Adam at lr {cfg['lr'] / 20:g}, same augmentation; "
                 "the int8 model is converted from it (`qat.h5`), the float model is the "
@@ -211,8 +281,8 @@ no number here is typed by hand.
 - MobileNetV2, width {cfg['alpha']}, working resolution {cfg['image_size']}x{cfg['image_size']}, input: the raw
   48x48 grayscale face crop (gray to RGB, normalization and resizing are graph layers).
 {init_line}
-- Files: `{FLOAT}` (float, tf-keras), `{INT8}` (int8, {size / 1e6:.2f} MB, uint8 input with scale 1 and
-  zero point 0, metadata and labels inside).
+- Files: `{FLOAT}` (float, tf-keras), `{INT8}` (int8, {size / 1e6:.2f} MB, uint8 input `[1, 48, 48, 1]` with
+  scale 1 and zero point 0, output `[1, 7]`, metadata and labels inside). Converter graph: {qrep.get('graph', {}).get('front', 'as trained')}.
 
 ## Data
 - FER-2013, Kaggle image-folder layout; input sha256 `{run_report['data_checksum_sha256']}`.
@@ -226,7 +296,7 @@ no number here is typed by hand.
   class weights (N/(K n_c))^{cfg['class_weight_power']}, batch {cfg['batch_size']}, seed {cfg['seed']}.
 - Augmentation: flip {cfg['flip']}, rotation +-{cfg['rotate_deg']} deg, shift {cfg['shift']}, zoom {cfg['zoom']},
   random erasing p={cfg['erase_prob']}.
-{qat_line}- Time: {run_report['train_minutes']:.0f} min {'of training epochs (all runs, QAT not counted) and averaging ' if soup else ''}on {run_report['hardware']}. {logs}
+{distill_line}{qat_line}- Time: {run_report['train_minutes']:.0f} min {'of training epochs (all runs, QAT not counted) and averaging ' if soup else ''}on {run_report['hardware']}. {logs}
 
 ## Accuracy
 
@@ -247,6 +317,14 @@ int8 per class on PrivateTest:
 
 Confusion matrices: `release/confusion_PrivateTest.png`, `release/confusion_PublicTest.png` (float).
 
+## int8 route
+
+Every route was converted and measured; the best on PublicTest ships
+(`release/routes.json`). `python -m convert.quantize --out X` with no model
+argument converts by the shipped route again.
+
+{routes}
+
 ## Reproduce
 ```sh
 make setup
@@ -261,51 +339,98 @@ make decisions about people.
 """
 
 
-def main(argv=None) -> int:
+def convert_routes(out: Path, data, data_arg, has_qat: bool, log) -> tuple[list[dict], int]:
+    """Convert and measure every int8 route; ship the one :func:`choose_route` picks as ``out/INT8``."""
     from convert.quantize import ConvertError, GateError, QuantizationConfig, quantize
+
+    cands = []
+    for route, samples in ROUTES:
+        src = out / (QAT if route == "qat" else FLOAT)
+        if route == "qat" and not has_qat:
+            continue
+        tmp = out / f".route-{route}-{samples}.tflite"
+        c = {"route": route, "source": _rel(src), "samples": samples, "file": tmp}
+        try:
+            log(f"route {route}, {samples} calibration faces")
+            c["report"] = quantize(src, tmp, QuantizationConfig.for_int8(samples=samples), data=data_arg, log=log)
+            c["front"] = c["report"]["graph"]["front"].split(" (")[0]
+            c["int8"] = evaluate_tflite(tmp, data)
+            log(f"  PublicTest {100 * c['int8']['PublicTest']['accuracy']:.2f}%")
+        except (ConvertError, GateError) as e:
+            c["error"] = str(e)
+            log(f"  {e}")
+        cands.append(c)
+    chosen = choose_route(cands)
+    win = cands[chosen]["file"]
+    win.with_suffix(".tflite.json").replace((out / INT8).with_suffix(".tflite.json"))
+    win.replace(out / INT8)
+    for c in cands:
+        for f in (c["file"], c["file"].with_suffix(".tflite.json")):
+            f.unlink(missing_ok=True)
+        c["file"] = INT8 if c is cands[chosen] else None
+    return cands, chosen
+
+
+def main(argv=None) -> int:
+    import tempfile
+
+    from convert.quantize import ConvertError, GateError
     from train import dataset
     from train.errors import DataError
 
     p = argparse.ArgumentParser(prog="python -m convert.release", description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", required=True, help="finished run folder (with model.keras and report.json)")
+    p.add_argument("--run", required=True, help="finished run folder (with model.keras and report.json), or a "
+                                                "release folder to convert again")
     p.add_argument("--data", help="FER-2013 path (default: $FER_DATA)")
     p.add_argument("--out", default=str(MODELS), help="release folder")
     a = p.parse_args(argv)
     run, out = Path(a.run), Path(a.out)
-    try:
-        for f in ("model.keras", "model.json", "report.json"):
-            if not (run / f).is_file():
-                raise ConvertError(f"{run}/{f} missing: finish the run (python -m train --evaluate-only --out {run})")
-        stage = keep_stage(out, config.load_preset(str(run / "config.yaml")).to_dict(),
-                           log=lambda m: print(m, file=sys.stderr))
-        rec = out / "release"
-        copy_record(run, rec)
-        shutil.copy2(run / "model.keras", out / FLOAT)
-        shutil.copy2(run / "model.json", out / FLOAT.replace(".keras", ".json"))
-        src = out / FLOAT
-        data = dataset.load(dataset.find_data(a.data))
-        if (run / "qat.h5").is_file():
-            src = out / QAT
-            copy_without_optimizer(run / "qat.h5", src, data)
-        qrep = quantize(src, out / INT8, QuantizationConfig.for_int8(), data=a.data,
-                        log=lambda m: print(m, file=sys.stderr))
-        run_report = json.loads((run / "report.json").read_text())
-        int8_res = evaluate_tflite(out / INT8, data)
-        float_res = run_report["results"]
-        (rec / "int8_eval.json").write_text(json.dumps(int8_res, indent=2) + "\n")
-        (rec / "quantize.json").write_text(json.dumps(qrep, indent=2) + "\n")
-        cmd = "python -m convert.release " + " ".join(argv if argv is not None else sys.argv[1:])
-        records = records_of(out, run_report["soup"]) if run_report.get("soup") else None
-        init_as = released_init(str(run_report["config"].get("init", "")))
-        init_desc = f"`{init_as}` (sha256 `{file_sha256(REPO / init_as)}`)" if init_as else ""
-        (out / "MODEL_CARD.md").write_text(card(run_report, float_res, int8_res, qrep, cmd,
-                                                (out / INT8).stat().st_size, stage, records, init_desc, init_as,
-                                                "" if out.resolve() == MODELS else _rel(out)))
-        for split in ("PrivateTest", "PublicTest", "PrivateTest_clean"):
-            print(f"{split}: float {100 * float_res[split]['accuracy']:.2f}%  int8 {100 * int8_res[split]['accuracy']:.2f}%")
-    except (ConvertError, GateError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            if (run / "release" / "report.json").is_file() and not (run / "report.json").is_file():
+                if run.resolve() != out.resolve():
+                    raise ConvertError("a release folder is converted again in place: --run and --out must match")
+                run = rerun_folder(run, Path(scratch) / "run")
+                log(f"converting the release in {a.run} again from its committed record")
+            for f in ("model.keras", "model.json", "report.json"):
+                if not (run / f).is_file():
+                    raise ConvertError(f"{run}/{f} missing: finish the run (python -m train --evaluate-only --out {run})")
+            stage = keep_stage(out, config.load_preset(str(run / "config.yaml")).to_dict(), log=log)
+            rec = out / "release"
+            copy_record(run, rec)
+            if run.parent != Path(scratch):
+                shutil.copy2(run / "model.keras", out / FLOAT)
+                shutil.copy2(run / "model.json", out / FLOAT.replace(".keras", ".json"))
+            data = dataset.load(dataset.find_data(a.data))
+            has_qat = (run / "qat.h5").is_file()
+            if has_qat and run.parent != Path(scratch):
+                copy_without_optimizer(run / "qat.h5", out / QAT, data)
+            cands, chosen = convert_routes(out, data, a.data, has_qat, log)
+            qrep, int8_res = cands[chosen]["report"], cands[chosen]["int8"]
+            run_report = json.loads((run / "report.json").read_text())
+            float_res = run_report["results"]
+            (rec / "int8_eval.json").write_text(json.dumps(int8_res, indent=2) + "\n")
+            (rec / "quantize.json").write_text(json.dumps(qrep, indent=2) + "\n")
+            routes = [{k: v for k, v in c.items() if k not in ("report",)} for c in cands]
+            atomic_write_json(rec / "routes.json", {"chosen": chosen, "chosen_on": "PublicTest", "routes": routes})
+            cmd = "python -m convert.release " + " ".join(argv if argv is not None else sys.argv[1:])
+            records = records_of(out, run_report["soup"]) if run_report.get("soup") else None
+            init_as = released_init(str(run_report["config"].get("init", "")))
+            init_desc = f"`{init_as}` (sha256 `{file_sha256(REPO / init_as)}`)" if init_as else ""
+            (out / "MODEL_CARD.md").write_text(card(run_report, float_res, int8_res, qrep, cmd,
+                                                    (out / INT8).stat().st_size, stage, records, init_desc, init_as,
+                                                    "" if out.resolve() == MODELS else _rel(out),
+                                                    route_table(cands, chosen)))
+            for split in ("PrivateTest", "PublicTest", "PrivateTest_clean"):
+                log(f"{split}: float {100 * float_res[split]['accuracy']:.2f}%  "
+                    f"int8 {100 * int8_res[split]['accuracy']:.2f}%")
+        except (ConvertError, GateError, DataError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return e.exit_code
+        except (ValueError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -102,21 +102,26 @@ def _quiet_stderr():
 
 
 def make_interpreter(model_content: bytes, threads: int | None = None, backend: Backend | None = None,
-                     xnnpack: bool = True):
+                     xnnpack: bool = True, reference: bool = False):
     """An allocated interpreter for ``model_content``.
 
     Args:
         threads: CPU threads (None: the interpreter's default).
         xnnpack: False disables the default XNNPACK delegate (benchmarks).
+        reference: TFLite's reference kernels (``BUILTIN_REF``, the code
+            TFLite for Microcontrollers' kernels come from), no delegate.
     """
     backend = backend or find_backend()
     kwargs = {"model_content": model_content}
     if threads:
         kwargs["num_threads"] = int(threads)
-    if not xnnpack:
+    if not xnnpack or reference:
         resolver = getattr(backend.module, "OpResolverType", None)
+        if resolver is None and reference:
+            raise ModelError(f"{backend.name} {backend.version} cannot select the reference kernels")
         if resolver is not None:
-            kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            kwargs["experimental_op_resolver_type"] = (resolver.BUILTIN_REF if reference
+                                                       else resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     try:
         with _quiet_stderr():
             interp = backend.interpreter_class(**kwargs)

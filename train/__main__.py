@@ -6,8 +6,9 @@ Examples::
     python -m train --preset paper --set epochs=10 --out runs/paper10
     python -m train --resume --out runs/release
 
-Exit codes: 0 done, 2 bad flag or config, 3 data problem, 5 cannot write the output
-(unwritable folder, full disk), 130 interrupted.
+Exit codes: 0 done, 2 bad flag or config (a malformed TF_CONFIG too), 3 data problem,
+5 cannot write the output (unwritable folder, full disk), 6 a peer of a multi-worker
+run cannot be reached or stops answering (FER_PEER_TIMEOUT seconds), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    from .errors import ConfigError, cli_error
+    from .errors import ConfigError, run_cli
 
     args = parse_args(argv)
-    try:
+
+    def body():
         from . import config
 
         import yaml  # noqa: F401  (fail early with a clear message)
@@ -60,16 +62,13 @@ def main(argv=None) -> int:
 
         if not args.evaluate_only:
             loop.run(cfg, resume=args.resume)
-        report.write(cfg)
-    except KeyboardInterrupt:
-        print("interrupted; continue with --resume", file=sys.stderr)
-        return 130
-    except Exception as e:
-        code = cli_error(e)
-        if code is None:
-            raise
-        return code
-    return 0
+        from .distributed import read_tf_config
+
+        task = read_tf_config() if cfg.strategy == "multiworker" else None
+        if task is None or task.is_chief:      # the chief alone writes the run's report
+            report.write(cfg)
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -9,29 +9,37 @@ from __future__ import annotations
 import math
 
 
-def augment_batch(images, seed, cfg):
+def augment_batch(images, seed, cfg, offset=0, total=None):
     """Augment a float32 batch ``[B, H, W, 1]`` of pixels 0..255.
 
     Args:
-        images: the batch.
+        images: the batch, or rows ``offset .. offset + B`` of a batch of
+            ``total`` rows (a worker's share of a global batch): the random
+            draws are made for all ``total`` rows and sliced, so every row is
+            augmented exactly as it would be in the whole batch.
         seed: int32 tensor ``[2]`` for the stateless generators.
         cfg: a :class:`train.config.TrainConfig` (flip, rotate_deg, shift,
             zoom, erase_prob).
     """
     import tensorflow as tf
 
-    b = tf.shape(images)[0]
+    n = tf.shape(images)[0]
+    b = n if total is None else total
     h, w = images.shape[1], images.shape[2]
     seeds = tf.random.experimental.stateless_split(seed, 8)
     x = images
+
+    def draw(shape, s, lo=0.0, hi=1.0):
+        return tf.random.stateless_uniform(shape, s, lo, hi)[offset:offset + n]
+
     if cfg.flip:
-        flip = tf.random.stateless_uniform([b, 1, 1, 1], seeds[0]) < 0.5
+        flip = draw([b, 1, 1, 1], seeds[0]) < 0.5
         x = tf.where(flip, tf.reverse(x, axis=[2]), x)
     if cfg.rotate_deg or cfg.shift or cfg.zoom:
-        ang = tf.random.stateless_uniform([b], seeds[1], -1.0, 1.0) * (cfg.rotate_deg * math.pi / 180.0)
-        scale = 1.0 + tf.random.stateless_uniform([b], seeds[2], -1.0, 1.0) * cfg.zoom
-        tx = tf.random.stateless_uniform([b], seeds[3], -1.0, 1.0) * cfg.shift * w
-        ty = tf.random.stateless_uniform([b], seeds[4], -1.0, 1.0) * cfg.shift * h
+        ang = draw([b], seeds[1], -1.0, 1.0) * (cfg.rotate_deg * math.pi / 180.0)
+        scale = 1.0 + draw([b], seeds[2], -1.0, 1.0) * cfg.zoom
+        tx = draw([b], seeds[3], -1.0, 1.0) * cfg.shift * w
+        ty = draw([b], seeds[4], -1.0, 1.0) * cfg.shift * h
         cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
         a0, a1 = tf.cos(ang) / scale, -tf.sin(ang) / scale
         b0, b1 = tf.sin(ang) / scale, tf.cos(ang) / scale
@@ -44,11 +52,11 @@ def augment_batch(images, seed, cfg):
             interpolation="BILINEAR", fill_mode="REFLECT")
     if cfg.erase_prob > 0:
         # Random erasing: a rectangle of 2-20% of the area filled with noise.
-        area = tf.random.stateless_uniform([b], seeds[5], 0.02, 0.2) * h * w
-        ratio = tf.exp(tf.random.stateless_uniform([b], seeds[6], math.log(0.3), math.log(3.3)))
+        area = draw([b], seeds[5], 0.02, 0.2) * h * w
+        ratio = tf.exp(draw([b], seeds[6], math.log(0.3), math.log(3.3)))
         eh = tf.minimum(tf.sqrt(area * ratio), h - 1.0)
         ew = tf.minimum(tf.sqrt(area / ratio), w - 1.0)
-        u = tf.random.stateless_uniform([b, 3], seeds[7])
+        u = draw([b, 3], seeds[7])
         y0 = u[:, 0] * (h - eh)
         x0 = u[:, 1] * (w - ew)
         on = u[:, 2] < cfg.erase_prob
@@ -56,6 +64,6 @@ def augment_batch(images, seed, cfg):
         xx = tf.range(w, dtype=tf.float32)[None, None, :]
         inside = ((yy >= y0[:, None, None]) & (yy < (y0 + eh)[:, None, None])
                   & (xx >= x0[:, None, None]) & (xx < (x0 + ew)[:, None, None]) & on[:, None, None])
-        noise = tf.random.stateless_uniform(tf.shape(x), tf.stack([seed[0], seed[1] + 7919]), 0.0, 255.0)
+        noise = draw(tf.concat([[b], tf.shape(x)[1:]], 0), tf.stack([seed[0], seed[1] + 7919]), 0.0, 255.0)
         x = tf.where(inside[..., None], noise, x)
     return tf.clip_by_value(x, 0.0, 255.0)

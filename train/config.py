@@ -43,6 +43,17 @@ class TrainConfig:
             (N / (K * n_c)) ** power (0 = none) to lift the rare disgust class.
     Augmentation (on the 48x48 crop, seeded per epoch):
         flip, rotate_deg, shift, zoom, erase_prob.
+    Distillation (see :mod:`train.teacher`):
+        teacher: a ``teacher.npz`` of soft predictions ("" = none).
+        distill_weight: share of the teacher in the target (0..1); the rest
+            is the hard label.
+        distill_temperature: the teacher's probabilities are softened as
+            ``p ** (1/T)``, renormalized, before mixing.
+        ferplus_weight: share of the FER+ crowd votes (mapped to the 7
+            classes, see :mod:`train.ferplus`) in the target; 0 = none.
+        ferplus: folder with ``fer2013new.csv`` and the image-folder mapping
+            ``fer2013_imagefolder_to_ferplus.csv`` ("" = ``ferplus/`` beside
+            the data folder).
     Run:
         epochs, batch_size, seed, out (run folder), strategy
         (default / mirrored / multiworker), qat_epochs, prune_epochs,
@@ -80,6 +91,11 @@ class TrainConfig:
     prune_epochs: int = 0
     prune_sparsity: float = 0.5
     limit: int = 0
+    teacher: str = ""
+    distill_weight: float = 0.0
+    distill_temperature: float = 1.0
+    ferplus_weight: float = 0.0
+    ferplus: str = ""
 
     def validate(self) -> "TrainConfig":
         if not 32 <= self.image_size <= 224:
@@ -92,6 +108,13 @@ class TrainConfig:
             raise ConfigError(f"schedule must be cosine or constant (got {self.schedule})")
         if self.strategy not in ("default", "mirrored", "multiworker"):
             raise ConfigError(f"strategy must be default, mirrored or multiworker (got {self.strategy})")
+        if not (0.0 <= self.distill_weight <= 1.0 and 0.0 <= self.ferplus_weight <= 1.0
+                and self.distill_weight + self.ferplus_weight <= 1.0):
+            raise ConfigError("distill_weight and ferplus_weight must be within 0..1 and sum to at most 1")
+        if self.distill_weight > 0 and not self.teacher:
+            raise ConfigError("distill_weight > 0 needs teacher: a teacher.npz (python -m train.teacher)")
+        if self.distill_temperature <= 0:
+            raise ConfigError(f"distill_temperature must be positive (got {self.distill_temperature})")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch_size must be positive")
         return self

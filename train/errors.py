@@ -25,7 +25,9 @@ def cli_error(e: BaseException) -> int | None:
     message and return its exit code. None for anything else (re-raise it)."""
     import sys
 
-    if isinstance(e, (ConfigError, DataError, OutputError)):
+    from .distributed import PeerError
+
+    if isinstance(e, (ConfigError, DataError, OutputError, PeerError)):
         msg, code = str(e), e.exit_code
     elif isinstance(e, ModuleNotFoundError):
         msg, code = f"{e.name} is missing; install the training extra: pip install '.[train]'", 2
@@ -35,3 +37,22 @@ def cli_error(e: BaseException) -> int | None:
         return None
     print(f"error: {msg}", file=sys.stderr)
     return code
+
+
+def run_cli(body, interrupted: str = "interrupted; continue with --resume") -> int:
+    """Run a training command's ``body()``: 0 when it returns, the exit code of
+    an expected failure (one line, :func:`cli_error`), 130 on Ctrl-C;
+    anything else propagates."""
+    import sys
+
+    try:
+        body()
+    except KeyboardInterrupt:
+        print(interrupted, file=sys.stderr)
+        return 130
+    except Exception as e:
+        code = cli_error(e)
+        if code is None:
+            raise
+        return code
+    return 0

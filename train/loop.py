@@ -170,7 +170,9 @@ def get_strategy(name: str):
             return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        from . import distributed
+
+        return distributed.strategy(distributed.read_tf_config())
     return tf.distribute.get_strategy()
 
 
@@ -236,46 +238,117 @@ def class_weights(labels: np.ndarray, power: float) -> dict[int, float] | None:
     return {i: float(v) for i, v in enumerate(w)}
 
 
-def epoch_dataset(x, y, cfg: TrainConfig, epoch: int, augment: bool):
-    """The batches of one epoch: order and augmentation fixed by (seed, epoch)."""
+def epoch_dataset(x, y, cfg: TrainConfig, epoch: int, augment: bool, targets: np.ndarray | None = None,
+                  share: tuple[int, int, int] | None = None):
+    """The batches of one epoch: order and augmentation fixed by (seed, epoch).
+
+    With ``targets`` (soft targets ``[N, 7]``, see :mod:`train.distill`) the
+    batches carry them instead of one-hot labels, and the class weights of the
+    hard labels as per-sample weights (Keras' ``class_weight`` would take the
+    soft target's argmax as the class).
+
+    ``share = (pipeline, pipelines, replicas per pipeline)`` gives one input
+    pipeline's part of each global batch of a distributed run (see
+    :func:`train_batches`): the global batch of ``batch_size`` rows is cut into
+    one slice per replica, in replica order, and this pipeline reads and
+    augments only its replicas' slices, each exactly as the whole batch would
+    be augmented. Only whole global batches are used, so every replica of
+    every worker runs the same number of steps. Batches carry per-sample
+    class weights.
+    """
     import tensorflow as tf
 
     from .augment import augment_batch
 
     order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x)) if augment else np.arange(len(x))
-    xs = x[order][..., None].astype(np.float32)
+    B = cfg.batch_size
+    if share is None:
+        rows, n, offsets, index = order, B, None, None
+    else:
+        p, pipelines, r = share
+        replicas = pipelines * r
+        if B % replicas:
+            raise ConfigError(f"batch_size {B} must divide evenly among the {replicas} replicas of this run")
+        n, nb = B // replicas, len(order) // B
+        rows = order[:nb * B].reshape(nb, replicas, n)[:, p * r:(p + 1) * r, :].reshape(-1)
+        offsets = ((p * r + np.tile(np.arange(r), nb)) * n).astype(np.int32)
+        index = np.repeat(np.arange(nb), r).astype(np.int32)
+    xs = x[rows][..., None].astype(np.float32)
     if cfg.channels == 3:
         xs = np.repeat(xs, 3, axis=-1)
-    ys = np.eye(NUM_CLASSES, dtype=np.float32)[y[order]]
-    ds = tf.data.Dataset.from_tensor_slices((xs, ys)).batch(cfg.batch_size)
+    weighted = targets is not None or share is not None
+    ys = (targets[rows].astype(np.float32) if targets is not None
+          else np.eye(NUM_CLASSES, dtype=np.float32)[y[rows]])
+    if weighted:
+        cw = class_weights(y, cfg.class_weight_power) or {c: 1.0 for c in range(NUM_CLASSES)}
+        sw = np.array([cw[c] for c in range(NUM_CLASSES)], np.float32)[y[rows]]
+        ds = tf.data.Dataset.from_tensor_slices((xs, ys, sw))
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((xs, ys))
+    ds = ds.batch(n)
+    if share is None:
+        ds = ds.enumerate().map(lambda i, b: (i, 0, b))
+    else:
+        ds = tf.data.Dataset.zip((tf.data.Dataset.from_tensor_slices(index),
+                                  tf.data.Dataset.from_tensor_slices(offsets), ds))
     if augment:
-        def aug(i, batch):
-            xb, yb = batch
+        total = None if share is None else B
+
+        def aug(i, offset, batch):
+            xb, rest = batch[0], batch[1:]
             seed = tf.stack([tf.constant(cfg.seed * 1000 + epoch, tf.int32), tf.cast(i, tf.int32)])
             if cfg.channels == 3:
-                return tf.repeat(augment_batch(xb[..., :1], seed, cfg), 3, axis=-1), yb
-            return augment_batch(xb, seed, cfg), yb
-        ds = ds.enumerate().map(aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                return (tf.repeat(augment_batch(xb[..., :1], seed, cfg, offset, total), 3, axis=-1),) + tuple(rest)
+            return (augment_batch(xb, seed, cfg, offset, total),) + tuple(rest)
+        ds = ds.map(aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = ds.map(lambda i, offset, batch: batch)
     return ds.prefetch(2)
 
 
+def train_batches(strategy, x, y, cfg: TrainConfig, epoch: int, targets: np.ndarray | None = None):
+    """One epoch's training batches for ``strategy``: the plain dataset for one
+    replica; for several (mirrored GPUs, logical CPUs or workers) each input
+    pipeline builds only its own share (:func:`epoch_dataset`), with
+    TensorFlow's own auto-sharding off, since the shares already split the data."""
+    if strategy.num_replicas_in_sync == 1:
+        return epoch_dataset(x, y, cfg, epoch, augment=True, targets=targets)
+    import tensorflow as tf
+
+    def pipeline(ctx):
+        r = ctx.num_replicas_in_sync // ctx.num_input_pipelines
+        ds = epoch_dataset(x, y, cfg, epoch, augment=True, targets=targets,
+                           share=(ctx.input_pipeline_id, ctx.num_input_pipelines, r))
+        opts = tf.data.Options()
+        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        return ds.with_options(opts)
+
+    return strategy.distribute_datasets_from_function(pipeline)
+
+
 def load_splits(cfg: TrainConfig):
-    """(x_train, y_train, x_val, y_val, data) as the config asks."""
-    from . import dataset
+    """(x_train, y_train, x_val, y_val, data, (soft targets or None, their summary)) as the config asks."""
+    from . import dataset, distill
 
     path = dataset.find_data(cfg.data or None)
     if path is None:
         raise DataError("FER-2013 not found: pass --data PATH (image-folder root or fer2013.csv) or set FER_DATA")
     data = dataset.load(path, progress=True)
     if cfg.subset_train:
+        if cfg.distill_weight or cfg.ferplus_weight:
+            raise ConfigError("soft targets (teacher, FER+) need the full Training split (subset_train: 0)")
         tr, va = dataset.balanced_subset(data, cfg.subset_train, cfg.subset_val, cfg.seed)
+        rows = None
     else:
-        tr, va = data.split("Training"), data.split("PublicTest")
+        rows = np.flatnonzero(data.usage == dataset.USAGE_TO_INDEX["Training"])
+        tr, va = data.select(rows), data.split("PublicTest")
     if cfg.limit:
         rng = np.random.default_rng(cfg.seed)
-        tr = tr.select(np.sort(rng.permutation(len(tr))[:cfg.limit]))
+        keep = np.sort(rng.permutation(len(tr))[:cfg.limit])
+        tr, rows = tr.select(keep), (rows[keep] if rows is not None else None)
         va = va.select(np.sort(rng.permutation(len(va))[:max(16, cfg.limit // 4)]))
-    return tr.images, tr.labels, va.images, va.labels, data
+    soft = distill.targets(cfg, data, rows, path) if rows is not None else (None, {})
+    return tr.images, tr.labels, va.images, va.labels, data, soft
 
 
 def tee(log, path: Path):
@@ -312,30 +385,49 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
     With ``resume`` an interrupted run continues after its last finished epoch
     (model, optimizer state and schedule position come from ``ckpt/last.keras``).
     """
-    import tf_keras as keras
+    from . import distributed
 
     cfg.validate()
-    out = Path(cfg.out)
-    ckpt, state_path = out / "ckpt" / "last.keras", out / "ckpt" / "state.json"
-    if out.exists() and any(out.iterdir()) and not resume:
+    task = distributed.read_tf_config() if cfg.strategy == "multiworker" else None
+    target = distributed.WriteTarget(Path(cfg.out), task)
+    try:
+        return _run(cfg, resume, log, target)
+    except Exception as e:
+        if cfg.strategy == "multiworker" and distributed.is_peer_failure(e):
+            raise distributed.PeerError(f"a peer stopped answering ({e.__class__.__name__}: "
+                                        f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''})") from None
+        raise
+    finally:
+        target.close()
+
+
+def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
+    import tf_keras as keras
+
+    run_dir, out = target.run, target.path       # read the run folder; write to out (the run folder on the chief)
+    ckpt, state_path = run_dir / "ckpt" / "last.keras", run_dir / "ckpt" / "state.json"
+    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         if state_path.is_file():
-            raise ConfigError(f"{out} holds an earlier run: add --resume to continue it, or pick another --out")
-    out.mkdir(parents=True, exist_ok=True)
+            raise ConfigError(f"{run_dir} holds an earlier run: add --resume to continue it, or pick another --out")
+    out.mkdir(parents=True, exist_ok=True)        # an unwritable run folder fails here, before any peer waits
+    # A multi-worker strategy configures TensorFlow's runtime: it comes before any other TensorFlow call.
+    strategy = get_strategy(cfg.strategy)
     log = tee(log, out / "train.log")
     keras.utils.set_random_seed(cfg.seed)
 
-    x_tr, y_tr, x_va, y_va, data = load_splits(cfg)
-    steps = math.ceil(len(x_tr) / cfg.batch_size)
+    x_tr, y_tr, x_va, y_va, data, (t_tr, soft_info) = load_splits(cfg)
+    # several replicas use whole global batches only (epoch_dataset)
+    steps = (math.ceil if strategy.num_replicas_in_sync == 1 else math.floor)(len(x_tr) / cfg.batch_size)
     config_mod.save(cfg, out / "config.yaml")
     atomic_write_json(out / "data.json", {
         "data_checksum_sha256": data.checksum, "train": int(len(x_tr)), "val": int(len(x_va)),
         "val_split": "balanced subset of Training" if cfg.subset_train else "PublicTest",
-        "skipped": data.skipped,
+        "skipped": data.skipped, "soft_targets": soft_info,
         "init_sha256": (file_sha256(cfg.init) if Path(cfg.init).suffix in (".keras", ".h5", ".pth", ".pt")
                         and Path(cfg.init).is_file() else None)})
 
-    strategy = get_strategy(cfg.strategy)
-    log(f"strategy {cfg.strategy}: {strategy.num_replicas_in_sync} replica(s)")
+    log(f"strategy {cfg.strategy}: {strategy.num_replicas_in_sync} replica(s)"
+        + ("" if target.chief else f"; not the chief: writing only to {out}, removed at the end"))
     start_epoch, best = 0, -1.0
     with strategy.scope():
         if resume and state_path.is_file() and ckpt.is_file():
@@ -349,15 +441,17 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
         else:
             model = build_initialized(cfg)
             compile_model(model, cfg, steps)
-    rows = _history_rows(out)[:start_epoch]
+    rows = _history_rows(run_dir)[:start_epoch]
     cw = class_weights(y_tr, cfg.class_weight_power)
     val_ds = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
     t_start = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
         log(f"epoch {epoch + 1}/{cfg.epochs}")
-        h = model.fit(epoch_dataset(x_tr, y_tr, cfg, epoch, augment=True), validation_data=val_ds,
-                      initial_epoch=epoch, epochs=epoch + 1, class_weight=cw,
+        plain = strategy.num_replicas_in_sync == 1 and t_tr is None
+        h = model.fit(train_batches(strategy, x_tr, y_tr, cfg, epoch, t_tr), validation_data=val_ds,
+                      steps_per_epoch=None if strategy.num_replicas_in_sync == 1 else steps,
+                      initial_epoch=epoch, epochs=epoch + 1, class_weight=cw if plain else None,
                       verbose=1 if sys.stderr.isatty() else 2)
         row = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1)}
         row.update({k: float(v[-1]) for k, v in h.history.items()})
@@ -365,14 +459,16 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
         if row["val_accuracy"] > best:
             best = row["val_accuracy"]
             _save_model(model, out / "best.keras")
-        _save_model(model, ckpt)
-        atomic_write_json(state_path, {"epoch": epoch, "best_val_accuracy": best})
+        _save_model(model, out / "ckpt" / "last.keras")
+        atomic_write_json(out / "ckpt" / "state.json", {"epoch": epoch, "best_val_accuracy": best})
         _write_history(out, rows)
         done = epoch + 1 - start_epoch
         eta = (time.time() - t_start) / done * (cfg.epochs - epoch - 1)
         log(f"epoch {epoch + 1}: loss {row['loss']:.4f} acc {row['accuracy']:.4f} "
             f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f} "
             f"({row['seconds']:.0f}s, ETA {eta / 60:.1f} min)")
+    if not target.chief:
+        return run_dir
     if cfg.prune_epochs:
         finetune_stage(cfg, "prune", log)
     if cfg.qat_epochs:
@@ -399,7 +495,7 @@ def finetune_stage(cfg: TrainConfig, stage: str, log=print) -> Path:
     from .model import custom_objects
 
     base = keras.models.load_model(src, compile=False, custom_objects=custom_objects())
-    x_tr, y_tr, x_va, y_va, _ = load_splits(cfg)
+    x_tr, y_tr, x_va, y_va, _, (t_tr, _) = load_splits(cfg)
     steps = math.ceil(len(x_tr) / cfg.batch_size)
     callbacks = []
     if stage == "prune":
@@ -413,8 +509,9 @@ def finetune_stage(cfg: TrainConfig, stage: str, log=print) -> Path:
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     val = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
     for e in range(epochs):
-        h = model.fit(epoch_dataset(x_tr, y_tr, cfg, 1000 + e, augment=True), validation_data=val, epochs=1,
-                      class_weight=class_weights(y_tr, cfg.class_weight_power), callbacks=callbacks,
+        h = model.fit(epoch_dataset(x_tr, y_tr, cfg, 1000 + e, augment=True, targets=t_tr), validation_data=val,
+                      epochs=1, class_weight=class_weights(y_tr, cfg.class_weight_power) if t_tr is None else None,
+                      callbacks=callbacks,
                       verbose=1 if sys.stderr.isatty() else 2)
         log(f"{stage} epoch {e + 1}/{epochs}: val_acc {h.history['val_accuracy'][-1]:.4f}")
     if stage == "prune":

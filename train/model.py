@@ -123,8 +123,18 @@ def custom_objects() -> dict:
         def get_config(self):
             return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
-    _CUSTOM["SeededDropout"] = SeededDropout
-    _CUSTOM["fer_edge>SeededDropout"] = SeededDropout
+    @keras.saving.register_keras_serializable("fer_edge")
+    class EdgePad(keras.layers.Layer):
+        """Pads height and width by one pixel that repeats the edge pixel
+        (``tf.pad`` SYMMETRIC; TFLite MIRROR_PAD). The folded front of
+        :mod:`convert.graph` starts with it."""
+
+        def call(self, x):
+            return tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+
+    for cls in (SeededDropout, EdgePad):
+        _CUSTOM[cls.__name__] = cls
+        _CUSTOM[f"fer_edge>{cls.__name__}"] = cls
     return _CUSTOM
 
 

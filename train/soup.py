@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataError, OutputError, cli_error
+from .errors import ConfigError, DataError, OutputError, run_cli
 
 #: the record of how a soup was made, kept with the run and the release
 SOUP_FILE = "soup.json"
@@ -212,7 +212,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the recalibration sample")
     p.add_argument("--qat-epochs", type=int, help="quantization-aware fine-tuning epochs (default: the last run's)")
     a = p.parse_args(argv)
-    try:
+
+    def body():
         if a.bn_images < 1 or a.bn_batch_size < 1:
             raise ConfigError("--bn-images and --bn-batch-size must be positive")
         from . import config, loop
@@ -229,12 +230,8 @@ def main(argv=None) -> int:
         if cfg.qat_epochs:
             loop.finetune_stage(cfg, "qat", log=log)
         write_report(out)
-    except Exception as e:
-        code = cli_error(e)
-        if code is None:
-            raise
-        return code
-    return 0
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

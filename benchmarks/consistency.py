@@ -1,0 +1,268 @@
+"""Same answers on every interpreter: one int8 model under each kernel set.
+
+Kernel sets: LiteRT with XNNPACK (what ``fer-infer`` uses), LiteRT's builtin
+kernels (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``), TFLite's reference kernels
+(``BUILTIN_REF``, the code TFLite for Microcontrollers' kernels come from),
+TensorFlow's own interpreter, and tflite-runtime 2.14 from its own environment
+(needs numpy<2; the only interpreter on 32-bit ARM)::
+
+    .venv-tflrt/bin/python -m benchmarks.consistency --backend tflite_runtime \\
+        --model M.tflite --crops crops.npy --out raw.npy
+
+writes that interpreter's raw output tensors for the crops. The matrix gives,
+for every pair, the share of crops with the same label, the largest and mean
+difference of the output tensors (in output steps), and each set's accuracy.
+Why they differ, and what the converter does about it: README, *Same answers
+on every interpreter*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: name -> (backend, xnnpack, reference kernels)
+KERNELS = {
+    "litert-xnnpack": ("litert", True, False),
+    "litert-builtin": ("litert", False, False),
+    "litert-reference": ("litert", False, True),
+    "tensorflow": ("tensorflow", False, False),
+}
+
+
+def raw_outputs(model: Path, crops: np.ndarray, backend: str, xnnpack: bool = True,
+                reference: bool = False) -> np.ndarray:
+    """The output tensor for each uint8 crop ``[N, S, S]``, as the interpreter gives it."""
+    from runtime.classifier import Classifier
+    from runtime.interpreter import find_backend, make_interpreter
+
+    clf = Classifier(model, threads=1, backend=find_backend(backend), xnnpack=xnnpack)
+    if reference:
+        clf.interpreter = make_interpreter(Path(model).read_bytes(), 1, clf.backend, reference=True)
+    return np.stack([clf.run_raw(c).reshape(-1) for c in crops]).astype(np.int32)
+
+
+def outputs_from_python(python: str, model: Path, crops: np.ndarray, backend: str) -> np.ndarray:
+    """:func:`raw_outputs` run by another Python (an environment with tflite-runtime)."""
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = Path(d) / "crops.npy", Path(d) / "raw.npy"
+        np.save(src, crops)
+        r = subprocess.run([python, "-m", "benchmarks.consistency", "--backend", backend, "--model", str(model),
+                            "--crops", str(src), "--out", str(dst)], cwd=REPO, capture_output=True, text=True)
+        if r.returncode != 0 or not dst.is_file():
+            raise RuntimeError((r.stderr.strip().splitlines() or ["no output"])[-1])
+        return np.load(dst)
+
+
+def matrix(outputs: dict[str, np.ndarray], labels: np.ndarray | None) -> dict:
+    """Pairwise label agreement and output differences, and each kernel set's accuracy."""
+    names = list(outputs)
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            x, y = outputs[a], outputs[b]
+            d = np.abs(x - y)
+            pairs.append({"a": a, "b": b, "agreement": float((x.argmax(1) == y.argmax(1)).mean()),
+                          "max_diff": int(d.max()), "mean_diff": float(d.mean()),
+                          "identical": float((d.max(1) == 0).mean())})
+    acc = ({n: float((o.argmax(1) == labels).mean()) for n, o in outputs.items()} if labels is not None else {})
+    return {"kernels": names, "n": int(len(next(iter(outputs.values())))), "pairs": pairs, "accuracy": acc}
+
+
+def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | None, tflrt_python: str | None = None,
+            log=print) -> dict:
+    """The matrix for every model (``{tier: path}``) over every kernel set installed here."""
+    from benchmarks.latency import installed_backends
+
+    have = {b.name for b in installed_backends()}
+    out = {}
+    for tier, path in models.items():
+        outputs = {}
+        for name, (backend, xnn, ref) in KERNELS.items():
+            if backend in have:
+                outputs[name] = raw_outputs(path, crops, backend, xnn, ref)
+        if tflrt_python and Path(tflrt_python).is_file():
+            try:
+                outputs["tflite-runtime"] = outputs_from_python(tflrt_python, path, crops, "tflite_runtime")
+            except RuntimeError as e:
+                log(f"  tflite-runtime environment failed: {e}")
+        out[tier] = matrix(outputs, labels)
+        worst = min(out[tier]["pairs"], key=lambda p: p["agreement"]) if out[tier]["pairs"] else None
+        if worst:
+            log(f"  {tier}: {len(outputs)} kernel sets, lowest label agreement {100 * worst['agreement']:.2f}% "
+                f"({worst['a']} vs {worst['b']})")
+    return out
+
+
+# -- why: the diagnosis behind README "Same answers on every interpreter" --------------------
+
+#: Cut points of the MobileNetV2 graph for :func:`diagnose` (layer names).
+CUTS = ("Conv1_relu", "expanded_conv_project_BN", "block_1_project_BN", "block_2_add", "block_5_add",
+        "block_9_add", "block_12_add", "block_15_add", "out_relu")
+
+
+def _int8(model, calib: np.ndarray, io=np.int8) -> bytes:
+    import tensorflow as tf
+
+    xs = calib.astype(np.float32)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([xs[i:i + 1]] for i in range(len(xs)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8 if io == np.int8 else tf.uint8
+    return bytes(conv.convert())
+
+
+def _run_all(tfl: bytes, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Raw outputs of ``tfl`` for each input under the three LiteRT kernel sets."""
+    from runtime.interpreter import find_backend, make_interpreter
+
+    out = {}
+    for name, (_, xnn, ref) in list(KERNELS.items())[:3]:
+        it = make_interpreter(tfl, 1, find_backend("litert"), xnnpack=xnn, reference=ref)
+        i, o = it.get_input_details()[0], it.get_output_details()[0]
+        res = []
+        for x in inputs:
+            it.set_tensor(i["index"], x[None].astype(i["dtype"]))
+            it.invoke()
+            res.append(it.get_tensor(o["index"]).astype(np.int32).reshape(-1))
+        out[name] = np.stack(res)
+    return out
+
+
+def _differ(outs: dict[str, np.ndarray]) -> dict:
+    x = outs["litert-xnnpack"]
+    return {f"xnnpack_vs_{k.split('-')[1]}": round(float((v != x).mean()), 5)
+            for k, v in outs.items() if k != "litert-xnnpack"}
+
+
+def op_table(seed: int = 0) -> list[dict]:
+    """One-operator int8 models on random inputs: share of outputs that differ
+    between XNNPACK and the builtin / reference kernels, and XNNPACK's share
+    that differs from the exactly rounded result (for the convolution)."""
+    import convert  # noqa: F401
+    import tf_keras as keras
+
+    L = keras.layers
+    rng = np.random.default_rng(seed)
+
+    def one(name, build, shape):
+        i = keras.Input(shape)
+        tfl = _int8(keras.Model(i, build(i)), rng.normal(0, 1, (200,) + shape))
+        from runtime.interpreter import find_backend, make_interpreter
+
+        it = make_interpreter(tfl, 1, find_backend("litert"))
+        d = it.get_input_details()[0]
+        s, z = d["quantization"]
+        xs = np.clip(np.round(rng.normal(0, 1, (20,) + shape) / s + z), -128, 127).astype(np.int8)
+        return {"op": name, **_differ(_run_all(tfl, xs))}
+
+    return [one("CONV_2D 1x1, 64 -> 384", lambda x: L.Conv2D(384, 1)(x), (12, 12, 64)),
+            one("DEPTHWISE_CONV_2D 3x3 + ReLU6", lambda x: L.ReLU(6.0)(L.DepthwiseConv2D(3, padding="same")(x)),
+                (12, 12, 96)),
+            one("ADD (after a 1x1 convolution)", lambda x: L.Add()([x, L.Conv2D(64, 1)(x)]), (12, 12, 64)),
+            one("MEAN (global average pooling 3x3)", lambda x: L.GlobalAveragePooling2D()(x), (3, 3, 1280)),
+            one("FULLY_CONNECTED 1280 -> 7 + SOFTMAX", lambda x: L.Dense(7, activation="softmax")(x), (1280,))]
+
+
+def diagnose(keras_path: Path, data_path, n_cut: int = 150, log=print) -> dict:
+    """Where the kernel sets part: one-operator models, the release model cut
+    after successive blocks (folded front), and label agreement on PrivateTest
+    with the front folded and as trained."""
+    import convert  # noqa: F401
+    import tf_keras as keras
+
+    from convert import graph
+    from convert.calibration import representative_faces
+    from convert.quantize import load_keras_model
+    from train import dataset
+
+    out = {"model": str(keras_path)}
+    log("one-operator models")
+    out["ops"] = op_table()
+    m = load_keras_model(keras_path)
+    folded = graph.fold_front(m)
+    calib, _ = representative_faces(data_path, 300, 0)
+    pv = dataset.load(dataset.find_data(data_path)).split("PrivateTest")
+    faces = pv.images[np.random.default_rng(0).permutation(len(pv))[:n_cut]][..., None]
+    out["cuts"] = []
+    for name in CUTS:
+        log(f"cut after {name}")
+        sub = keras.Model(folded.inputs[0], folded.get_layer(name).get_output_at(-1))
+        outs = _run_all(_int8(sub, calib[..., None], np.uint8), faces)
+        d = np.abs(outs["litert-xnnpack"] - outs["litert-builtin"])
+        out["cuts"].append({"after": name, "differ": round(float((d > 0).mean()), 4), "max": int(d.max()),
+                            "mean": round(float(d.mean()), 3)})
+    out["labels"] = {}
+    for front, model in (("as trained", graph.fixed_batch(m)), ("folded", folded)):
+        log(f"PrivateTest labels, front {front}")
+        outs = _run_all(_int8(model, calib[..., None], np.uint8), pv.images[..., None])
+        r = matrix(outs, pv.labels)
+        out["labels"][front] = {"n": r["n"], "pairs": r["pairs"], "accuracy": r["accuracy"]}
+    return out
+
+
+def diagnosis_markdown(d: dict) -> str:
+    lines = ["# Why interpreters disagree on int8 outputs", "",
+             f"Generated by `python -m benchmarks.consistency --diagnose` from `{d['model']}`.", "",
+             "## One-operator int8 models (random inputs): share of outputs that differ", "",
+             "| operator | XNNPACK vs builtin | XNNPACK vs reference |", "|---|---|---|"]
+    for r in d["ops"]:
+        lines.append(f"| {r['op']} | {100 * r['xnnpack_vs_builtin']:.2f}% | {100 * r['xnnpack_vs_reference']:.2f}% |")
+    lines += ["", "## The release model (front folded) cut after successive blocks, XNNPACK vs builtin", "",
+              "| cut after | outputs that differ | largest | mean (steps) |", "|---|---|---|---|"]
+    for r in d["cuts"]:
+        lines.append(f"| {r['after']} | {100 * r['differ']:.2f}% | {r['max']} | {r['mean']:.3f} |")
+    lines += ["", "## Labels on all PrivateTest crops (post-training int8, 300 calibration faces)", "",
+              "| front | kernels A | kernels B | same label | accuracy A | accuracy B |", "|---|---|---|---|---|---|"]
+    for front, r in d["labels"].items():
+        for p in r["pairs"]:
+            lines.append(f"| {front} | {p['a']} | {p['b']} | {100 * p['agreement']:.2f}% | "
+                         f"{100 * r['accuracy'][p['a']]:.2f}% | {100 * r['accuracy'][p['b']]:.2f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if "--diagnose" in argv:
+        d = argparse.ArgumentParser(prog="python -m benchmarks.consistency --diagnose")
+        d.add_argument("--diagnose", action="store_true")
+        d.add_argument("--keras", default=str(REPO / "models" / "fer_mobilenetv2.keras"))
+        d.add_argument("--data", help="FER-2013 (default: $FER_DATA)")
+        d.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "consistency-diagnosis"))
+        a = d.parse_args(argv)
+        from train.io import atomic_write_json, atomic_write_text
+
+        res = diagnose(Path(a.keras), a.data, log=lambda m: print(m, file=sys.stderr))
+        atomic_write_json(Path(a.out + ".json"), res)
+        atomic_write_text(Path(a.out + ".md"), diagnosis_markdown(res))
+        print(diagnosis_markdown(res))
+        return 0
+    p = argparse.ArgumentParser(prog="python -m benchmarks.consistency", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True)
+    p.add_argument("--crops", required=True, help=".npy of uint8 crops [N, S, S]")
+    p.add_argument("--backend", default="litert", choices=["litert", "tflite_runtime", "tensorflow"])
+    p.add_argument("--no-xnnpack", action="store_true")
+    p.add_argument("--out", required=True, help=".npy for the raw outputs [N, K]")
+    a = p.parse_args(argv)
+    from runtime.errors import FerError
+
+    try:
+        raw = raw_outputs(Path(a.model), np.load(a.crops), a.backend, not a.no_xnnpack)
+    except (FerError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    np.save(a.out, raw)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
