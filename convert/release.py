@@ -173,7 +173,8 @@ def records_of(out: Path, soup: dict) -> dict[str, str]:
             continue
         cfg = config.load_preset(str(f)).to_dict()
         for i in soup["ingredients"]:
-            want = {k: v for k, v in i["config"].items() if k not in ("data", "out")}
+            # through the current config class, so fields added since the run have their defaults
+            want = {k: v for k, v in config.from_dict(i["config"]).to_dict().items() if k not in ("data", "out")}
             if {k: v for k, v in cfg.items() if k not in ("data", "out")} == want:
                 found.setdefault(Path(i["run"]).name, str(f.parent.relative_to(out)) + "/")
     return found

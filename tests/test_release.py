@@ -185,3 +185,14 @@ def test_shipped_route_is_what_convert_quantize_rebuilds():
     routes = json.loads((REPO / "models" / "release" / "routes.json").read_text())
     chosen = routes["routes"][routes["chosen"]]
     assert routes["chosen_on"] == "PublicTest" and chosen["samples"] == n and src == REPO / chosen["source"]
+
+
+def test_the_release_card_finds_the_records_of_its_runs():
+    """The soup's runs were recorded before newer config fields existed; their
+    records are still found (release/stage1/, candidates/cycle2/)."""
+    from convert.release import records_of
+
+    report = json.loads((MODELS / "release" / "report.json").read_text())
+    found = records_of(MODELS, report["soup"])
+    assert found == {"stage1": "release/stage1/", "cycle2": "candidates/cycle2/"}
+    assert "record `not kept`" not in (MODELS / "MODEL_CARD.md").read_text()
