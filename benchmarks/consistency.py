@@ -41,11 +41,9 @@ def raw_outputs(model: Path, crops: np.ndarray, backend: str, xnnpack: bool = Tr
                 reference: bool = False) -> np.ndarray:
     """The output tensor for each uint8 crop ``[N, S, S]``, as the interpreter gives it."""
     from runtime.classifier import Classifier
-    from runtime.interpreter import find_backend, make_interpreter
+    from runtime.interpreter import find_backend
 
-    clf = Classifier(model, threads=1, backend=find_backend(backend), xnnpack=xnnpack)
-    if reference:
-        clf.interpreter = make_interpreter(Path(model).read_bytes(), 1, clf.backend, reference=True)
+    clf = Classifier(model, threads=1, backend=find_backend(backend), xnnpack=xnnpack, reference=reference)
     return np.stack([clf.run_raw(c).reshape(-1) for c in crops]).astype(np.int32)
 
 

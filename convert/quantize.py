@@ -63,8 +63,8 @@ class QuantizationConfig:
     fold: bool = True                # fold the elementwise front into one convolution (convert.graph)
 
     @classmethod
-    def for_int8(cls, io_dtype="uint8", samples=300, seed=0, float_layers=(), fold=True):
-        return cls("int8", io_dtype, samples, seed, tuple(float_layers), fold)
+    def for_int8(cls, io_dtype="uint8", samples=300, seed=0, float_layers=()):
+        return cls("int8", io_dtype, samples, seed, tuple(float_layers))
 
     @classmethod
     def for_float16(cls):

@@ -389,10 +389,11 @@ def main(argv=None) -> int:
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            if (run / "release" / "report.json").is_file() and not (run / "report.json").is_file():
+            rerun = (run / "release" / "report.json").is_file() and not (run / "report.json").is_file()
+            if rerun:
                 if run.resolve() != out.resolve():
                     raise ConvertError("a release folder is converted again in place: --run and --out must match")
-                run = rerun_folder(run, Path(scratch) / "run")
+                run = rerun_folder(run, Path(scratch) / "run")     # its models are in --out already
                 log(f"converting the release in {a.run} again from its committed record")
             for f in ("model.keras", "model.json", "report.json"):
                 if not (run / f).is_file():
@@ -400,12 +401,12 @@ def main(argv=None) -> int:
             stage = keep_stage(out, config.load_preset(str(run / "config.yaml")).to_dict(), log=log)
             rec = out / "release"
             copy_record(run, rec)
-            if run.parent != Path(scratch):
+            if not rerun:
                 shutil.copy2(run / "model.keras", out / FLOAT)
                 shutil.copy2(run / "model.json", out / FLOAT.replace(".keras", ".json"))
             data = dataset.load(dataset.find_data(a.data))
             has_qat = (run / "qat.h5").is_file()
-            if has_qat and run.parent != Path(scratch):
+            if has_qat and not rerun:
                 copy_without_optimizer(run / "qat.h5", out / QAT, data)
             cands, chosen = convert_routes(out, data, a.data, has_qat, log)
             qrep, int8_res = cands[chosen]["report"], cands[chosen]["int8"]

@@ -42,13 +42,15 @@ class Classifier:
             int8 release model) or ``"fast"`` (the bundled low-resolution model).
         threads: interpreter threads.
         backend: a :class:`runtime.interpreter.Backend` (default: best installed).
+        xnnpack, reference: kernel choice for the benchmarks (see
+            :func:`runtime.interpreter.make_interpreter`).
 
     Raises:
         ModelError: missing, malformed or contract-breaking model.
     """
 
     def __init__(self, model: str | Path | None = None, threads: int | None = None,
-                 backend: Backend | None = None, xnnpack: bool = True):
+                 backend: Backend | None = None, xnnpack: bool = True, reference: bool = False):
         bundled = model is None or str(model) in BUNDLED
         path = BUNDLED.get(str(model or "release"), Path(str(model)))
         if bundled and not path.is_file():
@@ -63,7 +65,7 @@ class Classifier:
         self.contract: ModelContract = self.info.contract
         self._check_contract()
         self.backend = backend or find_backend()
-        self.interpreter = make_interpreter(path.read_bytes(), threads, self.backend, xnnpack)
+        self.interpreter = make_interpreter(path.read_bytes(), threads, self.backend, xnnpack, reference)
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
         self.size = int(self._in["shape"][1])

@@ -56,10 +56,6 @@ class Task:
     def peers(self) -> list[str]:
         return [a for kind in ("chief", "worker") for a in self.cluster.get(kind, []) if a != self.address]
 
-    @property
-    def workers(self) -> int:
-        return sum(len(self.cluster.get(kind, [])) for kind in ("chief", "worker"))
-
 
 def _address(kind: str, value) -> str:
     if not isinstance(value, str) or value.count(":") < 1:
@@ -193,7 +189,7 @@ class WriteTarget:
     single process), a temporary folder on the other workers (removed on close)."""
 
     def __init__(self, out: Path, task: Task | None):
-        self.run = Path(out)
+        self.run, self.task = Path(out), task
         self.chief = task is None or task.is_chief
         self.path = self.run if self.chief else Path(tempfile.mkdtemp(prefix=f"fer-worker{task.index}-"))
 

@@ -151,9 +151,10 @@ def _copy_weights(src, dst, init: str | None = None) -> int:
     return n
 
 
-def get_strategy(name: str):
+def get_strategy(name: str, task=None):
     """TensorFlow's own distribution: "mirrored" (the GPUs of one host) or
-    "multiworker" (several hosts, configured by ``TF_CONFIG``).
+    "multiworker" (several hosts, configured by ``TF_CONFIG``; ``task`` is the
+    :class:`train.distributed.Task` it describes).
 
     On a host without GPUs, ``FER_LOGICAL_CPUS=N`` splits the CPU into N
     logical devices and mirrors over them (how the tests exercise mirroring).
@@ -172,7 +173,7 @@ def get_strategy(name: str):
     if name == "multiworker":
         from . import distributed
 
-        return distributed.strategy(distributed.read_tf_config())
+        return distributed.strategy(task)
     return tf.distribute.get_strategy()
 
 
@@ -411,7 +412,7 @@ def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
             raise ConfigError(f"{run_dir} holds an earlier run: add --resume to continue it, or pick another --out")
     out.mkdir(parents=True, exist_ok=True)        # an unwritable run folder fails here, before any peer waits
     # A multi-worker strategy configures TensorFlow's runtime: it comes before any other TensorFlow call.
-    strategy = get_strategy(cfg.strategy)
+    strategy = get_strategy(cfg.strategy, target.task)
     log = tee(log, out / "train.log")
     keras.utils.set_random_seed(cfg.seed)
 
