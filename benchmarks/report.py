@@ -132,6 +132,15 @@ def markdown(r: dict) -> str:
         c = r["cold_start"]
         lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",
                   f"| peak RSS of that process | {c['peak_rss_mb_max']:.0f} MB |"]
+    if r.get("browser"):
+        from benchmarks import browser
+
+        p50 = {}
+        for variant in browser.TIERS.values():
+            cells = [c for c in primary_cells(r, (variant,)) if c["threads"] == 1]
+            if cells:
+                p50[variant] = cells[0]["p50"]
+        lines += ["", "## In the browser (web-sample/)", ""] + browser.lines(r["browser"], p50)
     peer = (r.get("peers") or {}).get("fer")
     if peer:
         lines += ["", f"## Peer: PyPI `fer` {peer['version']} (same run)", "",

@@ -109,13 +109,40 @@ class BlazeFace:
         self.name = "blazeface"
 
     @staticmethod
-    def input_tensor(rgb):
+    def letterbox(im):
+        """The PIL image scaled by ``128 / max(width, height)`` (whole output
+        pixels only, each covering exactly side/128 source pixels).
+
+        Written out step by step so that every client reproduces the bytes
+        (the web sample does, web-sample/src/resize.js): Pillow's integer
+        ``reduce`` by the whole factor that leaves at least twice the output
+        size (what ``reducing_gap=2.0`` does), then one bilinear pass per axis,
+        horizontal first. A single two-axis ``resize`` would let Pillow pick
+        the pass order itself, which moves pixels by one step.
+        """
+        from PIL import Image
+
+        w, h = im.size
+        side = max(w, h)
+        tw, th = (max(1, int(v * BLAZEFACE_INPUT // side)) for v in (w, h))
+        if (tw, th) == (w, h):
+            return im
+        bx, by = min(float(w), tw * side / BLAZEFACE_INPUT), min(float(h), th * side / BLAZEFACE_INPUT)
+        fx, fy = max(1, int(bx / tw / 2.0)), max(1, int(by / th / 2.0))
+        if fx > 1 or fy > 1:
+            im = im.reduce((fx, fy))
+            bx, by = bx / fx, by / fy
+        im = im.resize((tw, im.size[1]), Image.BILINEAR, box=(0.0, 0.0, bx, float(im.size[1])))
+        return im.resize((tw, th), Image.BILINEAR, box=(0.0, 0.0, float(tw), by))
+
+    @classmethod
+    def input_tensor(cls, rgb):
         """The model input ``[1, 128, 128, 3]`` in [-1, 1] and the image's (width, height).
 
-        The image is letterboxed: scaled by ``128 / max(width, height)`` into
-        the top-left corner, black (-1) right of and below it, so the
-        aspect ratio is kept and a box decodes to image pixels by one factor.
-        Only the scaled image is built; a PIL input is never copied whole.
+        The image is letterboxed (:meth:`letterbox`) into the top-left
+        corner, black (-1) right of and below it, so the aspect ratio is kept
+        and a box decodes to image pixels by one factor. Only the scaled
+        image is built; a PIL input is never copied whole.
         """
         from PIL import Image
 
@@ -123,11 +150,8 @@ class BlazeFace:
         if im.mode != "RGB":
             im = im.convert("RGB")
         w, h = im.size
-        side = max(w, h)
-        # Whole output pixels only, each covering exactly side/128 source pixels.
-        tw, th = (max(1, int(v * BLAZEFACE_INPUT // side)) for v in (w, h))
-        box = (0.0, 0.0, min(float(w), tw * side / BLAZEFACE_INPUT), min(float(h), th * side / BLAZEFACE_INPUT))
-        small = im if (tw, th) == (w, h) else im.resize((tw, th), Image.BILINEAR, box=box, reducing_gap=2.0)
+        small = cls.letterbox(im)
+        tw, th = small.size
         x = np.full((1, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3), -1.0, np.float32)
         x[0, :th, :tw] = np.asarray(small, np.float32) / 127.5 - 1.0
         return x, (w, h)

@@ -51,7 +51,12 @@ def test_markdown_lists_every_cell_and_peer_ratio():
          "peers": {"fer": {"version": "22.5.1", "accuracy": {}, "crop_latency": {"p50": 20.0}, "ours_crop_p50": 2.0,
                            "crop_ratio": 10.0, "pipeline": {"photos": 1, "faces_found": 1,
                                                             "median_of_photo_medians_ms": 90.0}, "photo_ratio": 10.0}}}
+    r["browser"] = {"browser": "Chromium 1", "runtime": "LiteRT.js wasm, 1 thread",
+                    "tiers": {"release": {"median_ms": 5.0, "mean_ms": 5.1, "runs": 300},
+                              "fast": {"median_ms": 4.0, "mean_ms": 4.1, "runs": 300}}}
     md = markdown(r)
+    assert "| release | 5.0 | 2.000 | 2.5x |" in md      # browser beside the Python runtime, same run
+    assert "| fast | 4.0 |  |  |" in md                   # no Python fast_int8 cell in this run
     assert "| int8 | litert 2 | 1 | on | 30 | 2.000 |" in md
     assert "tflite_runtime 2 (own env) | 1 | off" in md
     assert "| float32 | litert 2 | 1 | on | failed: boom |" in md
@@ -95,3 +100,14 @@ def test_release_cells_are_the_release_model_only():
                      dict(cell, variant="int8", xnnpack=False), dict(cell, variant="int8", backend="tensorflow")]}
     assert [c["p50"] for c in report.primary_cells(r)] == [2.0]
     assert [c["variant"] for c in report.primary_cells(r, ("int8", "fast_int8"))] == ["int8", "fast_int8"]
+
+
+def test_browser_benchmark_says_why_it_is_skipped(monkeypatch, tmp_path):
+    from benchmarks import browser
+
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    assert browser.measure() == {"skipped": "Node.js is not installed"}
+    monkeypatch.setattr(browser.shutil, "which", lambda name: "/usr/bin/node")
+    monkeypatch.setattr(browser, "WEB", tmp_path)
+    assert "not built" in browser.measure()["skipped"]
+    assert browser.lines({"skipped": "why"}, {}) == ["Not measured: why."]

@@ -20,6 +20,23 @@ def test_model_io_contract_and_variants():
         build_model(image_size=300)
 
 
+def test_micro_architecture_knobs():
+    """The micro tier's cuts: an unpadded first convolution, fewer blocks, a narrower last 1x1."""
+    from train.model import build_model
+
+    m = build_model(image_size=48, alpha=0.5, head_channels=256, blocks=14, stem="valid", dropout=0.1)
+    names = [layer.name for layer in m.layers]
+    assert "Conv1_pad" not in names and "block_14_expand" not in names and "block_13_project" in names
+    assert m.get_layer("Conv1").output_shape[1:3] == (23, 23)          # (48 - 3) / 2 + 1, no padding
+    assert m.get_layer("Conv_1").filters == 256
+    assert m.count_params() < 260_000
+    full = build_model(image_size=48, alpha=0.5)
+    assert "Conv1_pad" in [layer.name for layer in full.layers] and full.get_layer("Conv_1").filters == 1280
+    for bad in (dict(stem="same"), dict(blocks=0), dict(blocks=18), dict(head_channels=-1)):
+        with pytest.raises(ValueError):
+            build_model(image_size=48, **bad)
+
+
 def _fake_torch_pickle(monkeypatch) -> bytes:
     """Pickle {"w": tensor} the way PyTorch does, with stand-in torch modules."""
     import collections

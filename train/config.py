@@ -32,6 +32,11 @@ class TrainConfig:
             dict (``*.pth``), e.g. torchvision's mobilenet_v2-b0353104.pth, or a
             trained model (``*.keras``) to start another training cycle from
             (same image_size/alpha/channels; its padding style is kept).
+        head_channels: width of the last 1x1 convolution (0 = MobileNetV2's 1280).
+        blocks: how many of MobileNetV2's 17 inverted-residual blocks to keep.
+        stem: "pad" (MobileNetV2) or "valid" (no padding before the first
+            convolution; with image_size 48 the front folds exactly, the
+            micro tier).
         freeze_base: train only the head (the published study's transfer learning).
         dropout: before the dense head.
     Optimization:
@@ -67,6 +72,9 @@ class TrainConfig:
     image_size: int = 96
     alpha: float = 1.0
     channels: int = 1
+    head_channels: int = 0
+    blocks: int = 17
+    stem: str = "pad"
     init: str = "random"
     freeze_base: bool = False
     dropout: float = 0.2
@@ -102,6 +110,10 @@ class TrainConfig:
             raise ConfigError(f"image_size must be 32..224 (got {self.image_size})")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3 (got {self.channels})")
+        if self.stem not in ("pad", "valid"):
+            raise ConfigError(f"stem must be pad or valid (got {self.stem})")
+        if not 1 <= self.blocks <= 17 or self.head_channels < 0:
+            raise ConfigError(f"blocks must be 1..17 and head_channels >= 0 (got {self.blocks}, {self.head_channels})")
         if self.optimizer not in ("adamw", "adam", "sgd"):
             raise ConfigError(f"optimizer must be adamw, adam or sgd (got {self.optimizer})")
         if self.schedule not in ("cosine", "constant"):

@@ -83,6 +83,7 @@ def model_kwargs(cfg: TrainConfig) -> dict:
     """Builder arguments implied by the config (torchvision init = torch padding etc.)."""
     torch_style = _torch_style(cfg.init)
     return dict(image_size=cfg.image_size, alpha=cfg.alpha, channels=cfg.channels, dropout=cfg.dropout, seed=cfg.seed,
+                head_channels=cfg.head_channels, blocks=cfg.blocks, stem=cfg.stem,
                 padding="torch" if torch_style else "keras",
                 normalization="torch" if torch_style else "keras",
                 bn_epsilon=1e-5 if torch_style else 1e-3)

@@ -46,16 +46,25 @@ def _pad(layers, x, name: str, padding: str):
 
 
 def build_backbone(layers, x, alpha: float = 1.0, padding: str = "keras",
-                   bn_epsilon: float = 1e-3, bn_momentum: float = 0.99):
-    """MobileNetV2 feature extractor on tensor ``x`` (3 channels, normalized)."""
+                   bn_epsilon: float = 1e-3, bn_momentum: float = 0.99, head_channels: int = 0,
+                   stem: str = "pad", blocks: int = len(BLOCKS)):
+    """MobileNetV2 feature extractor on tensor ``x`` (3 channels, normalized).
+
+    ``head_channels`` sets the last 1x1 convolution's width (0: MobileNetV2's
+    1280, wider with alpha > 1); ``stem="valid"`` drops the padding before
+    the first stride-2 convolution (the micro tier: its front then folds
+    exactly into one convolution on the raw crop, see :mod:`convert.graph`);
+    ``blocks`` keeps the first so many of the 17 inverted-residual blocks.
+    """
     bn = dict(epsilon=bn_epsilon, momentum=bn_momentum)
     first = make_divisible(32 * alpha, 8)
-    x = _pad(layers, x, "Conv1_pad", padding)
+    if stem == "pad":
+        x = _pad(layers, x, "Conv1_pad", padding)
     x = layers.Conv2D(first, 3, strides=2, padding="valid", use_bias=False, name="Conv1")(x)
     x = layers.BatchNormalization(name="bn_Conv1", **bn)(x)
     x = layers.ReLU(6.0, name="Conv1_relu")(x)
     in_ch = first
-    for block_id, (filters, stride, expansion) in enumerate(BLOCKS):
+    for block_id, (filters, stride, expansion) in enumerate(BLOCKS[:blocks]):
         out_ch = make_divisible(int(filters * alpha), 8)
         inp = x
         if block_id:
@@ -76,7 +85,7 @@ def build_backbone(layers, x, alpha: float = 1.0, padding: str = "keras",
         if in_ch == out_ch and stride == 1:
             x = layers.Add(name=prefix + "add")([inp, x])
         in_ch = out_ch
-    last = make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
+    last = head_channels or (make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280)
     x = layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
     x = layers.BatchNormalization(name="Conv_1_bn", **bn)(x)
     return layers.ReLU(6.0, name="out_relu")(x)
@@ -142,7 +151,7 @@ def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
                 crop_size: int = CROP_SIZE, num_classes: int = NUM_CLASSES, dropout: float = 0.2,
                 padding: str = "keras", normalization: str = "keras", bn_epsilon: float = 1e-3,
                 bn_momentum: float = 0.99, name: str = "fer_mobilenetv2",
-                seed: int = 0):
+                seed: int = 0, head_channels: int = 0, stem: str = "pad", blocks: int = len(BLOCKS)):
     """Build the FER MobileNetV2 (tf-keras).
 
     Args:
@@ -155,6 +164,7 @@ def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
             weight conversion, with RGB input).
         padding, normalization: "keras" or "torch" (see module docstring).
         seed: seed of the dropout masks (see ``SeededDropout``).
+        head_channels, stem, blocks: see :func:`build_backbone`.
     Returns:
         A ``tf.keras.Model`` mapping ``[B, crop, crop, channels]`` float pixels
         0..255 to ``[B, num_classes]`` softmax probabilities.
@@ -167,6 +177,8 @@ def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
         raise ValueError(f"channels must be 1 or 3, got {channels}")
     if padding not in ("keras", "torch") or normalization not in ("keras", "torch"):
         raise ValueError("padding and normalization must be 'keras' or 'torch'")
+    if stem not in ("pad", "valid") or head_channels < 0 or not 1 <= blocks <= len(BLOCKS):
+        raise ValueError(f"stem must be 'pad' or 'valid', head_channels >= 0, blocks 1..{len(BLOCKS)}")
     layers = keras.layers
     inputs = keras.Input((crop_size, crop_size, channels), name="image")
     # Normalize first, while the tensor still holds raw pixels: the int8
@@ -182,7 +194,7 @@ def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
                                  variance=[(2.0 * s) ** 2 for s in IMAGENET_STD], name="imagenet_norm")(x)
     if image_size != crop_size:
         x = layers.Resizing(image_size, image_size, interpolation="bilinear", name="resize")(x)
-    x = build_backbone(layers, x, alpha, padding, bn_epsilon, bn_momentum)
+    x = build_backbone(layers, x, alpha, padding, bn_epsilon, bn_momentum, head_channels, stem, blocks)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     if dropout:
         x = custom_objects()["SeededDropout"](dropout, seed=seed, name="dropout")(x)

@@ -6,8 +6,14 @@ committed release model.
 
 Each case: an RGB image and a face box -> the crop bytes (crop rule + area
 filter), the model's raw uint8 output on that crop, its scale and zero point,
-the dequantized probabilities and the label. The Kotlin tests must reproduce
-the crop bytes exactly and the probabilities and label from the raw output.
+the dequantized probabilities and the label. The Kotlin tests and the web
+core's Node tests (web-sample/) must reproduce the crop bytes exactly and the
+probabilities and label from the raw output.
+
+The ``letterbox`` cases are for the web sample, which runs BlazeFace itself:
+a generated RGB image (:func:`pattern`, which the JavaScript test computes
+the same way) and the bytes of the scaled image the Python runtime puts in
+BlazeFace's input (``runtime.detect.BlazeFace.input_tensor``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,33 @@ MODEL = REPO / "models" / "fer_mobilenetv2_int8.tflite"
 CASES = (("astronaut-160", 160, 56.0, 22.5, 30.0, 33.75),
          ("astronaut-96-edge", 96, -4.0, 2.0, 40.0, 44.0),
          ("astronaut-512-big", 512, 170.0, 60.0, 95.0, 110.0))
+
+
+# (width, height) of the generated letterbox images: 2x reduction, 3x with
+# partial blocks, upscaling, a tall image, one already 128 wide
+LETTERBOX = ((512, 512), (1000, 333), (100, 60), (237, 611), (128, 77))
+
+
+def pattern(width: int, height: int) -> np.ndarray:
+    """A deterministic RGB test image with edges and gradients ([H, W, 3] uint8)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.int64)
+    c = np.arange(3, dtype=np.int64)[None, None, :]
+    v = (x[..., None] * x[..., None] * 3 + y[..., None] * 7 + c * 85 + ((x[..., None] * 13) ^ (y[..., None] * 29)))
+    return (v & 255).astype(np.uint8)
+
+
+def letterbox_cases() -> list[dict]:
+    from runtime.detect import BlazeFace
+
+    out = []
+    for w, h in LETTERBOX:
+        x, _ = BlazeFace.input_tensor(pattern(w, h))
+        side = max(w, h)
+        tw, th = max(1, w * 128 // side), max(1, h * 128 // side)
+        small = np.rint((x[0, :th, :tw] + 1.0) * 127.5).astype(np.uint8)
+        out.append({"width": w, "height": h, "scaled_width": tw, "scaled_height": th,
+                    "scaled_b64": base64.b64encode(small.tobytes()).decode()})
+    return out
 
 
 def build() -> dict:
@@ -53,7 +86,7 @@ def build() -> dict:
             "model_sha256": hashlib.sha256(MODEL.read_bytes()).hexdigest(),
             "raw_output_from": f"{clf.backend.name} with XNNPACK, 1 thread (other kernel sets can differ: "
                                "README, Same answers on every interpreter)",
-            "labels": list(clf.labels), "input_size": clf.size, "cases": cases}
+            "labels": list(clf.labels), "input_size": clf.size, "cases": cases, "letterbox": letterbox_cases()}
 
 
 def main(argv=None) -> int:
