@@ -60,7 +60,7 @@ audit: $(VENV)/.installed
 
 # The full suite; tflite-runtime (numpy<2) is measured from its own environment,
 # and the PyPI fer package is compared when installed (bench-peers).
-bench: $(VENV)/.installed .venv-tflrt/.installed
+bench: $(VENV)/.installed .venv-tflrt/.installed web-build
 	$(VENV)/bin/python -m benchmarks
 
 .venv-tflrt/.installed:

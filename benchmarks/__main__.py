@@ -31,6 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 TFLRT_PYTHON = REPO / ".venv-tflrt" / "bin" / "python"
+#: the shipped tiers among the variants (flip averaging and the consistency matrix are measured for these)
+TIERS = ("int8", "fast_int8")
 
 
 def hardware() -> dict:
@@ -167,6 +169,9 @@ def main(argv=None) -> int:
         if not a.quick:
             from benchmarks import browser
 
+            _log(f"[2/{steps}] flip averaging: crop latency with and without")
+            r["tta"] = {k: latency.tta_latency(v) for k, v in variants.items() if k in TIERS}
+
             _log(f"[2/{steps}] crop latency in the browser")
             r["browser"] = browser.measure()
         _log(f"[3/{steps}] cold start")
@@ -179,13 +184,14 @@ def main(argv=None) -> int:
             path = dataset.find_data(a.data)
             if path is not None and path.exists():
                 _log(f"[4/{steps}] accuracy on {path}")
-                r["accuracy"] = accuracy.run(variants, path, Path(a.keras) if a.keras else None, log=_log)
+                tiers = tuple(k for k in variants if k in TIERS)
+                r["accuracy"] = accuracy.run(variants, path, Path(a.keras) if a.keras else None, log=_log, flip=tiers)
                 _log(f"[4/{steps}] the same answers on every interpreter")
                 from benchmarks import consistency
 
                 pv = dataset.load(path).split("PrivateTest")
-                tiers = {k: v for k, v in variants.items() if k in ("int8", "fast_int8")}
-                r["consistency"] = consistency.measure(tiers, pv.images, pv.labels, str(tflrt), log=_log)
+                r["consistency"] = consistency.measure({k: variants[k] for k in tiers}, pv.images, pv.labels,
+                                                       str(tflrt), log=_log)
             _log(f"[5/{steps}] peers")
             r["peers"] = {} if a.no_peers else peers_section(r, photos, path)
             _log(f"[6/{steps}] Raspberry Pi 4 reference")

@@ -40,10 +40,10 @@ class EvalData:
             self.majority = f.majority[self.test]
 
 
-def tflite_probs(model: Path, ev: EvalData, threads: int = 2) -> np.ndarray:
+def tflite_probs(model: Path, ev: EvalData, threads: int = 2, tta: str = "none") -> np.ndarray:
     from runtime.classifier import Classifier
 
-    return Classifier(model, threads=threads).predict_proba(ev.images)
+    return Classifier(model, threads=threads, tta=tta).predict_proba(ev.images)
 
 
 def keras_probs(keras_path: Path, ev: EvalData) -> np.ndarray:
@@ -69,8 +69,10 @@ def evaluate(probs: np.ndarray, ev: EvalData, reference: np.ndarray | None = Non
     return out
 
 
-def run(variants: dict[str, Path], data_path, keras_path: Path | None = None, log=print) -> dict:
-    """{variant: {split: metrics}}; "keras_float" first when the Keras model can be run."""
+def run(variants: dict[str, Path], data_path, keras_path: Path | None = None, log=print,
+        flip: tuple[str, ...] = ()) -> dict:
+    """{variant: {split: metrics}}; "keras_float" first when the Keras model can be run;
+    each variant named in ``flip`` also as "<variant>+flip" (flip averaging, ``tta="flip"``)."""
     ev = EvalData(data_path)
     results, reference = {}, None
     if keras_path is not None and Path(keras_path).is_file():
@@ -83,6 +85,9 @@ def run(variants: dict[str, Path], data_path, keras_path: Path | None = None, lo
     for name, path in variants.items():
         log(f"accuracy: {name}")
         results[name] = evaluate(tflite_probs(path, ev), ev, reference)
+        if name in flip:
+            log(f"accuracy: {name} with flip averaging")
+            results[f"{name}+flip"] = evaluate(tflite_probs(path, ev, tta="flip"), ev, reference)
     return results
 
 
@@ -92,6 +97,8 @@ def plots(results: dict, out_dir: Path, stem: str) -> list[str]:
 
     files = []
     for name, r in results.items():
+        if name.endswith("+flip"):
+            continue
         pt = r["PrivateTest"]
         f1, f2 = f"{stem}-{name}-confusion.png", f"{stem}-{name}-reliability.png"
         p.confusion(pt["confusion"], out_dir / f1, f"{name}, PrivateTest: accuracy {100 * pt['accuracy']:.2f}%")

@@ -236,3 +236,19 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def tta_latency(model: Path, runs: int = 300, budget_s: float = 2.0) -> dict:
+    """One crop through ``Classifier.run`` at 1 thread, one pass and with flip
+    averaging, interleaved in the same run: ``{"none": stats, "flip": stats, "ratio"}``."""
+    from runtime.classifier import Classifier
+
+    crop = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
+    clfs = {tta: Classifier(model, threads=1, tta=tta) for tta in ("none", "flip")}
+    samples: dict[str, list[float]] = {"none": [], "flip": []}
+    for _ in range(3):                      # interleaved passes: drift hits both alike
+        for tta, clf in clfs.items():
+            samples[tta] += call_samples(lambda c=clf: c.run(crop), 10, runs // 3, budget_s / 3)
+    out = {tta: stats_ms(s) for tta, s in samples.items()}
+    out["ratio"] = out["flip"]["p50"] / out["none"]["p50"]
+    return out

@@ -132,6 +132,19 @@ def markdown(r: dict) -> str:
         c = r["cold_start"]
         lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",
                   f"| peak RSS of that process | {c['peak_rss_mb_max']:.0f} MB |"]
+    if r.get("tta"):
+        lines += ["", "## Flip averaging (`--tta flip`)", "",
+                  "Each face classified as is and mirrored, probabilities averaged: accuracy from the rows "
+                  "`<tier>+flip` above, crop time through `Classifier.run` at 1 thread, both ways interleaved "
+                  "in this run.", "",
+                  "| tier | PrivateTest one pass | with flip | PublicTest one pass | with flip | ms one pass (p50) | "
+                  "ms with flip | time ratio |", "|---|---|---|---|---|---|---|---|"]
+        for k, t in r["tta"].items():
+            one, two = acc.get(k, {}), acc.get(f"{k}+flip", {})
+            cell = lambda d, s: pct(d.get(s, {}).get("accuracy"))  # noqa: E731
+            lines.append(f"| {k} | {cell(one, 'PrivateTest')} | {cell(two, 'PrivateTest')} | "
+                         f"{cell(one, 'PublicTest')} | {cell(two, 'PublicTest')} | {t['none']['p50']:.3f} | "
+                         f"{t['flip']['p50']:.3f} | {t['ratio']:.2f}x |")
     if r.get("browser"):
         from benchmarks import browser
 

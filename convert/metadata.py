@@ -168,13 +168,16 @@ def populate(model_bytes: bytes, contract: ModelContract, info: ModelInfo) -> by
     model = s.ModelT.InitFromObj(s.Model.GetRootAs(model_bytes, 0))
     meta_buf = s.BufferT()
     meta_buf.data = list(build_metadata(contract, info))
-    model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_NAME, METADATA_NAME.encode())]
     model.buffers = list(model.buffers or [])
-    model.buffers.append(meta_buf)
-    entry = s.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata.append(entry)
+    ours = [m for m in (model.metadata or []) if m.name in (METADATA_NAME, METADATA_NAME.encode())]
+    if ours:     # metadata written before (restamp): its buffer is replaced, so the file is what a fresh write gives
+        model.buffers[ours[0].buffer] = meta_buf
+    else:
+        model.buffers.append(meta_buf)
+        entry = s.MetadataT()
+        entry.name = METADATA_NAME
+        entry.buffer = len(model.buffers) - 1
+        model.metadata = list(model.metadata or []) + [entry]
     b = flatbuffers.Builder(len(model_bytes) + 4096)
     b.Finish(model.Pack(b), file_identifier=b"TFL3")
     out = io.BytesIO()
@@ -184,3 +187,18 @@ def populate(model_bytes: bytes, contract: ModelContract, info: ModelInfo) -> by
             # A fixed timestamp keeps the model file byte-for-byte reproducible.
             z.writestr(zipfile.ZipInfo(fname, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return out.getvalue()
+
+
+def restamp(model_bytes: bytes, **changes) -> bytes:
+    """``model_bytes`` (a fer-edge model with metadata) with fields of its
+    contract document changed, e.g. ``tta="flip"``; the weights and graph are
+    untouched, and the result is byte for byte what :func:`populate` writes
+    for the changed contract."""
+    with zipfile.ZipFile(io.BytesIO(model_bytes)) as z:
+        doc = json.loads(z.read(CONTRACT_FILE))
+    doc.update(changes)
+    contract = ModelContract.from_dict(doc)
+    base = ModelInfo()
+    human = {k: doc.get(k, getattr(base, k)) for k in ("name", "version", "description", "author", "license")}
+    extra = {k: v for k, v in doc.items() if k not in contract.to_dict() and k not in human}
+    return populate(model_bytes, contract, ModelInfo(**human, extra=extra))

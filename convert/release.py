@@ -91,16 +91,61 @@ def rerun_folder(release: Path, tmp: Path) -> Path:
     return tmp
 
 
-def evaluate_tflite(path: Path, data) -> dict:
+def evaluate_tflite(path: Path, data, tta: str = "none") -> dict:
     from runtime.classifier import Classifier
     from train.audit import evaluation_masks
     from train.metrics import summarize
 
-    clf = Classifier(path, threads=2)
+    clf = Classifier(path, threads=2, tta=tta)
     out = {}
     for name, mask in evaluation_masks(data).items():
         out[name] = summarize(data.labels[mask], clf.predict_proba(data.images[mask]))
     return out
+
+
+#: flip averaging is recommended in the model's metadata when it gains at least this on PublicTest
+TTA_MIN_GAIN = 0.002
+
+
+def recommend_tta(path: Path, data, single: dict, log=print) -> dict:
+    """Measure flip averaging against one pass on every split, recommend it in
+    the model's metadata (``tta`` in its contract) when it gains at least
+    :data:`TTA_MIN_GAIN` on PublicTest, and rewrite the file's metadata."""
+    from convert.metadata import restamp
+    from train.io import atomic_path
+
+    flip = evaluate_tflite(path, data, tta="flip")
+    acc = {split: {"none": single[split]["accuracy"], "flip": flip[split]["accuracy"]} for split in single}
+    gain = acc["PublicTest"]["flip"] - acc["PublicTest"]["none"]
+    rec = {"accuracy": acc, "chosen_on": "PublicTest", "min_gain": TTA_MIN_GAIN,
+           "recommended": "flip" if gain >= TTA_MIN_GAIN else "none"}
+    data_ = restamp(path.read_bytes(), tta=rec["recommended"])
+    with atomic_path(path, suffix=".tflite") as tmp:
+        tmp.write_bytes(data_)
+    log(f"flip averaging: PublicTest {100 * acc['PublicTest']['none']:.2f}% -> {100 * acc['PublicTest']['flip']:.2f}%; "
+        f"metadata recommends tta={rec['recommended']}")
+    return rec
+
+
+def tta_text(rec: dict | None) -> str:
+    if not rec:
+        return ""
+    a = rec["accuracy"]
+    rows = "\n".join(f"| {s} | {100 * a[s]['none']:.2f}% | {100 * a[s]['flip']:.2f}% |"
+                     for s in ("PrivateTest", "PublicTest", "PrivateTest_clean") if s in a)
+    return f"""
+## Flip averaging
+
+`fer-infer --tta flip` / `Recognizer(tta="flip")` also classifies each face
+mirrored and averages the probabilities (two model runs a face). The model's
+metadata recommends `tta: {rec['recommended']}` (chosen on PublicTest: flip
+when it gains at least {100 * rec['min_gain']:.1f} points there); `--tta auto`
+follows it. Measured on the int8 model (`release/tta.json`):
+
+| split | one pass | flip averaging |
+|---|---|---|
+{rows}
+"""
 
 
 def copy_without_optimizer(src: Path, dst: Path, data) -> dict:
@@ -200,7 +245,7 @@ def released_init(init: str) -> str | None:
 
 def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str, size: int,
          stage: dict | None = None, records: dict[str, str] | None = None, init_desc: str = "",
-         init_as: str | None = None, out_rel: str = "", routes: str = "") -> str:
+         init_as: str | None = None, out_rel: str = "", routes: str = "", tta: dict | None = None) -> str:
     cfg = run_report["config"]
     stage1 = (stage or {}).get("stage1")
     rows = []
@@ -325,7 +370,7 @@ Every route was converted and measured; the best on PublicTest ships
 argument converts by the shipped route again.
 
 {routes}
-
+{tta_text(tta)}
 ## Reproduce
 ```sh
 make setup
@@ -410,6 +455,8 @@ def main(argv=None) -> int:
                 copy_without_optimizer(run / "qat.h5", out / QAT, data)
             cands, chosen = convert_routes(out, data, a.data, has_qat, log)
             qrep, int8_res = cands[chosen]["report"], cands[chosen]["int8"]
+            tta = recommend_tta(out / INT8, data, int8_res, log)
+            atomic_write_json(rec / "tta.json", tta)
             run_report = json.loads((run / "report.json").read_text())
             float_res = run_report["results"]
             (rec / "int8_eval.json").write_text(json.dumps(int8_res, indent=2) + "\n")
@@ -423,7 +470,7 @@ def main(argv=None) -> int:
             (out / "MODEL_CARD.md").write_text(card(run_report, float_res, int8_res, qrep, cmd,
                                                     (out / INT8).stat().st_size, stage, records, init_desc, init_as,
                                                     "" if out.resolve() == MODELS else _rel(out),
-                                                    route_table(cands, chosen)))
+                                                    route_table(cands, chosen), tta))
             for split in ("PrivateTest", "PublicTest", "PrivateTest_clean"):
                 log(f"{split}: float {100 * float_res[split]['accuracy']:.2f}%  "
                     f"int8 {100 * int8_res[split]['accuracy']:.2f}%")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import DEFAULT_CONTRACT, ModelContract
+from .contract import DEFAULT_CONTRACT, TTA_MODES, ModelContract
 from .errors import ModelError
 from .interpreter import Backend, find_backend, make_interpreter
 from .metadata import ModelFileInfo
@@ -44,13 +44,19 @@ class Classifier:
         backend: a :class:`runtime.interpreter.Backend` (default: best installed).
         xnnpack, reference: kernel choice for the benchmarks (see
             :func:`runtime.interpreter.make_interpreter`).
+        tta: "none" (one pass), "flip" (mean of the crop's and its mirror
+            image's probabilities: two passes) or "auto" (what the model's
+            metadata recommends).
 
     Raises:
         ModelError: missing, malformed or contract-breaking model.
     """
 
     def __init__(self, model: str | Path | None = None, threads: int | None = None,
-                 backend: Backend | None = None, xnnpack: bool = True, reference: bool = False):
+                 backend: Backend | None = None, xnnpack: bool = True, reference: bool = False,
+                 tta: str = "none"):
+        if tta not in TTA_MODES + ("auto",):
+            raise ValueError(f"tta must be one of {', '.join(TTA_MODES + ('auto',))} (got {tta!r})")
         bundled = model is None or str(model) in BUNDLED
         path = BUNDLED.get(str(model or "release"), Path(str(model)))
         if bundled and not path.is_file():
@@ -71,6 +77,7 @@ class Classifier:
         self.size = int(self._in["shape"][1])
         self.channels = int(self._in["shape"][3])
         self.labels = self.contract.labels
+        self.tta = self.contract.tta if tta == "auto" else tta
 
     @classmethod
     def from_bytes(cls, data: bytes, **kw) -> "Classifier":
@@ -132,8 +139,11 @@ class Classifier:
         return self.interpreter.get_tensor(self._out["index"]).copy()
 
     def run(self, crop: np.ndarray) -> np.ndarray:
-        """Probabilities ``[K]`` for one uint8 gray crop ``[S, S]``."""
-        return self.probabilities_from_output(self.run_raw(crop))
+        """Probabilities ``[K]`` for one uint8 gray crop ``[S, S]`` (with :attr:`tta`)."""
+        p = self.probabilities_from_output(self.run_raw(crop))
+        if self.tta == "flip":
+            p = (p + self.probabilities_from_output(self.run_raw(np.ascontiguousarray(crop[:, ::-1])))) / 2.0
+        return p
 
     @property
     def output_quantization(self) -> tuple[float, int]:

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", default="auto", choices=["auto", "blazeface", "haar"], help="face detector")
     p.add_argument("--min-score", type=float, default=0.5, help="face detection threshold")
     p.add_argument("--align", action="store_true", help="rotate faces upright by the eye keypoints")
+    p.add_argument("--tta", default="none", choices=["none", "flip", "auto"],
+                   help="test-time augmentation: flip = also classify each face mirrored and average (two model "
+                   "runs a face); auto = what the model's metadata recommends")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
     out.add_argument("--csv", action="store_true", help="CSV, one row per face")
@@ -159,7 +162,8 @@ def _run(args) -> int:
 
     t_start = time.perf_counter()
     rec = Recognizer(args.model, detector="none" if args.no_detect else args.detector, threads=args.threads,
-                     align=args.align, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, min_score=args.min_score)
+                     align=args.align, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, min_score=args.min_score,
+                     tta=args.tta)
     if args.camera is not None or any(Path(i).suffix.lower() in VIDEO_EXTS for i in inputs):
         from .video import run_video
 

@@ -61,13 +61,24 @@ class CropRule:
     square: bool = True
 
 
+#: test-time augmentations a client may apply: "none", or "flip" (the mean of
+#: the probabilities of the crop and of its mirror image: two model runs)
+TTA_MODES = ("none", "flip")
+
+
 @dataclass(frozen=True)
 class ModelContract:
-    """Everything a client needs to run a fer-edge model; stored as metadata."""
+    """Everything a client needs to run a fer-edge model; stored as metadata.
+
+    ``tta`` is the release's recommendation ("flip" when averaging the crop
+    and its mirror image measured better on PublicTest, see
+    ``python -m convert.release``); clients run one pass unless asked.
+    """
 
     labels: tuple[str, ...] = LABELS
     input: InputContract = field(default_factory=InputContract)
     crop: CropRule = field(default_factory=CropRule)
+    tta: str = "none"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -81,7 +92,8 @@ class ModelContract:
                                if k in InputContract.__dataclass_fields__})
         crop = CropRule(**{k: v for k, v in d.get("crop", {}).items()
                            if k in CropRule.__dataclass_fields__})
-        return cls(labels=labels, input=inp, crop=crop)
+        tta = str(d.get("tta", "none"))
+        return cls(labels=labels, input=inp, crop=crop, tta=tta if tta in TTA_MODES else "none")
 
 
 DEFAULT_CONTRACT = ModelContract()

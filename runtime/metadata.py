@@ -7,6 +7,7 @@ TFLite model, or one that breaks the I/O contract, gets a one-line
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -155,14 +156,14 @@ def inspect_bytes(data: bytes, source: str = "model") -> ModelFileInfo:
             info.contract = ModelContract.from_dict(doc)
         except (ValueError, TypeError, UnicodeDecodeError) as e:
             raise ModelError(f"{source}: malformed {CONTRACT_FILE} ({e})") from None
-        info.extra = {k: v for k, v in doc.items() if k not in ("labels", "input", "crop")}
+        info.extra = {k: v for k, v in doc.items() if k not in ("labels", "input", "crop", "tta")}
         info.has_metadata = True
     if LABELS_FILE in files:
         try:
             labels = tuple(x.strip() for x in files[LABELS_FILE].decode("utf-8").splitlines() if x.strip())
         except UnicodeDecodeError:
             raise ModelError(f"{source}: {LABELS_FILE} is not UTF-8 text") from None
-        info.contract = ModelContract(labels=labels, input=info.contract.input, crop=info.contract.crop)
+        info.contract = dataclasses.replace(info.contract, labels=labels)
     return info
 
 

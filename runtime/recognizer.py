@@ -55,6 +55,9 @@ class Recognizer:
         threads: interpreter threads.
         align: rotate each face upright by its eye keypoints (BlazeFace only).
         max_pixels: decompression-bomb limit for inputs.
+        tta: "none", "flip" (each face classified with its mirror image too,
+            probabilities averaged: two model runs) or "auto" (the model's
+            recommendation, from its metadata).
         reduce_jpeg: with BlazeFace, decode large JPEG files at 1/2, 1/4 or 1/8
             scale, down to :meth:`min_long_side` (boxes are still given in
             pixels of the full-size image). A 12-megapixel phone photo then
@@ -62,8 +65,9 @@ class Recognizer:
     """
 
     def __init__(self, model=None, detector="auto", threads: int | None = None, align: bool = False,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, min_score: float = 0.5, reduce_jpeg: bool = True):
-        self.classifier = Classifier(model, threads=threads)
+                 max_pixels: int = DEFAULT_MAX_PIXELS, min_score: float = 0.5, reduce_jpeg: bool = True,
+                 tta: str = "none"):
+        self.classifier = Classifier(model, threads=threads, tta=tta)
         self.contract = self.classifier.contract
         self._detector_spec, self._threads, self._min_score = detector, threads, min_score
         self._detector = None if isinstance(detector, str) else detector

@@ -404,3 +404,38 @@ def test_bundled_models_by_name(face_png, monkeypatch):
     monkeypatch.setitem(classifier.BUNDLED, "fast", REPO / "no-such.tflite")
     with pytest.raises(ModelError, match="bundled model is missing"):
         Classifier("fast")
+
+
+def test_flip_averaging_and_the_metadata_recommendation(tiny_int8, tmp_path):
+    """tta="flip" averages the crop's and its mirror image's probabilities;
+    "auto" follows the model's metadata, which convert.metadata.restamp sets."""
+    from convert.metadata import restamp
+    from runtime.classifier import Classifier
+    from runtime.recognizer import Recognizer
+
+    crop = np.random.default_rng(3).integers(0, 256, (48, 48), dtype=np.uint8)
+    one = Classifier(tiny_int8)
+    flip = Classifier(tiny_int8, tta="flip")
+    want = (one.run(crop) + one.run(np.ascontiguousarray(crop[:, ::-1]))) / 2
+    np.testing.assert_allclose(flip.run(crop), want, atol=1e-7)
+    assert Classifier(tiny_int8, tta="auto").tta == "none"
+    stamped = tmp_path / "m.tflite"
+    stamped.write_bytes(restamp(tiny_int8.read_bytes(), tta="flip"))
+    assert Classifier(stamped, tta="auto").tta == "flip"
+    assert Recognizer(stamped, detector="none", tta="auto").classifier.tta == "flip"
+    assert restamp(stamped.read_bytes(), tta="none") == restamp(tiny_int8.read_bytes())   # only the contract changed
+    with pytest.raises(ValueError, match="tta must be one of"):
+        Classifier(tiny_int8, tta="mirror")
+
+
+def test_cli_tta_flag(tiny_int8, tmp_path, capsys):
+    from PIL import Image
+
+    from runtime.cli import main
+
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (48, 48), dtype=np.uint8)).save(tmp_path / "c.png")
+    assert main([str(tmp_path / "c.png"), "--model", str(tiny_int8), "--no-detect", "--tta", "flip", "--json"]) == 0
+    assert '"label"' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path / "c.png"), "--tta", "sideways"])
+    assert e.value.code == 2
