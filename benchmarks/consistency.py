@@ -3,8 +3,10 @@
 Kernel sets: LiteRT with XNNPACK (what ``fer-infer`` uses), LiteRT's builtin
 kernels (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``), TFLite's reference kernels
 (``BUILTIN_REF``, the code TFLite for Microcontrollers' kernels come from),
-TensorFlow's own interpreter, and tflite-runtime 2.14 from its own environment
-(needs numpy<2; the only interpreter on 32-bit ARM)::
+TensorFlow's own interpreter, TFLite for Microcontrollers' Python interpreter
+(PyPI ``tflite-micro``, for models small enough for a microcontroller), and
+tflite-runtime 2.14 from its own environment (needs numpy<2; the only
+interpreter on 32-bit ARM)::
 
     .venv-tflrt/bin/python -m benchmarks.consistency --backend tflite_runtime \\
         --model M.tflite --crops crops.npy --out raw.npy
@@ -47,6 +49,24 @@ def raw_outputs(model: Path, crops: np.ndarray, backend: str, xnnpack: bool = Tr
     return np.stack([clf.run_raw(c).reshape(-1) for c in crops]).astype(np.int32)
 
 
+#: models up to this size also run under TFLM (its reference kernels are slow on large models)
+TFLM_MAX_BYTES = 512 * 1024
+
+
+def tflm_outputs(model: Path, crops: np.ndarray) -> np.ndarray | None:
+    """The raw outputs under TFLM, or None when tflite-micro is not installed or the model is too large."""
+    try:
+        import tflite_micro  # noqa: F401
+    except ImportError:
+        return None
+    if Path(model).stat().st_size > TFLM_MAX_BYTES:
+        return None
+    from convert.firmware import TflmModel
+
+    m = TflmModel(Path(model))
+    return np.stack([m.run_raw(c) for c in crops]).astype(np.int32)
+
+
 def outputs_from_python(python: str, model: Path, crops: np.ndarray, backend: str) -> np.ndarray:
     """:func:`raw_outputs` run by another Python (an environment with tflite-runtime)."""
     with tempfile.TemporaryDirectory() as d:
@@ -86,6 +106,9 @@ def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | Non
         for name, (backend, xnn, ref) in KERNELS.items():
             if backend in have:
                 outputs[name] = raw_outputs(path, crops, backend, xnn, ref)
+        tflm = tflm_outputs(path, crops)
+        if tflm is not None:
+            outputs["tflm"] = tflm
         if tflrt_python and Path(tflrt_python).is_file():
             try:
                 outputs["tflite-runtime"] = outputs_from_python(tflrt_python, path, crops, "tflite_runtime")

@@ -18,8 +18,10 @@ _DTYPES = {"uint8": np.uint8, "int8": np.int8, "float32": np.float32}
 BUNDLED_MODEL = Path(__file__).parent / "models" / "fer_mobilenetv2_int8.tflite"
 #: the smaller-resolution model for the tightest latency budgets (``--model fast``)
 FAST_MODEL = Path(__file__).parent / "models" / "fer_mobilenetv2_fast_int8.tflite"
+#: the microcontroller tier (TFLM operators only, at most 256 KiB): ``--model micro``
+MICRO_MODEL = Path(__file__).parent / "models" / "fer_mobilenetv2_micro_int8.tflite"
 #: names ``--model`` takes for the bundled models
-BUNDLED = {"release": BUNDLED_MODEL, "fast": FAST_MODEL}
+BUNDLED = {"release": BUNDLED_MODEL, "fast": FAST_MODEL, "micro": MICRO_MODEL}
 
 
 @dataclass
@@ -38,8 +40,9 @@ class Classifier:
     """Runs a fer-edge TFLite model on face crops.
 
     Args:
-        model: path to a ``.tflite``, or ``"release"`` (the default: the bundled
-            int8 release model) or ``"fast"`` (the bundled low-resolution model).
+        model: path to a ``.tflite``, or a bundled tier: ``"release"`` (the
+            default), ``"fast"`` (lower resolution) or ``"micro"`` (the
+            microcontroller model, also the smallest and quickest here).
         threads: interpreter threads.
         backend: a :class:`runtime.interpreter.Backend` (default: best installed).
         xnnpack, reference: kernel choice for the benchmarks (see

@@ -39,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "unusable model.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("inputs", nargs="*", help="images, folders (walked) or glob patterns; videos need OpenCV")
     p.add_argument("--version", action="store_true", help="print version and interpreter, then exit")
-    p.add_argument("--model", help="a .tflite model, or 'release' (the bundled int8 release model, the default) or "
-                   "'fast' (the bundled lower-resolution model, for the tightest latency budgets)")
+    p.add_argument("--model", help="a .tflite model, or a bundled int8 tier: 'release' (the default), 'fast' "
+                   "(lower resolution, for tight latency budgets) or 'micro' (the microcontroller model: smallest "
+                   "and quickest, least accurate)")
     p.add_argument("--sample", action="store_true", help="also run on the bundled sample photo")
     p.add_argument("--no-detect", action="store_true", help="treat every input as a face crop")
     p.add_argument("--detector", default="auto", choices=["auto", "blazeface", "haar"], help="face detector")

@@ -49,7 +49,7 @@ class Recognizer:
     """Detector + classifier.
 
     Args:
-        model: ``.tflite`` path, ``"release"`` (the default: the bundled int8 release model) or ``"fast"``.
+        model: ``.tflite`` path, or a bundled tier: ``"release"`` (the default), ``"fast"`` or ``"micro"``.
         detector: "auto", "blazeface", "haar", "none" (inputs are crops), or
             an object with ``detect(rgb) -> list[Detection]`` (``rgb``: uint8 ``[H, W, 3]``).
         threads: interpreter threads.
