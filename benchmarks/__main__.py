@@ -174,6 +174,10 @@ def main(argv=None) -> int:
 
             _log(f"[2/{steps}] crop latency in the browser")
             r["browser"] = browser.measure()
+            clip = latency.video_clip(REPO / "build" / "photos")
+            if clip is not None and cached_detector_path() is not None:
+                _log(f"[2/{steps}] video, 720p, end to end")
+                r["video"] = latency.video_fps(model, clip)
         _log(f"[3/{steps}] cold start")
         r["cold_start"] = latency.cold_start(model, photos[0], 1 if a.quick else 5)
         r["plots"] = []

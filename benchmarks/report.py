@@ -128,6 +128,10 @@ def markdown(r: dict) -> str:
     lines += [latency_row(c) for c in r["latency"]]
     lines += ["", "## Whole photos and start-up", "", "| what | p50 |", "|---|---|"]
     lines += photos_lines(r)
+    if r.get("video"):
+        v = r["video"]
+        lines.append(f"| video `{v['clip']}` ({v['size']}, {v['frames']} frames): decode + detect + crop + classify "
+                     f"every frame, {v['threads']} thread | {v['fps']:.1f} frames/s |")
     if r.get("cold_start"):
         c = r["cold_start"]
         lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",

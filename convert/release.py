@@ -107,32 +107,68 @@ def evaluate_tflite(path: Path, data, tta: str = "none") -> dict:
 TTA_MIN_GAIN = 0.002
 
 
-def recommend_tta(path: Path, data, single: dict, log=print) -> dict:
-    """Measure flip averaging against one pass on every split, recommend it in
-    the model's metadata (``tta`` in its contract) when it gains at least
-    :data:`TTA_MIN_GAIN` on PublicTest, and rewrite the file's metadata."""
+def fit_temperature(probs, labels, grid=None) -> float:
+    """The temperature (runtime.contract.calibrate) with the lowest mean negative
+    log-likelihood of the true labels, on a grid of 0.50..4.00 by 0.01."""
+    import numpy as np
+
+    from runtime.contract import calibrate
+
+    grid = np.round(np.arange(0.5, 4.0001, 0.01), 2) if grid is None else grid
+    idx = np.arange(len(labels))
+    nll = [float(-np.log(np.maximum(calibrate(probs, t)[idx, labels], 1e-12)).mean()) for t in grid]
+    return float(grid[int(np.argmin(nll))])
+
+
+def runtime_hints(path: Path, data, single: dict, log=print) -> dict:
+    """What the release tells every client through the model's metadata, both
+    chosen on PublicTest: flip averaging (recommended when it gains at least
+    :data:`TTA_MIN_GAIN`) and the temperature that calibrates the
+    probabilities (fitted on PublicTest's one-pass int8 outputs). Rewrites the
+    file's metadata (``tta`` and ``temperature`` in its contract) and returns
+    the record: ``{"tta": ..., "calibration": ...}``."""
     from convert.metadata import restamp
+    from runtime.classifier import Classifier
+    from runtime.contract import calibrate
+    from train.audit import evaluation_masks
     from train.io import atomic_path
+    from train.metrics import expected_calibration_error
 
     flip = evaluate_tflite(path, data, tta="flip")
     acc = {split: {"none": single[split]["accuracy"], "flip": flip[split]["accuracy"]} for split in single}
     gain = acc["PublicTest"]["flip"] - acc["PublicTest"]["none"]
-    rec = {"accuracy": acc, "chosen_on": "PublicTest", "min_gain": TTA_MIN_GAIN,
+    tta = {"accuracy": acc, "chosen_on": "PublicTest", "min_gain": TTA_MIN_GAIN,
            "recommended": "flip" if gain >= TTA_MIN_GAIN else "none"}
-    data_ = restamp(path.read_bytes(), tta=rec["recommended"])
+    raw = Classifier(path, threads=2, calibrated=False)
+    masks = evaluation_masks(data)
+    probs = {s: raw.predict_proba(data.images[m]) for s, m in masks.items()}
+    t = fit_temperature(probs["PublicTest"], data.labels[masks["PublicTest"]])
+    ece = {s: {"before": expected_calibration_error(data.labels[masks[s]], p),
+               "after": expected_calibration_error(data.labels[masks[s]], calibrate(p, t))} for s, p in probs.items()}
+    cal = {"temperature": t, "fitted_on": "PublicTest", "method": "temperature scaling, lowest NLL on a 0.01 grid",
+           "ece": ece}
+    out = restamp(path.read_bytes(), tta=tta["recommended"], temperature=t)
     with atomic_path(path, suffix=".tflite") as tmp:
-        tmp.write_bytes(data_)
+        tmp.write_bytes(out)
     log(f"flip averaging: PublicTest {100 * acc['PublicTest']['none']:.2f}% -> {100 * acc['PublicTest']['flip']:.2f}%; "
-        f"metadata recommends tta={rec['recommended']}")
-    return rec
+        f"metadata recommends tta={tta['recommended']}")
+    log(f"temperature {t:.2f} (PublicTest): ECE PublicTest {ece['PublicTest']['before']:.3f} -> "
+        f"{ece['PublicTest']['after']:.3f}, PrivateTest {ece['PrivateTest']['before']:.3f} -> "
+        f"{ece['PrivateTest']['after']:.3f}")
+    return {"tta": tta, "calibration": cal}
 
 
-def tta_text(rec: dict | None) -> str:
-    if not rec:
+def hints_text(hints: dict | None) -> str:
+    """The card's sections on flip averaging and calibrated probabilities."""
+    if not hints:
         return ""
+    rec, cal = hints["tta"], hints["calibration"]
     a = rec["accuracy"]
-    rows = "\n".join(f"| {s} | {100 * a[s]['none']:.2f}% | {100 * a[s]['flip']:.2f}% |"
-                     for s in ("PrivateTest", "PublicTest", "PrivateTest_clean") if s in a)
+    splits = ("PrivateTest", "PublicTest", "PrivateTest_clean")
+    rows = "\n".join(f"| {s} | {100 * a[s]['none']:.2f}% | {100 * a[s]['flip']:.2f}% |" for s in splits if s in a)
+    t = cal["temperature"]
+    ece = "\n".join(f"| {s} | {cal['ece'][s]['before']:.3f} | {cal['ece'][s]['after']:.3f} |"
+                    for s in splits if s in cal["ece"])
     return f"""
 ## Flip averaging
 
@@ -140,11 +176,22 @@ def tta_text(rec: dict | None) -> str:
 mirrored and averages the probabilities (two model runs a face). The model's
 metadata recommends `tta: {rec['recommended']}` (chosen on PublicTest: flip
 when it gains at least {100 * rec['min_gain']:.1f} points there); `--tta auto`
-follows it. Measured on the int8 model (`release/tta.json`):
+follows it. Measured on the int8 model (`release/hints.json`):
 
 | split | one pass | flip averaging |
 |---|---|---|
 {rows}
+
+## Calibrated probabilities
+
+Temperature scaling fitted on PublicTest (`release/hints.json`): every
+runtime reports `softmax(log(max(p, 1/512)) / T)` of the model's output with
+T = {t:.2f} from the metadata (`temperature` in its contract); the top label
+does not change. Expected calibration error (15 bins), int8, one pass:
+
+| split | ECE of the model's softmax | ECE with T = {t:.2f} |
+|---|---|---|
+{ece}
 """
 
 
@@ -406,7 +453,7 @@ Every route was converted and measured; the best on PublicTest ships
 argument converts by the shipped route again.
 
 {routes}
-{tta_text(tta)}{firmware_text(out_dir / INT8 if out_dir else None)}
+{hints_text(tta)}{firmware_text(out_dir / INT8 if out_dir else None)}
 ## Reproduce
 ```sh
 make setup
@@ -491,8 +538,8 @@ def main(argv=None) -> int:
                 copy_without_optimizer(run / "qat.h5", out / QAT, data)
             cands, chosen = convert_routes(out, data, a.data, has_qat, log)
             qrep, int8_res = cands[chosen]["report"], cands[chosen]["int8"]
-            tta = recommend_tta(out / INT8, data, int8_res, log)
-            atomic_write_json(rec / "tta.json", tta)
+            tta = runtime_hints(out / INT8, data, int8_res, log)
+            atomic_write_json(rec / "hints.json", tta)
             run_report = json.loads((run / "report.json").read_text())
             float_res = run_report["results"]
             (rec / "int8_eval.json").write_text(json.dumps(int8_res, indent=2) + "\n")

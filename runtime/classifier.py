@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import DEFAULT_CONTRACT, TTA_MODES, ModelContract
+from .contract import DEFAULT_CONTRACT, TTA_MODES, ModelContract, calibrate
 from .errors import ModelError
 from .interpreter import Backend, find_backend, make_interpreter
 from .metadata import ModelFileInfo
@@ -50,6 +50,8 @@ class Classifier:
         tta: "none" (one pass), "flip" (mean of the crop's and its mirror
             image's probabilities: two passes) or "auto" (what the model's
             metadata recommends).
+        calibrated: apply the model's temperature (metadata) to the
+            probabilities; False gives the model's raw softmax.
 
     Raises:
         ModelError: missing, malformed or contract-breaking model.
@@ -57,7 +59,7 @@ class Classifier:
 
     def __init__(self, model: str | Path | None = None, threads: int | None = None,
                  backend: Backend | None = None, xnnpack: bool = True, reference: bool = False,
-                 tta: str = "none"):
+                 tta: str = "none", calibrated: bool = True):
         if tta not in TTA_MODES + ("auto",):
             raise ValueError(f"tta must be one of {', '.join(TTA_MODES + ('auto',))} (got {tta!r})")
         bundled = model is None or str(model) in BUNDLED
@@ -81,6 +83,7 @@ class Classifier:
         self.channels = int(self._in["shape"][3])
         self.labels = self.contract.labels
         self.tta = self.contract.tta if tta == "auto" else tta
+        self.temperature = self.contract.temperature if calibrated else 1.0
 
     @classmethod
     def from_bytes(cls, data: bytes, **kw) -> "Classifier":
@@ -142,11 +145,12 @@ class Classifier:
         return self.interpreter.get_tensor(self._out["index"]).copy()
 
     def run(self, crop: np.ndarray) -> np.ndarray:
-        """Probabilities ``[K]`` for one uint8 gray crop ``[S, S]`` (with :attr:`tta`)."""
+        """Probabilities ``[K]`` for one uint8 gray crop ``[S, S]`` (with :attr:`tta`,
+        then the model's temperature)."""
         p = self.probabilities_from_output(self.run_raw(crop))
         if self.tta == "flip":
             p = (p + self.probabilities_from_output(self.run_raw(np.ascontiguousarray(crop[:, ::-1])))) / 2.0
-        return p
+        return calibrate(p, self.temperature).astype(np.float32) if self.temperature != 1.0 else p
 
     @property
     def output_quantization(self) -> tuple[float, int]:

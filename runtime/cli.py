@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", default="auto", choices=["auto", "blazeface", "haar"], help="face detector")
     p.add_argument("--min-score", type=float, default=0.5, help="face detection threshold")
     p.add_argument("--align", action="store_true", help="rotate faces upright by the eye keypoints")
+    p.add_argument("--min-face", type=float, default=0.0, metavar="PX",
+                   help="skip faces whose box is smaller than PX pixels (longer side)")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                   help="mark a face 'uncertain' when its top probability is below P (label kept)")
     p.add_argument("--tta", default="none", choices=["none", "flip", "auto"],
                    help="test-time augmentation: flip = also classify each face mirrored and average (two model "
                    "runs a face); auto = what the model's metadata recommends")
@@ -59,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images with more pixels")
     p.add_argument("--camera", type=int, metavar="INDEX", help="live camera (needs OpenCV)")
     p.add_argument("--smooth", type=float, default=0.6, help="video: weight of the past in probability smoothing")
+    sample = p.add_mutually_exclusive_group()
+    sample.add_argument("--every", type=float, metavar="SECONDS", help="video: analyse one frame every SECONDS")
+    sample.add_argument("--fps", type=float, metavar="N", help="video: analyse about N frames a second")
     p.add_argument("--fetch-detector", action="store_true", help="set up BlazeFace once (pip, pinned wheel)")
     p.add_argument("--from-wheel", metavar="WHL", help="with --fetch-detector: use this mediapipe wheel")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -108,7 +115,12 @@ def _table(path, faces, timings, top_k) -> str:
         x, y, w, h = f.box
         top = sorted(f.probabilities.items(), key=lambda kv: -kv[1])[: (top_k or None)]
         probs = "  ".join(f"{k} {v:.2f}" for k, v in top)
-        lines.append(f"  face {i + 1}  box {x:.0f},{y:.0f} {w:.0f}x{h:.0f}  {f.label.upper():<9} {probs}")
+        if f.label is None:
+            probs, label = f"({f.reason})", "-"
+        else:
+            label = f.label.upper() + ("?" if f.uncertain else "")
+            probs += "  (uncertain)" if f.uncertain else ""
+        lines.append(f"  face {i + 1}  box {x:.0f},{y:.0f} {w:.0f}x{h:.0f}  {label:<9} {probs}")
     return "\n".join(lines)
 
 
@@ -161,10 +173,17 @@ def _run(args) -> int:
     from .preprocess import DEFAULT_MAX_PIXELS
     from .recognizer import Recognizer
 
+    if (args.every is not None and args.every <= 0) or (args.fps is not None and args.fps <= 0):
+        print("fer-infer: error: --every and --fps must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    if args.min_face < 0 or not 0.0 <= args.min_confidence <= 1.0:
+        print("fer-infer: error: --min-face must be >= 0 and --min-confidence within 0..1", file=sys.stderr)
+        return EXIT_USAGE
+
     t_start = time.perf_counter()
     rec = Recognizer(args.model, detector="none" if args.no_detect else args.detector, threads=args.threads,
                      align=args.align, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, min_score=args.min_score,
-                     tta=args.tta)
+                     tta=args.tta, min_face=args.min_face, min_confidence=args.min_confidence)
     if args.camera is not None or any(Path(i).suffix.lower() in VIDEO_EXTS for i in inputs):
         from .video import run_video
 
@@ -180,7 +199,8 @@ def _run(args) -> int:
         import csv
 
         writer = csv.writer(out)
-        writer.writerow(["path", "face", "x", "y", "width", "height", "score", "label"] + list(rec.classifier.labels))
+        writer.writerow(["path", "face", "x", "y", "width", "height", "score", "label", "uncertain"]
+                        + list(rec.classifier.labels))
     show_progress = not args.quiet and len(files) > 1 and sys.stderr.isatty()
     for n, path in enumerate(files, 1):
         if show_progress:
@@ -212,8 +232,9 @@ def _run(args) -> int:
             print(json.dumps(rec_obj), file=out)
         elif args.csv:
             for i, f in enumerate(faces):
-                writer.writerow([path, i + 1] + [f"{v:.1f}" for v in f.box] + [f"{f.score:.4f}", f.label]
-                                + [f"{f.probabilities[l]:.4f}" for l in rec.classifier.labels])
+                writer.writerow([path, i + 1] + [f"{v:.1f}" for v in f.box]
+                                + [f"{f.score:.4f}", f.label or "", int(f.uncertain)]
+                                + [f"{f.probabilities[l]:.4f}" if f.label else "" for l in rec.classifier.labels])
         else:
             if show_progress:
                 print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
@@ -229,15 +250,9 @@ def _annotate_image(path, im, faces, out_dir):
     import tempfile
     from pathlib import Path
 
-    from PIL import ImageDraw
+    from .annotate import draw_faces
 
-    im = im.copy()
-    d = ImageDraw.Draw(im)
-    lw = max(2, round(max(im.size) / 300))
-    for f in faces:
-        x, y, w, h = f.box
-        d.rectangle([x, y, x + w, y + h], outline=(255, 64, 64), width=lw)
-        d.text((x + lw, y + lw), f"{f.label} {f.probabilities[f.label]:.2f}", fill=(255, 255, 0))
+    im = draw_faces(im.copy(), faces)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dst = out / (Path(path).stem + ".annotated.png")
@@ -245,6 +260,7 @@ def _annotate_image(path, im, faces, out_dir):
     os.close(fd)
     try:
         im.save(tmp, "PNG")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, dst)
     except BaseException:
         os.unlink(tmp)

@@ -61,6 +61,27 @@ class CropRule:
     square: bool = True
 
 
+#: probabilities below this are raised to it before temperature scaling (log 0 is
+#: undefined; an int8 softmax output of 0 means "below half a step of 1/256")
+CALIBRATION_FLOOR = 1.0 / 512
+
+
+def calibrate(probs, temperature: float):
+    """Temperature scaling of probabilities: ``softmax(log(max(p, floor)) / T)``
+    over the last axis. ``T`` > 1 softens overconfident outputs; the top label
+    never changes. Every runtime applies it the same way (the Android core's
+    ``Postprocess.calibrate``, the web core's ``calibrate``)."""
+    import numpy as np
+
+    p = np.asarray(probs, np.float64)
+    if temperature == 1.0:
+        return p
+    z = np.log(np.maximum(p, CALIBRATION_FLOOR)) / temperature
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 #: test-time augmentations a client may apply: "none", or "flip" (the mean of
 #: the probabilities of the crop and of its mirror image: two model runs)
 TTA_MODES = ("none", "flip")
@@ -73,12 +94,16 @@ class ModelContract:
     ``tta`` is the release's recommendation ("flip" when averaging the crop
     and its mirror image measured better on PublicTest, see
     ``python -m convert.release``); clients run one pass unless asked.
+    ``temperature`` is the temperature fitted on PublicTest by the release
+    (:func:`calibrate`); every client applies it to the model's output, so
+    that a probability of 0.8 means right about 80% of the time.
     """
 
     labels: tuple[str, ...] = LABELS
     input: InputContract = field(default_factory=InputContract)
     crop: CropRule = field(default_factory=CropRule)
     tta: str = "none"
+    temperature: float = 1.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -93,7 +118,9 @@ class ModelContract:
         crop = CropRule(**{k: v for k, v in d.get("crop", {}).items()
                            if k in CropRule.__dataclass_fields__})
         tta = str(d.get("tta", "none"))
-        return cls(labels=labels, input=inp, crop=crop, tta=tta if tta in TTA_MODES else "none")
+        t = d.get("temperature", 1.0)
+        t = float(t) if isinstance(t, (int, float)) and 0.05 <= float(t) <= 20.0 else 1.0
+        return cls(labels=labels, input=inp, crop=crop, tta=tta if tta in TTA_MODES else "none", temperature=t)
 
 
 DEFAULT_CONTRACT = ModelContract()

@@ -17,22 +17,40 @@ from .classifier import Classifier, Prediction
 from .preprocess import DEFAULT_MAX_PIXELS, crop_box, cut, gray_from_rgb, open_image
 
 
+#: a face whose crop (the crop rule's square) is narrower than this, in pixels of
+#: the image, is reported with its box and no label: upscaled more than 2x into
+#: the 48x48 input it holds too little detail for a useful answer
+MIN_CROP_SIDE = 24
+
+
 @dataclass
 class Face:
-    """One face: ``box`` = [x, y, width, height] in pixels of the original image."""
+    """One face: ``box`` = [x, y, width, height] in pixels of the original image.
+
+    ``label`` is None (and ``probabilities`` empty) when the face was not
+    classified; ``reason`` says why. ``uncertain`` is set when the top
+    probability is below the recognizer's ``min_confidence``.
+    """
 
     box: list[float]
     score: float
-    label: str
+    label: str | None
     probabilities: dict[str, float]
     keypoints: list[list[float]] = field(default_factory=list)
+    uncertain: bool = False
+    reason: str | None = None
 
     def to_dict(self, top_k: int | None = None) -> dict:
         probs = self.probabilities
         if top_k:
             probs = dict(sorted(probs.items(), key=lambda kv: -kv[1])[:top_k])
-        return {"box": [round(v, 1) for v in self.box], "score": round(self.score, 4), "label": self.label,
-                "probabilities": {k: round(v, 4) for k, v in probs.items()}}
+        out = {"box": [round(v, 1) for v in self.box], "score": round(self.score, 4), "label": self.label,
+               "probabilities": {k: round(v, 4) for k, v in probs.items()}}
+        if self.uncertain:
+            out["uncertain"] = True
+        if self.reason:
+            out["reason"] = self.reason
+        return out
 
 
 def looks_like_crop(rgb, max_side: int = 96) -> bool:
@@ -55,6 +73,10 @@ class Recognizer:
         threads: interpreter threads.
         align: rotate each face upright by its eye keypoints (BlazeFace only).
         max_pixels: decompression-bomb limit for inputs.
+        min_face: skip detected faces whose box's longer side is below this
+            many pixels (of the original image).
+        min_confidence: mark a face ``uncertain`` when its top probability is
+            below this (the label is kept).
         tta: "none", "flip" (each face classified with its mirror image too,
             probabilities averaged: two model runs) or "auto" (the model's
             recommendation, from its metadata).
@@ -66,7 +88,10 @@ class Recognizer:
 
     def __init__(self, model=None, detector="auto", threads: int | None = None, align: bool = False,
                  max_pixels: int = DEFAULT_MAX_PIXELS, min_score: float = 0.5, reduce_jpeg: bool = True,
-                 tta: str = "none"):
+                 tta: str = "none", min_face: float = 0.0, min_confidence: float = 0.0):
+        if min_face < 0 or not 0.0 <= min_confidence <= 1.0:
+            raise ValueError("min_face must be >= 0 and min_confidence within 0..1")
+        self.min_face, self.min_confidence = float(min_face), float(min_confidence)
         self.classifier = Classifier(model, threads=threads, tta=tta)
         self.contract = self.classifier.contract
         self._detector_spec, self._threads, self._min_score = detector, threads, min_score
@@ -155,13 +180,22 @@ class Recognizer:
         t2 = time.perf_counter()
         faces = []
         for d in dets:
+            x, y, bw, bh = d.box
+            box = [float(x * sx), float(y * sy), float(bw * sx), float(bh * sy)]
+            kps = [[float(kx * sx), float(ky * sy)] for kx, ky in d.keypoints]
+            if detect and max(box[2], box[3]) < self.min_face:
+                continue
+            side = self.contract.crop.scale * max(bw, bh) * max(sx, sy)     # the crop, in original pixels
+            if detect and side < MIN_CROP_SIDE:
+                faces.append(Face(box, float(d.score), None, {}, kps,
+                                  reason=f"face too small: its crop is {side:.0f} px, under {MIN_CROP_SIDE} px"))
+                continue
             crop = cut(rgb, (0, 0, w, h), self.classifier.size) if not detect else self.face_crop(rgb, d)
             p = self.classifier.run(crop)
             i = int(np.argmax(p))
-            x, y, bw, bh = d.box
-            faces.append(Face([float(x * sx), float(y * sy), float(bw * sx), float(bh * sy)], float(d.score),
-                              self.classifier.labels[i], {l: float(v) for l, v in zip(self.classifier.labels, p)},
-                              [[float(kx * sx), float(ky * sy)] for kx, ky in d.keypoints]))
+            faces.append(Face(box, float(d.score), self.classifier.labels[i],
+                              {l: float(v) for l, v in zip(self.classifier.labels, p)}, kps,
+                              uncertain=bool(p[i] < self.min_confidence)))
         t3 = time.perf_counter()
         self.last_timings = {"decode_ms": (t1 - t0) * 1e3, "detect_ms": (t2 - t1) * 1e3,
                              "classify_ms": (t3 - t2) * 1e3, "total_ms": (t3 - t0) * 1e3}

@@ -1,4 +1,10 @@
-"""Video files and cameras (needs OpenCV): per-face tracking and probability smoothing."""
+"""Video files and cameras (needs OpenCV, the ``video`` extra): frames streamed
+and sampled (``--every SECONDS`` / ``--fps N``), per-face tracking and
+probability smoothing, timestamps, per-track summaries, annotated copies.
+
+OpenCV (``opencv-python-headless``) decodes: one wheel with its own FFmpeg,
+so MP4/H.264 works everywhere, and ``grab()`` skips unsampled frames without
+converting them to images; PyAV would add a second FFmpeg for no gain here."""
 
 from __future__ import annotations
 
@@ -15,8 +21,10 @@ class Tracker:
     """Greedy IoU tracking of faces across frames with exponential smoothing of
     their probabilities, so labels do not flicker from frame to frame."""
 
-    def __init__(self, labels, smooth: float = 0.6, iou_min: float = 0.3, max_missing: int = 10):
+    def __init__(self, labels, smooth: float = 0.6, iou_min: float = 0.3, max_missing: int = 10,
+                 min_confidence: float = 0.0):
         self.labels, self.smooth, self.iou_min, self.max_missing = list(labels), smooth, iou_min, max_missing
+        self.min_confidence = min_confidence
         self.tracks: dict[int, dict] = {}
         self._next = 1
 
@@ -25,6 +33,8 @@ class Tracker:
 
         out, used = [], set()
         for f in faces:
+            if f.label is None:             # not classified (too small): no track
+                continue
             x, y, w, h = f.box
             box = np.array([x, y, x + w, y + h], np.float64)
             p = np.array([f.probabilities[l] for l in self.labels])
@@ -46,8 +56,11 @@ class Tracker:
             used.add(best)
             sp = self.tracks[best]["p"]
             i = int(np.argmax(sp))
-            out.append({"track": best, "box": [round(v, 1) for v in f.box], "label": self.labels[i],
-                        "probabilities": {l: round(float(v), 4) for l, v in zip(self.labels, sp)}})
+            row = {"track": best, "box": [round(v, 1) for v in f.box], "label": self.labels[i],
+                   "probabilities": {l: round(float(v), 4) for l, v in zip(self.labels, sp)}}
+            if self.min_confidence and sp[i] < self.min_confidence:
+                row["uncertain"] = True
+            out.append(row)
         for tid in list(self.tracks):
             if tid not in used:
                 self.tracks[tid]["missing"] += 1
@@ -56,13 +69,97 @@ class Tracker:
         return out
 
 
+def frame_step(fps: float, every: float | None, rate: float | None) -> int:
+    """Frames to advance between analysed frames for ``--every SECONDS`` or ``--fps N`` (1 = every frame)."""
+    if every:
+        return max(1, round(every * fps)) if fps > 0 else 1
+    if rate:
+        return max(1, round(fps / rate)) if fps > 0 else 1
+    return 1
+
+
+class TrackSummary:
+    """Per track: first and last time seen, frames, the share of each expression
+    among its analysed frames (by the smoothed label) and the dominant one."""
+
+    def __init__(self, labels):
+        self.labels = list(labels)
+        self.tracks: dict[int, dict] = {}
+
+    def add(self, time_ms: float, tracked: list[dict]) -> None:
+        for t in tracked:
+            s = self.tracks.setdefault(t["track"], {"first_ms": time_ms, "frames": 0,
+                                                     "counts": dict.fromkeys(self.labels, 0)})
+            s["last_ms"] = time_ms
+            s["frames"] += 1
+            s["counts"][t["label"]] += 1
+
+    def result(self) -> list[dict]:
+        out = []
+        for tid, s in sorted(self.tracks.items()):
+            shares = {k: round(v / s["frames"], 4) for k, v in s["counts"].items()}
+            out.append({"track": tid, "first_ms": round(s["first_ms"], 1), "last_ms": round(s["last_ms"], 1),
+                        "duration_ms": round(s["last_ms"] - s["first_ms"], 1), "frames": s["frames"],
+                        "dominant": max(shares, key=shares.get), "shares": shares})
+        return out
+
+
+class _AnnotatedWriter:
+    """An annotated copy of a video, written to a temporary file and moved into place when complete."""
+
+    def __init__(self, cv2, src: str, out_dir: str, fps: float, size: tuple[int, int]):
+        import os
+        import tempfile
+        from pathlib import Path
+
+        self.cv2 = cv2
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.dst = out / (Path(str(src)).stem + ".annotated.mp4")
+        fd, self.tmp = tempfile.mkstemp(dir=out, suffix=".mp4")
+        os.close(fd)
+        self.writer = cv2.VideoWriter(self.tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.writer.isOpened():
+            os.unlink(self.tmp)
+            raise FerError(f"cannot write an annotated video to {out}")
+
+    def write(self, rgb: np.ndarray, faces) -> None:
+        from PIL import Image
+
+        from .annotate import draw_faces
+
+        im = draw_faces(Image.fromarray(rgb), faces)
+        self.writer.write(np.ascontiguousarray(np.asarray(im)[:, :, ::-1]))
+
+    def close(self, ok: bool) -> None:
+        import os
+
+        self.writer.release()
+        if ok:
+            os.chmod(self.tmp, 0o644)
+            os.replace(self.tmp, self.dst)
+        else:
+            os.unlink(self.tmp)
+
+
 def run_video(rec, args, inputs) -> int:
-    """Process video files (or ``--camera N``): one JSON line or table line per frame."""
+    """Process video files (or ``--camera N``), frame by frame as they are decoded
+    (never the whole video in memory): one JSON line, CSV row per face, or
+    table line per analysed frame, each with its frame index and time; with
+    ``--json``, a per-track summary line at the end of each video."""
     try:
         import cv2
     except ImportError:
-        raise FerError("video needs OpenCV: pip install 'opencv-python-headless<5'") from None
+        raise FerError("video needs OpenCV: pip install 'fer-edge[video]' (opencv-python-headless<5)") from None
+    import csv
+
     sources = [args.camera] if args.camera is not None else inputs
+    labels = list(rec.classifier.labels)
+    writer = None
+    if getattr(args, "csv", False):
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["path", "frame", "time_ms", "track", "x", "y", "width", "height", "label", "uncertain"]
+                        + labels)
     failed = 0
     for src in sources:
         cap = cv2.VideoCapture(src)
@@ -70,27 +167,57 @@ def run_video(rec, args, inputs) -> int:
             print(f"fer-infer: {src}: cannot open video", file=sys.stderr)
             failed += 1
             continue
-        tracker = Tracker(rec.classifier.labels, smooth=args.smooth)
-        n, t0 = 0, time.perf_counter()
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        step = frame_step(fps, getattr(args, "every", None), getattr(args, "fps", None))
+        tracker = Tracker(labels, smooth=args.smooth, min_confidence=rec.min_confidence)
+        summary = TrackSummary(labels)
+        annotated = None
+        n, index, t0, ok_end = 0, -1, time.perf_counter(), False
         try:
             while True:
+                index += 1
+                if index % step:
+                    if not cap.grab():              # skipped frames are not decoded into images
+                        break
+                    continue
                 ok, frame = cap.read()
                 if not ok:
                     break
+                pos = cap.get(cv2.CAP_PROP_POS_MSEC)
+                time_ms = index * 1000.0 / fps if fps > 0 else float(pos or 0.0)
                 rgb = np.ascontiguousarray(frame[:, :, ::-1])
                 faces = rec.predict(rgb, detect=not args.no_detect)
                 tracked = tracker.update(faces)
+                summary.add(time_ms, tracked)
                 n += 1
+                if args.annotate and args.camera is None:
+                    if annotated is None:
+                        annotated = _AnnotatedWriter(cv2, src, args.annotate, fps / step if fps > 0 else 10.0,
+                                                     (rgb.shape[1], rgb.shape[0]))
+                    annotated.write(rgb, faces)
+                untracked = [f.to_dict() for f in faces if f.label is None]
                 if args.json:
-                    print(json.dumps({"path": str(src), "frame": n - 1, "faces": tracked,
+                    print(json.dumps({"path": str(src), "frame": index, "time_ms": round(time_ms, 1),
+                                      "faces": tracked + untracked,
                                       "timings": {k: round(v, 2) for k, v in rec.last_timings.items()}}))
-                elif not args.csv:
+                elif writer is not None:
+                    for t in tracked:
+                        writer.writerow([src, index, f"{time_ms:.1f}", t["track"]] + list(t["box"])
+                                        + [t["label"], int(t.get("uncertain", False))]
+                                        + [t["probabilities"][l] for l in labels])
+                else:
                     desc = ", ".join(f"#{t['track']} {t['label']}" for t in tracked) or "no face"
-                    print(f"{src} frame {n - 1}: {desc}")
+                    print(f"{src} frame {index} ({time_ms / 1000:.2f} s): {desc}")
+            ok_end = True
         finally:
             cap.release()
-        fps = n / max(time.perf_counter() - t0, 1e-9)
-        print(f"{src}: {n} frames, {fps:.1f} frames/s", file=sys.stderr)
+            if annotated is not None:
+                annotated.close(ok_end and n > 0)
+        fps_done = n / max(time.perf_counter() - t0, 1e-9)
+        if args.json:
+            print(json.dumps({"path": str(src), "summary": {"frames_analysed": n, "frame_step": step,
+                                                           "video_fps": round(fps, 3), "tracks": summary.result()}}))
+        print(f"{src}: {n} frames analysed (every {step}), {fps_done:.1f} frames/s", file=sys.stderr)
         if n == 0:
             print(f"fer-infer: {src}: no frames could be read", file=sys.stderr)
             failed += 1

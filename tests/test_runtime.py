@@ -395,6 +395,7 @@ def test_bundled_models_by_name(face_png, monkeypatch):
     from runtime.classifier import BUNDLED_MODEL, FAST_MODEL, Classifier
 
     assert Classifier("release").path == Classifier().path == BUNDLED_MODEL
+    assert Classifier("micro").info.has_metadata and Classifier("micro").size == 48
     fast = Classifier("fast")
     assert fast.path == FAST_MODEL and fast.contract.input.size == 48
     assert fast.info.has_metadata and fast.contract.labels == Classifier().contract.labels
@@ -439,3 +440,89 @@ def test_cli_tta_flag(tiny_int8, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main([str(tmp_path / "c.png"), "--tta", "sideways"])
     assert e.value.code == 2
+
+
+def test_temperature_scaling_is_applied_from_the_metadata(tiny_int8, tmp_path):
+    """calibrate() is softmax(log(max(p, 1/512)) / T); the classifier applies
+    the model's temperature (calibrated=False gives the raw softmax), and the
+    top label never changes."""
+    from convert.metadata import restamp
+    from runtime.classifier import Classifier
+    from runtime.contract import CALIBRATION_FLOOR, calibrate
+
+    p = np.array([0.5, 0.25, 0.25, 0, 0, 0, 0])
+    q = calibrate(p, 2.0)
+    r = np.sqrt(np.maximum(p, CALIBRATION_FLOOR))
+    np.testing.assert_allclose(q, r / r.sum(), rtol=1e-12)
+    assert calibrate(p, 1.0) is not None and np.array_equal(calibrate(p, 1.0), p)
+    hot = tmp_path / "t.tflite"
+    hot.write_bytes(restamp(tiny_int8.read_bytes(), temperature=2.5))
+    crops = synthetic_faces(6, seed=5)
+    cal, raw = Classifier(hot), Classifier(hot, calibrated=False)
+    assert cal.temperature == 2.5 and raw.temperature == 1.0 and Classifier(tiny_int8).temperature == 1.0
+    for c in crops:
+        a, b = cal.run(c), raw.run(c)
+        np.testing.assert_allclose(a, calibrate(b, 2.5), atol=1e-6)
+        assert a.argmax() == b.argmax()
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(restamp(tiny_int8.read_bytes(), temperature="hot"))
+    assert Classifier(bad).temperature == 1.0              # a malformed value is ignored, not trusted
+
+
+def _recognizer_with_blazeface(tmp_path, monkeypatch, **kw):
+    from runtime import fetch
+    from runtime.recognizer import Recognizer
+
+    from .helpers import mediapipe_wheel
+
+    monkeypatch.setenv("FER_CACHE", str(tmp_path / "cache"))
+    fetch.fetch_detector(from_wheel=str(mediapipe_wheel()), log=lambda m: None)
+    return Recognizer(detector="blazeface", **kw)
+
+
+def test_no_face_small_face_min_face_and_uncertain(tmp_path, monkeypatch):
+    """A photo without a face gives no faces; a face too small for a useful crop
+    is reported with its box and no label; --min-face skips faces; a face
+    below --min-confidence is marked uncertain with its label kept."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from runtime.cli import main
+
+    rec = _recognizer_with_blazeface(tmp_path, monkeypatch)
+    Image.fromarray(skimage_data.coffee()).save(tmp_path / "coffee.png")        # a cup, no face
+    assert rec.predict(tmp_path / "coffee.png") == []
+    photo = Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB")
+    photo.resize((96, 96), Image.BILINEAR).save(tmp_path / "tiny.png")          # the face about 18 px wide
+    (small,) = rec.predict(tmp_path / "tiny.png")
+    assert small.label is None and small.probabilities == {} and "too small" in small.reason
+    d = small.to_dict()
+    assert d["label"] is None and "reason" in d and len(d["box"]) == 4
+    assert _recognizer_with_blazeface(tmp_path, monkeypatch, min_face=200).predict(
+        REPO / "runtime" / "samples" / "astronaut.png") == []
+    (face,) = _recognizer_with_blazeface(tmp_path, monkeypatch, min_confidence=0.99).predict(
+        REPO / "runtime" / "samples" / "astronaut.png")
+    assert face.uncertain and face.label == "happy" and face.to_dict()["uncertain"] is True
+    assert main([str(tmp_path / "coffee.png"), "--json"]) == 0
+    assert main([str(tmp_path / "coffee.png"), "--min-confidence", "1.5"]) == 2
+    assert main([str(tmp_path / "coffee.png"), "--min-face", "-1"]) == 2
+
+
+def test_annotations_are_bands_coloured_by_expression(tmp_path):
+    from runtime.annotate import COLOURS, UNKNOWN, caption, draw_faces
+    from runtime.recognizer import Face
+
+    im = Image.new("RGB", (800, 600), (255, 255, 255))
+    happy = Face([100, 200, 150, 150], 0.9, "happy", {"happy": 0.8, "sad": 0.2})
+    unsure = Face([500, 200, 150, 150], 0.9, "sad", {"happy": 0.45, "sad": 0.55}, uncertain=True)
+    small = Face([400, 10, 8, 8], 0.9, None, {}, reason="face too small: its crop is 10 px, under 24 px")
+    draw_faces(im, [happy, unsure, small])
+    assert caption(unsure).endswith("(uncertain)") and caption(small) == "too small"
+    a = np.asarray(im)
+
+    def commonest(region):
+        colours, counts = np.unique(region.reshape(-1, 3), axis=0, return_counts=True)
+        return tuple(int(v) for v in colours[counts.argmax()])
+
+    # the band right above each box is filled with the expression's colour (text drawn on it)
+    assert commonest(a[185:199, 100:200]) == COLOURS["happy"]
+    assert commonest(a[185:199, 500:600]) == COLOURS["sad"]
+    assert commonest(a[20:32, 400:440]) == UNKNOWN                    # below the box at the top edge

@@ -6,8 +6,8 @@ committed release model.
 
 Each case: an RGB image and a face box -> the crop bytes (crop rule + area
 filter), the model's raw uint8 output on that crop, its scale and zero point,
-the dequantized probabilities and the label. The Kotlin tests and the web
-core's Node tests (web-sample/) must reproduce the crop bytes exactly and the
+the probabilities (dequantized, then the model's temperature applied) and
+the label. The Kotlin tests and the web core's Node tests (web-sample/) must reproduce the crop bytes exactly and the
 probabilities and label from the raw output.
 
 The ``letterbox`` cases are for the web sample, which runs BlazeFace itself:
@@ -67,6 +67,7 @@ def build() -> dict:
     from PIL import Image
 
     from runtime.classifier import Classifier
+    from runtime.contract import calibrate
     from runtime.preprocess import crop_box, cut, gray_from_rgb
 
     clf = Classifier(MODEL, threads=1, xnnpack=True)
@@ -77,7 +78,7 @@ def build() -> dict:
         rgb = np.asarray(photo.resize((side, side), Image.BILINEAR) if side != photo.size[0] else photo, np.uint8)
         crop = cut(gray_from_rgb(rgb), crop_box((x, y, w, h), clf.contract.crop, side, side), clf.size)
         raw = clf.run_raw(crop).reshape(-1)
-        probs = clf.probabilities_from_output(raw)
+        probs = calibrate(clf.probabilities_from_output(raw), clf.temperature).astype(np.float32)
         cases.append({"name": name, "width": side, "height": side, "rgb_b64": base64.b64encode(rgb.tobytes()).decode(),
                       "box": [x, y, w, h], "crop_b64": base64.b64encode(crop.tobytes()).decode(),
                       "raw_output": [int(v) for v in raw], "output_scale": scale, "output_zero_point": zp,
@@ -86,7 +87,8 @@ def build() -> dict:
             "model_sha256": hashlib.sha256(MODEL.read_bytes()).hexdigest(),
             "raw_output_from": f"{clf.backend.name} with XNNPACK, 1 thread (other kernel sets can differ: "
                                "README, Same answers on every interpreter)",
-            "labels": list(clf.labels), "input_size": clf.size, "cases": cases, "letterbox": letterbox_cases()}
+            "labels": list(clf.labels), "input_size": clf.size, "temperature": clf.temperature, "cases": cases,
+            "letterbox": letterbox_cases()}
 
 
 def main(argv=None) -> int:

@@ -173,7 +173,10 @@ export async function readContract(bytes) {
     input: { size: doc.input.size, channels: doc.input.channels, dtype: doc.input.dtype, shape: io.inputs[0].shape },
     crop: { scale: doc.crop.scale, shiftY: doc.crop.shift_y, square: doc.crop.square !== false },
     output: { dtype: out.dtype, scale: out.scale, zeroPoint: out.zeroPoint, shape: out.shape },
-    calibration: doc.calibration ?? null,
+    // fitted on PublicTest by the release; postprocess.calibrate applies it
+    temperature: typeof doc.temperature === 'number' && doc.temperature >= 0.05 && doc.temperature <= 20
+      ? doc.temperature : 1.0,
+    tta: doc.tta === 'flip' ? 'flip' : 'none',
     name: doc.name, version: doc.version,
   };
 }

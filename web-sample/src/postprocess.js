@@ -9,6 +9,19 @@ export function dequantize(raw, output) {
   return out;
 }
 
+/** Probabilities below this are raised to it before temperature scaling (runtime/contract.py). */
+export const CALIBRATION_FLOOR = 1 / 512;
+
+/** Temperature scaling as every fer-edge runtime applies it: softmax(log(max(p, floor)) / T). */
+export function calibrate(probabilities, temperature) {
+  if (temperature === 1.0) return probabilities;
+  const z = Array.from(probabilities, (p) => Math.log(Math.max(p, CALIBRATION_FLOOR)) / temperature);
+  const m = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - m));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return Float32Array.from(e, (v) => v / sum);
+}
+
 /** {label, index, probabilities}; checks the output is a probability vector (softmax inside the model). */
 export function label(probabilities, contract, tolerance = 0.05) {
   if (probabilities.length !== contract.labels.length) {

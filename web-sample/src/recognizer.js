@@ -5,7 +5,7 @@ import { loadAndCompile, loadLiteRt, Tensor } from '@litertjs/core';
 
 import { anchors, decode, INPUT, inputTensor } from './blazeface.js';
 import { readContract } from './modelfile.js';
-import { dequantize, label } from './postprocess.js';
+import { calibrate, dequantize, label } from './postprocess.js';
 import { cropBox, cut, grayFromPixels, inputData } from './preprocess.js';
 
 const anchorCount = anchors().length;
@@ -49,7 +49,7 @@ export class Recognizer {
   async classifyCrop(crop) {
     const { input } = this.contract;
     const [raw] = await run(this.classifier, inputData(crop, input), Array.from(input.shape));
-    const probs = dequantize(raw, this.contract.output);
+    const probs = calibrate(dequantize(raw, this.contract.output), this.contract.temperature);
     return { ...label(probs, this.contract), raw: Array.from(raw) };
   }
 

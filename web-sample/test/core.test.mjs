@@ -9,7 +9,7 @@ import test from 'node:test';
 
 import { letterbox } from '../src/blazeface.js';
 import { readContract, tensors } from '../src/modelfile.js';
-import { dequantize, label } from '../src/postprocess.js';
+import { calibrate, dequantize, label } from '../src/postprocess.js';
 import { cropBox, cut, grayFromPixels, inputData } from '../src/preprocess.js';
 
 const repo = new URL('../../', import.meta.url);
@@ -46,10 +46,23 @@ test('RGBA pixels (canvas ImageData) give the same gray bytes as RGB', () => {
   assert.deepEqual(grayFromPixels(rgba, g.width, g.height, 4), grayFromPixels(rgb, g.width, g.height, 3));
 });
 
+test('temperature scaling as the Python runtime does it', () => {
+  const p = Float32Array.from([0.5, 0.25, 0.25, 0, 0, 0, 0]);
+  assert.equal(calibrate(p, 1.0), p);
+  const q = calibrate(p, 2.0);
+  assert.ok(Math.abs(q.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+  assert.ok(q[0] < 0.5 && q[0] > q[1] && q[3] > 0);               // softer, same order, zeros floored
+  // softmax(log(max(p, 1/512)) / 2): sqrt of the floored values, renormalized
+  const r = [0.5, 0.25, 0.25, 1 / 512, 1 / 512, 1 / 512, 1 / 512].map(Math.sqrt);
+  const sum = r.reduce((a, b) => a + b, 0);
+  r.forEach((v, i) => assert.ok(Math.abs(q[i] - v / sum) < 1e-6));
+});
+
 test('probabilities and label from the raw output', async () => {
   const c = await readContract(model);
   for (const g of goldens.cases) {
-    const probs = dequantize(Uint8Array.from(g.raw_output), c.output);
+    assert.equal(c.temperature, goldens.temperature);
+    const probs = calibrate(dequantize(Uint8Array.from(g.raw_output), c.output), c.temperature);
     probs.forEach((p, i) => assert.ok(Math.abs(p - g.probabilities[i]) < 1e-6, `${g.name}[${i}]`));
     assert.equal(label(probs, c).label, g.label, g.name);
   }

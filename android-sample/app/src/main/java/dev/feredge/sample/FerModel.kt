@@ -46,8 +46,9 @@ class FerModel(context: Context, threads: Int = 2) : AutoCloseable {
         output.rewind()
         val raw = ByteArray(output.remaining()).also { output.get(it) }
         val q = outTensor.quantizationParams()
-        val probs = if (contract.inputType == "int8") Postprocess.dequantizeInt8(raw, q.scale, q.zeroPoint)
-        else Postprocess.dequantizeUint8(raw, q.scale, q.zeroPoint)
+        val probs = Postprocess.calibrate(
+            if (contract.inputType == "int8") Postprocess.dequantizeInt8(raw, q.scale, q.zeroPoint)
+            else Postprocess.dequantizeUint8(raw, q.scale, q.zeroPoint), contract.temperature)
         val r = Postprocess.label(probs, contract)
         return Face(box, r.label, probs[r.index], (System.nanoTime() - t0) / 1e6)
     }

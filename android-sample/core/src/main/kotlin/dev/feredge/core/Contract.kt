@@ -11,7 +11,11 @@ data class Contract(
     val channels: Int,
     val inputType: String,
     val cropScale: Double,
-    val cropShiftY: Double
+    val cropShiftY: Double,
+    /** Temperature fitted on PublicTest by the release: apply with [Postprocess.calibrate]. */
+    val temperature: Double = 1.0,
+    /** Test-time augmentation the release recommends ("none" or "flip"). */
+    val tta: String = "none"
 ) {
     companion object {
         /** Read the contract from a `.tflite`'s appended `fer_contract.json` and `labels.txt`. */
@@ -26,8 +30,10 @@ data class Contract(
             val crop = doc["crop"] as Map<String, Any?>
             val labels = files["labels.txt"]?.let { String(it, Charsets.UTF_8).lines().map { l -> l.trim() }.filter { l -> l.isNotEmpty() } }
                 ?: (doc["labels"] as List<*>).map { it.toString() }
+            val t = (doc["temperature"] as? Double)?.takeIf { it in 0.05..20.0 } ?: 1.0
+            val tta = (doc["tta"] as? String)?.takeIf { it == "flip" } ?: "none"
             return Contract(labels, (input["size"] as Double).toInt(), (input["channels"] as Double).toInt(),
-                input["dtype"] as String, crop["scale"] as Double, crop["shift_y"] as Double)
+                input["dtype"] as String, crop["scale"] as Double, crop["shift_y"] as Double, t, tta)
         }
     }
 }

@@ -12,6 +12,22 @@ object Postprocess {
     fun dequantizeInt8(raw: ByteArray, scale: Float, zeroPoint: Int): FloatArray =
         FloatArray(raw.size) { (raw[it].toInt() - zeroPoint) * scale }
 
+    /** Probabilities below this are raised to it before temperature scaling (as runtime/contract.py). */
+    const val CALIBRATION_FLOOR = 1.0 / 512
+
+    /**
+     * Temperature scaling, as fer-edge's Python runtime applies it
+     * (`runtime.contract.calibrate`): softmax(log(max(p, floor)) / T). The top label never changes.
+     */
+    fun calibrate(probabilities: FloatArray, temperature: Double): FloatArray {
+        if (temperature == 1.0) return probabilities
+        val z = DoubleArray(probabilities.size) { Math.log(maxOf(probabilities[it].toDouble(), CALIBRATION_FLOOR)) / temperature }
+        val m = z.maxOrNull() ?: 0.0
+        val e = DoubleArray(z.size) { Math.exp(z[it] - m) }
+        val sum = e.sum()
+        return FloatArray(e.size) { (e[it] / sum).toFloat() }
+    }
+
     /** The top label; checks that the output is a probability vector (softmax inside the model). */
     fun label(probabilities: FloatArray, c: Contract, tolerance: Float = 0.05f): Result {
         require(probabilities.size == c.labels.size) { "model gives ${probabilities.size} outputs for ${c.labels.size} labels" }

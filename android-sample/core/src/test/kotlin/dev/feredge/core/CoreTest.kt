@@ -46,8 +46,9 @@ class CoreTest {
     @Test fun sameOutputGivesSameProbabilitiesAndLabel() {
         for (c in cases) {
             val raw = (c["raw_output"] as List<*>).map { (it as Double).toInt().toByte() }.toByteArray()
-            val probs = Postprocess.dequantizeUint8(raw, (c["output_scale"] as Double).toFloat(),
-                (c["output_zero_point"] as Double).toInt())
+            val probs = Postprocess.calibrate(Postprocess.dequantizeUint8(raw, (c["output_scale"] as Double).toFloat(),
+                (c["output_zero_point"] as Double).toInt()), contract.temperature)
+            assertEquals(goldens["temperature"] as Double, contract.temperature, 0.0)
             val want = (c["probabilities"] as List<*>).map { (it as Double).toFloat() }.toFloatArray()
             assertArrayEquals(want, probs, 1e-6f)
             assertEquals(c["label"], Postprocess.label(probs, contract).label)
