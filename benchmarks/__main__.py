@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 TFLRT_PYTHON = REPO / ".venv-tflrt" / "bin" / "python"
 #: the shipped tiers among the variants (flip averaging and the consistency matrix are measured for these)
-TIERS = ("int8", "fast_int8")
+TIERS = ("int8", "fast_int8", "micro_int8")
 
 
 def hardware() -> dict:
@@ -83,7 +83,7 @@ def reference_section(r: dict, ref: Path, a) -> dict:
 
 def main(argv=None) -> int:
     from benchmarks import latency, report
-    from runtime.classifier import BUNDLED_MODEL, FAST_MODEL
+    from runtime.classifier import BUNDLED_MODEL, FAST_MODEL, MICRO_MODEL
     from runtime.errors import FerError
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
@@ -93,6 +93,8 @@ def main(argv=None) -> int:
                     help="float Keras model the other variants are converted from ('' for none)")
     ap.add_argument("--fast-model", default=str(FAST_MODEL),
                     help="the bundled fast int8 model, measured as variant fast_int8 when it exists ('' for none)")
+    ap.add_argument("--micro-model", default=str(MICRO_MODEL),
+                    help="the bundled micro int8 model, measured as variant micro_int8 when it exists ('' for none)")
     ap.add_argument("--quick", action="store_true", help="smoke run: int8 only, few timings, no accuracy")
     ap.add_argument("--threads", default="1,2,4", help="thread counts for crop latency")
     ap.add_argument("--runs", type=int, default=500, help="at most this many timed runs per latency cell")
@@ -139,8 +141,14 @@ def main(argv=None) -> int:
             variants = var.build(model, Path(a.keras) if a.keras else Path("/nonexistent"), log=_log)
             if a.fast_model and Path(a.fast_model).is_file():
                 variants["fast_int8"] = Path(a.fast_model)
+            if a.micro_model and Path(a.micro_model).is_file():
+                variants["micro_int8"] = Path(a.micro_model)
         r["variants"] = {k: {"file": str(v.relative_to(REPO)) if v.is_relative_to(REPO) else str(v),
                              "bytes": v.stat().st_size} for k, v in variants.items()}
+        from convert.graph import multiply_accumulates
+
+        r["tiers"] = {k: {"bytes": v.stat().st_size, "macs": multiply_accumulates(v.read_bytes())}
+                      for k, v in variants.items() if k in TIERS}
         steps = 4 + (not a.quick) * 3
         _log(f"[1/{steps}] crop latency")
         backends = latency.installed_backends()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 WEB = Path(__file__).resolve().parents[1] / "web-sample"
 #: web-sample tier -> benchmark variant
-TIERS = {"release": "int8", "fast": "fast_int8"}
+TIERS = {"release": "int8", "fast": "fast_int8", "micro": "micro_int8"}
 
 
 def measure(runs: int = 300, timeout_s: float = 600) -> dict:

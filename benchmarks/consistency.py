@@ -4,7 +4,8 @@ Kernel sets: LiteRT with XNNPACK (what ``fer-infer`` uses), LiteRT's builtin
 kernels (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``), TFLite's reference kernels
 (``BUILTIN_REF``, the code TFLite for Microcontrollers' kernels come from),
 TensorFlow's own interpreter, TFLite for Microcontrollers' Python interpreter
-(PyPI ``tflite-micro``, for models small enough for a microcontroller), and
+(PyPI ``tflite-micro``, for models small enough for a microcontroller),
+LiteRT.js in headless Chromium (when the web sample is built), and
 tflite-runtime 2.14 from its own environment (needs numpy<2; the only
 interpreter on 32-bit ARM)::
 
@@ -67,6 +68,27 @@ def tflm_outputs(model: Path, crops: np.ndarray) -> np.ndarray | None:
     return np.stack([m.run_raw(c) for c in crops]).astype(np.int32)
 
 
+def browser_outputs(model: Path, crops: np.ndarray) -> np.ndarray | None:
+    """The raw outputs under LiteRT.js (WebAssembly) in headless Chromium, or
+    None when Node.js, Chromium or the built web sample is missing."""
+    import json
+    import shutil
+
+    web = REPO / "web-sample"
+    node = shutil.which("node")
+    if node is None or not (web / "dist" / "config.json").is_file() or not (web / "node_modules").is_dir():
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = Path(d) / "crops.u8", Path(d) / "raw.json"
+        src.write_bytes(np.ascontiguousarray(crops, np.uint8).tobytes())
+        r = subprocess.run([node, "scripts/outputs.mjs", "--model", str(Path(model).resolve()), "--crops", str(src),
+                            "--n", str(len(crops)), "--out", str(dst)], cwd=web, capture_output=True, text=True,
+                           timeout=1800)
+        if r.returncode != 0 or not dst.is_file():
+            return None
+        return np.asarray(json.loads(dst.read_text()), np.int32)
+
+
 def outputs_from_python(python: str, model: Path, crops: np.ndarray, backend: str) -> np.ndarray:
     """:func:`raw_outputs` run by another Python (an environment with tflite-runtime)."""
     with tempfile.TemporaryDirectory() as d:
@@ -106,9 +128,10 @@ def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | Non
         for name, (backend, xnn, ref) in KERNELS.items():
             if backend in have:
                 outputs[name] = raw_outputs(path, crops, backend, xnn, ref)
-        tflm = tflm_outputs(path, crops)
-        if tflm is not None:
-            outputs["tflm"] = tflm
+        for name, fn in (("tflm", tflm_outputs), ("browser-litertjs", browser_outputs)):
+            got = fn(path, crops)
+            if got is not None:
+                outputs[name] = got
         if tflrt_python and Path(tflrt_python).is_file():
             try:
                 outputs["tflite-runtime"] = outputs_from_python(tflrt_python, path, crops, "tflite_runtime")

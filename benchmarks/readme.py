@@ -32,13 +32,15 @@ def section() -> str:
     for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
         lines.append(f"| {split} | {int8[split]['n']} | {100 * flt[split]['accuracy']:.2f}% | "
                      f"{100 * int8[split]['accuracy']:.2f}% | {100 * int8[split]['macro_f1']:.2f}% |")
-    fast = REPO / "models" / "fast" / "release"
-    if (fast / "int8_eval.json").is_file():
-        f8 = json.loads((fast / "int8_eval.json").read_text())
-        ff = json.loads((fast / "report.json").read_text())
+    for tier, what in (("fast", "Fast model"), ("micro", "Micro model")):
+        folder = REPO / "models" / tier / "release"
+        if not (folder / "int8_eval.json").is_file():
+            continue
+        f8 = json.loads((folder / "int8_eval.json").read_text())
+        ff = json.loads((folder / "report.json").read_text())
         size = ff["config"]["image_size"]
-        lines += ["", f"Fast model (`--model fast`, {size}x{size} working resolution; from `models/fast/`, written by "
-                  "`python -m convert.release --out models/fast`):", "",
+        lines += ["", f"{what} (`--model {tier}`, {size}x{size} working resolution, width {ff['config']['alpha']}; "
+                  f"from `models/{tier}/`, written by `python -m convert.release --out models/{tier}`):", "",
                   "| split | images | float accuracy | int8 accuracy | int8 macro-F1 |", "|---|---|---|---|---|"]
         for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
             lines.append(f"| {split} | {f8[split]['n']} | {100 * ff['results'][split]['accuracy']:.2f}% | "
@@ -67,7 +69,8 @@ def section() -> str:
         h = r["hardware"]
         lines += ["", f"Latency of the int8 models (`{r['command']}`, {r['date']}, {h['cpu']}, {h['cores']} cores; "
                   f"full report `benchmarks/results/{results[-1].with_suffix('.md').name}`):", ""]
-        lines += report.latency_header() + [report.latency_row(c) for c in report.primary_cells(r, ("int8", "fast_int8"))]
+        tiers = ("int8", "fast_int8", "micro_int8")
+        lines += report.latency_header() + [report.latency_row(c) for c in report.primary_cells(r, tiers)]
         lines += ["", "| what | p50 |", "|---|---|"]
         lines += report.photos_lines(r)
         c = r.get("cold_start")

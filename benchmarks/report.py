@@ -74,6 +74,32 @@ def pi4_text(ref: dict) -> str:
     return text
 
 
+def tier_lines(r: dict) -> list[str]:
+    """One row per shipped tier: accuracy, 1-thread crop time and its ratio to the
+    release model's in the same run, multiply-accumulates and size (from the
+    .tflite), and the Pi 4 estimate scaled by that ratio."""
+    tiers = r.get("tiers") or {}
+    if not tiers:
+        return []
+    acc = r.get("accuracy") or {}
+    cells = {c["variant"]: c["p50"] for c in primary_cells(r, tuple(tiers)) if c["threads"] == 1}
+    base = cells.get("int8")
+    pi4 = (r.get("reference") or {}).get("pi4_estimate_ms")
+    ratio_pi = (r.get("reference") or {}).get("ratio_at_pi4_threads")
+    lines = ["| tier | PrivateTest | PrivateTest with flip | ms/crop, 1 thread (p50) | vs release | MACs | file | "
+             "Pi 4 estimate |", "|---|---|---|---|---|---|---|---|"]
+    for k, t in tiers.items():
+        ms = cells.get(k)
+        ratio = ms / base if ms and base else None
+        est = pi4 * ratio if pi4 and ratio and ratio_pi else None
+        lines.append(f"| {k} | {pct(acc.get(k, {}).get('PrivateTest', {}).get('accuracy'))} | "
+                     f"{pct(acc.get(k + '+flip', {}).get('PrivateTest', {}).get('accuracy'))} | "
+                     f"{'' if ms is None else f'{ms:.3f}'} | {'' if ratio is None else f'{ratio:.2f}x'} | "
+                     f"{t['macs'] / 1e6:.1f} M | {t['bytes'] / 1024:.0f} KiB | "
+                     f"{'' if est is None else f'{est:.1f} ms'} |")
+    return lines
+
+
 def consistency_lines(c: dict) -> list[str]:
     """The interpreter-consistency matrix (benchmarks.consistency) as Markdown rows, one per tier x pair."""
     lines = ["| model | kernels A | kernels B | same label | largest difference | mean difference | "
@@ -121,6 +147,11 @@ def markdown(r: dict) -> str:
             lines.append(f"| {k} | " + " | ".join(f"{100 * c['f1']:.1f}" for c in v["PrivateTest"]["per_class"].values())
                          + " |")
         lines.append("")
+    if r.get("tiers"):
+        lines += ["## Tiers", "", "The shipped models side by side, all from this run; multiply-accumulates counted "
+                  "from each `.tflite` (`convert.graph.multiply_accumulates`); the Pi 4 estimate is the release "
+                  "model's (below) times the tier's crop-time ratio, with the same caveat. Chart: "
+                  "`*-accuracy-latency.png`.", ""] + tier_lines(r) + [""]
     lines += ["## Latency: classify one 48x48 crop", "",
               "Warm-up, then timed runs until the run count or the per-cell time budget is reached (at least 30). "
               "\"own env\": measured by `python -m benchmarks.latency` from a separate environment "

@@ -54,6 +54,15 @@ def test_markdown_lists_every_cell_and_peer_ratio():
     r["browser"] = {"browser": "Chromium 1", "runtime": "LiteRT.js wasm, 1 thread",
                     "tiers": {"release": {"median_ms": 5.0, "mean_ms": 5.1, "runs": 300},
                               "fast": {"median_ms": 4.0, "mean_ms": 4.1, "runs": 300}}}
+    from benchmarks.report import tier_lines
+
+    t = dict(r, latency=r["latency"] + [dict(cell, variant="micro_int8", p50=0.5)],
+             tiers={"int8": {"bytes": 2048, "macs": 54e6}, "micro_int8": {"bytes": 1024, "macs": 4e6}},
+             accuracy={"micro_int8": {"PrivateTest": {"accuracy": 0.6}}},
+             reference={"pi4_estimate_ms": 10.0, "ratio_at_pi4_threads": 0.1})
+    rows = "\n".join(tier_lines(t))
+    assert "| int8 |  |  | 2.000 | 1.00x | 54.0 M | 2 KiB | 10.0 ms |" in rows
+    assert "| micro_int8 | 60.00% |  | 0.500 | 0.25x | 4.0 M | 1 KiB | 2.5 ms |" in rows
     md = markdown(r)
     assert "| release | 5.0 | 2.000 | 2.5x |" in md      # browser beside the Python runtime, same run
     assert "| fast | 4.0 |  |  |" in md                   # no Python fast_int8 cell in this run

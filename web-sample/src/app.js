@@ -1,7 +1,7 @@
 // The page: a picked photo, the sample photo or the webcam through the
 // Recognizer, boxes and labels drawn over the image. window.ferEdge is what
 // the headless tests read (web-sample/test/browser.test.mjs).
-import { Recognizer, timeModel } from './recognizer.js';
+import { rawOutputs, Recognizer, timeModel } from './recognizer.js';
 
 const $ = (id) => document.getElementById(id);
 const view = $('view');
@@ -62,6 +62,7 @@ async function analyseBlob(blob) {
 }
 
 state.timeModel = timeModel;
+state.rawOutputs = rawOutputs;
 state.analyseUrl = async (url) => analyseBlob(await (await fetch(url)).blob());
 
 async function startCamera() {

@@ -101,3 +101,22 @@ export async function timeModel(url, { runs = 300, warmup = 20 } = {}) {
   times.sort((a, b) => a - b);
   return { median_ms: times[Math.floor(runs / 2)], mean_ms: times.reduce((a, b) => a + b, 0) / runs, runs };
 }
+
+/**
+ * Raw output tensors of a model (its bytes) for `n` crops packed one after
+ * another in `crops` (Uint8Array n*size*size): an Array of n Arrays. What the
+ * consistency matrix compares across interpreters (benchmarks/consistency.py).
+ */
+export async function rawOutputs(bytes, crops, n) {
+  const contract = await readContract(bytes);
+  const model = await loadAndCompile(bytes, { accelerator: 'wasm' });
+  const size = contract.input.size;
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const crop = crops.subarray(i * size * size, (i + 1) * size * size);
+    const [raw] = await run(model, inputData(crop, contract.input), Array.from(contract.input.shape));
+    out.push(Array.from(raw));
+  }
+  model.delete();
+  return out;
+}
