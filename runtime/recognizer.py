@@ -68,7 +68,7 @@ class Recognizer:
 
     Args:
         model: ``.tflite`` path, or a bundled tier: ``"release"`` (the default), ``"fast"`` or ``"micro"``.
-        detector: "auto", "blazeface", "haar", "none" (inputs are crops), or
+        detector: "auto", "short" (alias "blazeface"), "full", "haar", "none" (inputs are crops), or
             an object with ``detect(rgb) -> list[Detection]`` (``rgb``: uint8 ``[H, W, 3]``).
         threads: interpreter threads.
         align: rotate each face upright by its eye keypoints (BlazeFace only).
@@ -108,7 +108,10 @@ class Recognizer:
 
             self._detector = load_detector(self._detector_spec, self._threads, self.classifier.backend)
             if hasattr(self._detector, "min_score"):
-                self._detector.min_score = self._min_score
+                from .detect import FULL_MIN_SCORE, BlazeFace
+
+                full = isinstance(self._detector, BlazeFace) and self._detector.full
+                self._detector.min_score = max(self._min_score, FULL_MIN_SCORE) if full else self._min_score
         return self._detector
 
     def classify_crop(self, crop) -> Prediction:
@@ -117,19 +120,28 @@ class Recognizer:
     def _uses_blazeface(self) -> bool:
         """Whether faces are (or will be) found by BlazeFace, without loading
         a detector that a batch of face crops never needs."""
-        from .detect import BlazeFace, blazeface_model
+        from .detect import AutoBlazeFace, BlazeFace, blazeface_model
 
         if self._detector is not None:
-            return isinstance(self._detector, BlazeFace)
+            return isinstance(self._detector, (BlazeFace, AutoBlazeFace))
         return isinstance(self._detector_spec, str) and blazeface_model(self._detector_spec) is not None
 
     def min_long_side(self) -> int:
         """The smallest longer side a photo may be decoded at for BlazeFace:
         there, the smallest face it finds (about ``BLAZEFACE_MIN_FACE`` of the
         longer side) still gives a crop of twice the model's input side."""
-        from .detect import BLAZEFACE_MIN_FACE
+        from .detect import AUTO_MIN_FACE, BLAZEFACE_FULL_MIN_FACE, BLAZEFACE_MIN_FACE, min_face_fraction
+        from .fetch import cached_full_range_path
 
-        return int(np.ceil(2 * self.classifier.size / (self.contract.crop.scale * BLAZEFACE_MIN_FACE)))
+        if self._detector is not None:
+            frac = min_face_fraction(self._detector)
+        elif self._detector_spec == "full":
+            frac = BLAZEFACE_FULL_MIN_FACE
+        elif self._detector_spec == "auto" and cached_full_range_path() is not None:
+            frac = AUTO_MIN_FACE
+        else:
+            frac = BLAZEFACE_MIN_FACE
+        return int(np.ceil(2 * self.classifier.size / (self.contract.crop.scale * frac)))
 
     def face_crop(self, image, det) -> np.ndarray:
         """The model-input crop of one detection, by the model's crop rule
@@ -158,7 +170,7 @@ class Recognizer:
         ``detect=None`` detects unless the image looks like a face crop
         already (small, square, gray) or the recognizer has no detector.
         """
-        from .detect import BlazeFace, HaarCascade
+        from .detect import AutoBlazeFace, BlazeFace, HaarCascade
 
         t0 = time.perf_counter()
         reduce = self.reduce_jpeg and detect is not False and self._uses_blazeface()
@@ -172,7 +184,7 @@ class Recognizer:
             detect = self._detector_spec != "none" and not looks_like_crop(rgb)
         if detect:
             det = self.detector
-            dets = det.detect(rgb if isinstance(det, (BlazeFace, HaarCascade)) else np.asarray(rgb))
+            dets = det.detect(rgb if isinstance(det, (BlazeFace, AutoBlazeFace, HaarCascade)) else np.asarray(rgb))
         else:
             from .detect import Detection
 

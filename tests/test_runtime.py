@@ -526,3 +526,42 @@ def test_annotations_are_bands_coloured_by_expression(tmp_path):
     assert commonest(a[185:199, 100:200]) == COLOURS["happy"]
     assert commonest(a[185:199, 500:600]) == COLOURS["sad"]
     assert commonest(a[20:32, 400:440]) == UNKNOWN                    # below the box at the top edge
+
+
+def _group(width: int, face_frac: float, faces: int = 2) -> Image.Image:
+    """A generated group photo: the sample photo's head pasted ``faces`` times on
+    a grey canvas, each face about ``face_frac`` of the canvas width."""
+    head = Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB").crop((130, 10, 320, 220))
+    s = face_frac * width / 95.0            # the face is about 95 px wide in the 512-px photo
+    head = head.resize((max(1, int(190 * s)), max(1, int(210 * s))), Image.BILINEAR)
+    canvas = Image.new("RGB", (width, int(width * 0.7)), (120, 120, 120))
+    for k in range(faces):
+        canvas.paste(head, (int(width * (0.1 + 0.45 * k)), int(width * (0.1 + 0.2 * k))))
+    return canvas
+
+
+def test_full_range_and_auto_find_far_and_small_faces(tmp_path, monkeypatch):
+    """--fetch-detector sets up both BlazeFace models (pinned sha256); full-range
+    finds faces short-range misses; auto (both, and tiles from TILE_FROM px)
+    finds two faces of 3% of the photo's width up to selfie-sized ones."""
+    from runtime import fetch
+    from runtime.detect import TILE_FROM, AutoBlazeFace, BlazeFace, load_detector
+
+    from .helpers import mediapipe_wheel
+
+    monkeypatch.setenv("FER_CACHE", str(tmp_path))
+    fetch.fetch_detector(from_wheel=str(mediapipe_wheel()), log=lambda m: None)
+    assert fetch.cached_full_range_path() is not None
+    short, full, auto = load_detector("short"), load_detector("full"), load_detector("auto")
+    assert isinstance(auto, AutoBlazeFace) and full.full and not short.full and full.min_score == 0.6
+    assert len(short.detect(_group(800, 0.08))) == 0 and len(full.detect(_group(800, 0.08))) >= 1
+    for width, frac in ((800, 0.03), (1200, 0.03), (2000, 0.03), (4000, 0.03), (2000, 0.06), (1200, 0.12),
+                        (800, 0.3)):
+        assert len(auto.detect(_group(width, frac))) == 2, (width, frac)
+    assert AutoBlazeFace.tiles(TILE_FROM - 1, 400) == []
+    (sample,) = auto.detect(Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB"))
+    (alone,) = short.detect(Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB"))
+    assert sample.box == alone.box                # a selfie-sized face keeps its short-range box
+    with pytest.raises(Exception, match="unknown detector"):
+        load_detector("medium")
+    assert isinstance(load_detector("blazeface"), BlazeFace)
