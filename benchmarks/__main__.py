@@ -170,6 +170,10 @@ def main(argv=None) -> int:
         if cached_detector_path() is not None:
             r["photo"] = latency.photo_latency(model, photos if not a.quick else photos[:1], 1,
                                                3 if a.quick else 10, runs, None if a.quick else 3.0)
+            if not a.quick:    # each detector on the sample photos and on a group photo of far faces
+                group = [latency.group_photo(REPO / "build" / "photos")]
+                r["detectors"] = [latency.photo_latency(model, ph, 1, 3, runs, 3.0, detector=d)
+                                  for d in ("short", "full", "auto") for ph in (photos[:1], group)]
             if not a.quick:    # a phone-size JPEG, decoded at reduced scale (the default) and whole
                 phone = [latency.phone_photo(REPO / "build" / "photos")]
                 r["phone_photo"] = [latency.photo_latency(model, phone, 1, 3, runs, 3.0, reduce_jpeg=x)

@@ -123,11 +123,11 @@ def cells_from_python(python: str, models: dict[str, Path], threads: list[int], 
 
 
 def photo_latency(model: Path, photos: list[Path], threads: int, warmup: int, runs: int,
-                  budget_s: float | None = None, reduce_jpeg: bool = True) -> dict:
+                  budget_s: float | None = None, reduce_jpeg: bool = True, detector: str = "auto") -> dict:
     """Decode + detect + crop + classify, whole photos from disk."""
     from runtime.recognizer import Recognizer
 
-    rec = Recognizer(model, threads=threads, reduce_jpeg=reduce_jpeg)
+    rec = Recognizer(model, threads=threads, reduce_jpeg=reduce_jpeg, detector=detector)
     per_photo, faces, sizes = [], 0, []
     for p in photos:
         r = time_calls(lambda: rec.predict(p), warmup, runs, budget_s)
@@ -300,3 +300,23 @@ def video_fps(model: Path, clip: Path, threads: int = 1) -> dict:
     dt = time.perf_counter() - t0
     return {"clip": clip.name, "frames": n, "faces": faces, "threads": threads, "fps": n / dt if dt else 0.0,
             "size": "1280x720"}
+
+
+def group_photo(out_dir: Path, width: int = 2000, face_frac: float = 0.04, faces: int = 3) -> Path:
+    """A generated 2000x1400 group photo: the sample photo's head ``faces`` times, each face
+    about ``face_frac`` of the width (far faces, where the detectors differ)."""
+    from PIL import Image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"group-{width}-{faces}x{round(100 * face_frac)}pct.png"
+    if path.is_file():
+        return path
+    head = Image.open(Path(__file__).resolve().parents[1] / "runtime" / "samples" / "astronaut.png") \
+        .convert("RGB").crop((130, 10, 320, 220))
+    s = face_frac * width / 95.0
+    head = head.resize((max(1, int(190 * s)), max(1, int(210 * s))), Image.BILINEAR)
+    canvas = Image.new("RGB", (width, int(width * 0.7)), (120, 120, 120))
+    for k in range(faces):
+        canvas.paste(head, (int(width * (0.08 + 0.3 * k)), int(width * (0.1 + 0.15 * k))))
+    canvas.save(path)
+    return path

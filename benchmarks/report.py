@@ -47,6 +47,10 @@ def photos_lines(r: dict) -> list[str]:
     lines = photo_lines(r["photo"]) if r.get("photo") else []
     for p in r.get("phone_photo") or []:
         lines += photo_lines(p)
+    for p in r.get("detectors") or []:
+        x = p["per_photo"][0]
+        lines.append(f"| detector `{p['detector']}` on `{x['photo']}` ({p['size']}): decode + detect + crop + "
+                     f"classify, {p['threads']} thread; faces found: {p['faces_found']} | {x['p50']:.2f} ms |")
     return lines
 
 
