@@ -99,14 +99,17 @@ def distill_lines() -> list[str]:
     if not teacher.is_file():
         return []
     t = json.loads(teacher.read_text())
-    lines = ["", "Distillation (float models; teacher from `python -m train.teacher`, `models/teacher/`; the student "
-             "runs' records in `models/ablation/distill_control/` and `models/candidates/distill/`):", "",
+    lines = ["", "Distillation and soft labels (float models; teacher from `python -m train.teacher`, `models/teacher/`;"
+             " the runs' records in `models/ablation/distill_control/`, `models/candidates/distill/` and "
+             "`models/ablation/ferplus_soft/`):", "",
              "| model | PublicTest | PrivateTest | clean PrivateTest |", "|---|---|---|---|"]
     e = t["ensemble"]
     lines.append(f"| teacher: {len(t['members'])} models, flip-averaged (never ships) | {e['PublicTest']:.2f}% | "
                  f"{e['PrivateTest']:.2f}% | {e['PrivateTest_clean']:.2f}% |")
     for folder, what in (("ablation/distill_control", "student without the teacher (preset `distill_control`)"),
-                         ("candidates/distill", "student with the teacher (preset `distill`)")):
+                         ("candidates/distill", "student with the teacher (preset `distill`)"),
+                         ("ablation/ferplus_soft", "the control with FER+ votes as half the target (preset "
+                          "`ferplus_soft`)")):
         rep = REPO / "models" / folder / "report.json"
         if rep.is_file():
             r = json.loads(rep.read_text())["results"]

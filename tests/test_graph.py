@@ -60,3 +60,44 @@ def test_folded_int8_has_fixed_batch_and_no_elementwise_front(torch_style_96):
 
     info = inspect_bytes(tfl)
     assert list(info.inputs[0].shape) == [1, 48, 48, 1] and list(info.outputs[0].shape) == [1, 7]
+
+
+def test_native_front_with_an_unpadded_stem_folds_exactly():
+    """The micro tier's front (48x48 crop, unpadded 3x3 stride-2 convolution) is
+    one stride-2 convolution on the raw crop, exact up to the border; its
+    int8 graph starts with that convolution and holds TFLM operators only."""
+    import tf_keras as keras
+
+    from convert import firmware
+    from convert.quantize import QuantizationConfig, to_tflite
+    from tests.conftest import synthetic_faces
+    from train.model import build_model
+
+    m = build_model(image_size=48, alpha=0.35, blocks=5, head_channels=64, stem="valid", dropout=0.0)
+    model, rec = graph.prepare(m)
+    assert "stride-2" in rec["front"] and "exact" in rec["front"]
+    x = np.random.default_rng(2).integers(0, 256, (2, 48, 48, 1)).astype(np.float32)
+    want = keras.Model(m.inputs[0], m.get_layer("bn_Conv1").output).predict(x, verbose=0)
+    got = keras.Model(model.inputs[0], model.get_layer("bn_Conv1").get_output_at(-1)).predict(x[:1], verbose=0)
+    assert np.abs(want[:1] - got).max() < 1e-4 * max(1.0, np.abs(want).max())
+    np.testing.assert_allclose(m.predict(x, verbose=0)[:1], model.predict(x[:1], verbose=0), atol=1e-5)
+    tfl = to_tflite(model, QuantizationConfig.for_int8(samples=20), synthetic_faces(20))
+    ops = graph.operators(tfl)
+    assert ops[:2] == ["QUANTIZE", "CONV_2D"] and "PAD" not in ops and "MIRROR_PAD" not in ops
+    assert firmware.operators(tfl)       # every operator is one TFLM implements
+
+
+def test_multiply_accumulates_counted_from_the_tflite():
+    """Conv (oh*ow*oc*kh*kw*ic), depthwise (oh*ow*oc*kh*kw), dense (in*out), from the file's shapes."""
+    import tf_keras as keras
+
+    from convert.quantize import QuantizationConfig, to_tflite
+    from tests.conftest import synthetic_faces
+
+    inp = keras.Input((48, 48, 1), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="valid")(inp)                 # 23x23x8, k 3x3x1
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)                          # 23x23x8, k 3x3
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(7, activation="softmax")(x)
+    tfl = to_tflite(keras.Model(inp, out), QuantizationConfig.for_int8(samples=10), synthetic_faces(10))
+    assert graph.multiply_accumulates(tfl) == 23 * 23 * 8 * 9 * 1 + 23 * 23 * 8 * 9 + 8 * 7

@@ -196,3 +196,24 @@ def test_the_release_card_finds_the_records_of_its_runs():
     found = records_of(MODELS, report["soup"])
     assert found == {"stage1": "release/stage1/", "cycle2": "candidates/cycle2/"}
     assert "record `not kept`" not in (MODELS / "MODEL_CARD.md").read_text()
+
+
+def test_frontier_table_lists_every_point(tmp_path):
+    """models/frontier/README.md is generated from each point.json, kept or not."""
+    import json
+
+    from convert.frontier import table
+
+    for name, status, arena in (("a", "shipped as micro", 90_000), ("b", "stopped: too large", None)):
+        measured = {"int8": {"PublicTest": 0.6, "PrivateTest": 0.61, "PrivateTest_clean": 0.59}, "bytes": 250_000,
+                    "macs": 4_000_000, "latency_1thread": {"ratio": 0.12}}
+        if arena:
+            measured["tflm_arena"] = arena
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "point.json").write_text(json.dumps({
+            "config": {"image_size": 48, "alpha": 0.5, "blocks": 12, "head_channels": 192, "epochs": 90},
+            "epochs_trained": 90, "status": status, "measured": measured}))
+    text = table(tmp_path)
+    assert "| `a` | 48 | 0.5 | 12 | 192 | 90/90 | 60.00% | 61.00% | 59.00% | 244 KiB | 4.0 M | 0.12x | 87.9 KiB " \
+           "| shipped as micro |" in text
+    assert "| `b` |" in text and "| stopped: too large |" in text
