@@ -22,7 +22,8 @@ object Postprocess {
     fun calibrate(probabilities: FloatArray, temperature: Double): FloatArray {
         if (temperature == 1.0) return probabilities
         val z = DoubleArray(probabilities.size) { Math.log(maxOf(probabilities[it].toDouble(), CALIBRATION_FLOOR)) / temperature }
-        val m = z.maxOrNull() ?: 0.0
+        var m = z[0]
+        for (v in z) if (v > m) m = v
         val e = DoubleArray(z.size) { Math.exp(z[it] - m) }
         val sum = e.sum()
         return FloatArray(e.size) { (e[it] / sum).toFloat() }
