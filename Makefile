@@ -112,8 +112,12 @@ web-test: web-build
 	cd web-sample && node --test test/core.test.mjs
 	@mkdir -p $(WEB_OUT)/expected
 	$(VENV)/bin/python web-sample/scripts/fake_camera.py $(WEB_OUT)/expected
-	$(VENV)/bin/fer-infer runtime/samples/astronaut.png --json --top-k 0 --threads 1 > $(WEB_OUT)/expected/sample.json
-	$(VENV)/bin/fer-infer $(WEB_OUT)/expected/camera.png --json --top-k 0 --threads 1 > $(WEB_OUT)/expected/camera.json
+	$(VENV)/bin/fer-infer runtime/samples/astronaut.png --detector short --json --top-k 0 --threads 1 \
+		> $(WEB_OUT)/expected/sample.json
+	for tier in fast micro; do $(VENV)/bin/fer-infer runtime/samples/astronaut.png --model $$tier --detector short \
+		--json --top-k 0 --threads 1 > $(WEB_OUT)/expected/sample-$$tier.json || exit 1; done
+	$(VENV)/bin/fer-infer $(WEB_OUT)/expected/camera.png --detector short --json --top-k 0 --threads 1 \
+		> $(WEB_OUT)/expected/camera.json
 	cd web-sample && FER_WEB_EXPECTED=$(CURDIR)/$(WEB_OUT)/expected FER_WEB_ARTIFACTS=$(CURDIR)/$(WEB_OUT)/artifacts \
 		node --test --test-concurrency=1 test/browser.test.mjs
 

@@ -39,26 +39,22 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def cached_detector_path() -> Path | None:
-    """The verified cached BlazeFace short-range file, ``$FER_DETECTOR`` if set, else None."""
-    explicit = os.environ.get("FER_DETECTOR")
+def _cached(env: str, filename: str, sha256: str) -> Path | None:
+    explicit = os.environ.get(env)
     if explicit:
         return Path(explicit)
-    p = cache_dir() / FILENAME
-    if p.is_file() and _sha256(p) == SHA256:
-        return p
-    return None
+    p = cache_dir() / filename
+    return p if p.is_file() and _sha256(p) == sha256 else None
+
+
+def cached_detector_path() -> Path | None:
+    """The verified cached BlazeFace short-range file, ``$FER_DETECTOR`` if set, else None."""
+    return _cached("FER_DETECTOR", FILENAME, SHA256)
 
 
 def cached_full_range_path() -> Path | None:
     """The verified cached BlazeFace full-range file, ``$FER_DETECTOR_FULL`` if set, else None."""
-    explicit = os.environ.get("FER_DETECTOR_FULL")
-    if explicit:
-        return Path(explicit)
-    p = cache_dir() / FULL_FILENAME
-    if p.is_file() and _sha256(p) == FULL_SHA256:
-        return p
-    return None
+    return _cached("FER_DETECTOR_FULL", FULL_FILENAME, FULL_SHA256)
 
 
 def extract_from_wheel(wheel: Path) -> Path:

@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url';
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const repo = resolve(here, '..');
 
+let partial = null;     // the half-built folder, removed when the build fails
+
 function fail(msg) {
+  if (partial) rmSync(partial, { recursive: true, force: true });
   process.stderr.write(`build: ${msg}\n`);
   process.exit(2);
 }
@@ -41,6 +44,7 @@ const copy = (src, dst) => {
 const tmp = `${out}.tmp`;
 rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
+partial = tmp;
 copy(join(here, 'index.html'), join(tmp, 'index.html'));
 for (const f of readdirSync(join(here, 'src'))) copy(join(here, 'src', f), join(tmp, 'src', f));
 const nm = join(here, 'node_modules', '@litertjs');

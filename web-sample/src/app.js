@@ -90,14 +90,16 @@ function stopCamera() {
 async function main() {
   const config = await (await fetch('./config.json')).json();
   state.config = config;
-  state.recognizer = await Recognizer.create(config);
+  const params = new URLSearchParams(location.search);
+  const tier = params.get('model');           // ?model=release|fast|micro
+  if (tier && !config.models[tier]) throw new Error(`no model tier ${tier} (${Object.keys(config.models).join(', ')})`);
+  state.recognizer = await Recognizer.create({ ...config, model: tier ? config.models[tier] : config.model });
   const c = state.recognizer.contract;
   setStatus(`${c.name} ${c.version}: ${c.labels.length} expressions, ${c.input.size}x${c.input.size} ${c.input.dtype} input`);
   $('file').addEventListener('change', (e) => e.target.files[0] && analyseBlob(e.target.files[0]).catch(fail));
   $('sample').addEventListener('click', () => state.analyseUrl(config.sample).catch(fail));
   $('camera').addEventListener('click', () => startCamera().catch(fail));
   $('stop').addEventListener('click', stopCamera);
-  const params = new URLSearchParams(location.search);
   if (params.has('sample')) await state.analyseUrl(config.sample);
   if (params.has('camera')) await startCamera();
 }

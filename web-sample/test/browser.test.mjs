@@ -51,6 +51,16 @@ test('sample photo: the faces, labels and probabilities of fer-infer', async () 
   await p.page.screenshot({ path: join(artifacts, 'web-sample.png') });
 });
 
+for (const tier of ['fast', 'micro']) {
+  test(`the ${tier} tier (?model=${tier}) answers as fer-infer --model ${tier}`, async () => {
+    const p = await openPage({ query: `?model=${tier}&sample` });
+    open.push(p);
+    const r = await result(p, () => window.ferEdge && (window.ferEdge.last || window.ferEdge.error));
+    assert.equal(r.error, null);
+    sameFaces(r.last, expected(`sample-${tier}.json`), r.scale);
+  });
+}
+
 test('fake camera: frames are classified as fer-infer classifies the frame', async () => {
   const p = await openPage({ query: '?camera', camera: join(expectedDir, 'camera.y4m') });
   open.push(p);
