@@ -63,7 +63,7 @@ def test_micro_model_gives_litert_labels_under_tflm(data_root):
     # TFLM's kernels are TFLite's reference kernels: the same labels as LiteRT's reference kernels
     assert agree[("tflm", "litert-reference")] >= 0.99, m["pairs"]
     # and as LiteRT with XNNPACK (what fer-infer runs) at the micro tier's measured level (README)
-    assert agree[("tflm", "litert-xnnpack")] >= 0.95, m["pairs"]
+    assert agree[("tflm", "litert-xnnpack")] >= 0.93, m["pairs"]
     if labels is not None:
         assert abs(m["accuracy"]["tflm"] - m["accuracy"]["litert-xnnpack"]) < 0.03
 
