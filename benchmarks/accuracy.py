@@ -40,10 +40,10 @@ class EvalData:
             self.majority = f.majority[self.test]
 
 
-def tflite_probs(model: Path, ev: EvalData, threads: int = 2, tta: str = "none") -> np.ndarray:
+def tflite_probs(model: Path, ev: EvalData, threads: int = 2, tta: str = "none", calibrated: bool = True) -> np.ndarray:
     from runtime.classifier import Classifier
 
-    return Classifier(model, threads=threads, tta=tta).predict_proba(ev.images)
+    return Classifier(model, threads=threads, tta=tta, calibrated=calibrated).predict_proba(ev.images)
 
 
 def keras_probs(keras_path: Path, ev: EvalData) -> np.ndarray:
@@ -86,6 +86,14 @@ def run(variants: dict[str, Path], data_path, keras_path: Path | None = None, lo
         log(f"accuracy: {name}")
         results[name] = evaluate(tflite_probs(path, ev), ev, reference)
         if name in flip:
+            # calibration before the model's temperature: ECE and reliability of its raw softmax
+            from train.metrics import expected_calibration_error, reliability
+
+            raw = tflite_probs(path, ev, calibrated=False)
+            for split in SPLITS:
+                m = ev.masks[split]
+                results[name][split]["ece_raw"] = expected_calibration_error(ev.labels[m], raw[m])
+                results[name][split]["reliability_raw"] = reliability(ev.labels[m], raw[m])
             log(f"accuracy: {name} with flip averaging")
             results[f"{name}+flip"] = evaluate(tflite_probs(path, ev, tta="flip"), ev, reference)
     return results
@@ -104,4 +112,9 @@ def plots(results: dict, out_dir: Path, stem: str) -> list[str]:
         p.confusion(pt["confusion"], out_dir / f1, f"{name}, PrivateTest: accuracy {100 * pt['accuracy']:.2f}%")
         p.reliability(pt["reliability"], out_dir / f2, f"{name}, PrivateTest: ECE {pt['ece']:.3f}")
         files += [f1, f2]
+        if "reliability_raw" in pt:
+            f3 = f"{stem}-{name}-reliability-raw.png"
+            p.reliability(pt["reliability_raw"], out_dir / f3,
+                          f"{name}, PrivateTest, before temperature scaling: ECE {pt['ece_raw']:.3f}")
+            files.append(f3)
     return files

@@ -135,15 +135,18 @@ def markdown(r: dict) -> str:
     if acc:
         lines += ["## Accuracy", "", "FER+ majority: the FER+ crowd's majority label on the same PrivateTest images "
                   "(images without a majority emotion left out). Agreement: top-1 agreement with the Keras float "
-                  "model on PrivateTest.", "",
+                  "model on PrivateTest. ECE: expected calibration error (15 bins) of the probabilities the runtime "
+                  "reports (the model's temperature applied); before temperature: of the model's raw softmax "
+                  "(reliability diagrams `*-reliability.png` and `*-reliability-raw.png`).", "",
                   "| variant | PrivateTest | PublicTest | clean PrivateTest | FER+ majority | macro-F1 (Private) "
-                  "| ECE (Private) | agreement |", "|---|---|---|---|---|---|---|---|"]
+                  "| ECE (Private) | ECE before temperature | agreement |", "|---|---|---|---|---|---|---|---|---|"]
         for k, v in acc.items():
             pt = v["PrivateTest"]
             fp = v.get("PrivateTest_FERplus_majority", {}).get("accuracy")
             lines.append(f"| {k} | {pct(pt['accuracy'])} | {pct(v['PublicTest']['accuracy'])} | "
                          f"{pct(v['PrivateTest_clean']['accuracy'])} | {pct(fp)} | {pct(pt['macro_f1'])} | "
-                         f"{pt['ece']:.3f} | {pct(pt.get('agreement_with_float'))} |")
+                         f"{pt['ece']:.3f} | {'' if 'ece_raw' not in pt else format(pt['ece_raw'], '.3f')} | "
+                         f"{pct(pt.get('agreement_with_float'))} |")
         first = next(iter(acc.values()))["PrivateTest"]["per_class"]
         lines += ["", "Per class on PrivateTest (F1):", "",
                   "| variant | " + " | ".join(first) + " |", "|---|" + "---|" * len(first)]
