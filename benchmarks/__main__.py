@@ -268,18 +268,23 @@ def plots(r: dict, out: Path, stem: str) -> list[str]:
     if r.get("accuracy"):
         files += accuracy.plots(r["accuracy"], out, stem)
         pts = []
+        names = {"int8": "release", "fast_int8": "fast", "micro_int8": "micro"}
         for c in r["latency"]:
-            if c["threads"] == 1 and c["xnnpack"] and "error" not in c and c["variant"] in r["accuracy"] \
-                    and c["backend"] == r["hardware"]["interpreter"].split()[0]:
-                pts.append({"label": f"{c['variant']} ({c['bytes'] / 1e6:.1f} MB)", "latency_ms": c["p50"],
-                            "accuracy": r["accuracy"][c["variant"]]["PrivateTest"]["accuracy"]})
+            if c["threads"] == 1 and c["xnnpack"] and "error" not in c and c["variant"] in TIERS \
+                    and c["variant"] in r["accuracy"] and c["backend"] == r["hardware"]["interpreter"].split()[0]:
+                k = c["variant"]
+                pts.append({"label": f"{names[k]} ({c['bytes'] / 1e6:.2f} MB)", "latency_ms": c["p50"],
+                            "accuracy": r["accuracy"][k]["PrivateTest"]["accuracy"]})
+                if k in (r.get("tta") or {}) and f"{k}+flip" in r["accuracy"]:
+                    pts.append({"label": f"{names[k]} + flip", "latency_ms": r["tta"][k]["flip"]["p50"],
+                                "accuracy": r["accuracy"][f"{k}+flip"]["PrivateTest"]["accuracy"]})
         peer = (r.get("peers") or {}).get("fer")
         if peer and peer.get("accuracy"):
             pts.append({"label": f"PyPI fer {peer['version']} (Keras)", "latency_ms": peer["crop_latency"]["p50"],
                         "accuracy": peer["accuracy"]["PrivateTest"]["accuracy"]})
         if pts:
             f = f"{stem}-accuracy-latency.png"
-            p.accuracy_latency(pts, out / f, "model variants: accuracy vs latency")
+            p.accuracy_latency(pts, out / f, "shipped tiers and peers: accuracy vs crop time")
             files.append(f)
     return files
 

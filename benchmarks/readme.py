@@ -70,6 +70,10 @@ def section() -> str:
         lines += ["", f"Latency of the int8 models (`{r['command']}`, {r['date']}, {h['cpu']}, {h['cores']} cores; "
                   f"full report `benchmarks/results/{results[-1].with_suffix('.md').name}`):", ""]
         tiers = ("int8", "fast_int8", "micro_int8")
+        if r.get("tiers"):
+            chart = f"benchmarks/results/{results[-1].stem}-accuracy-latency.png"
+            lines += ["The shipped tiers (same run):", "", f"![accuracy against crop time, tiers and peers]({chart})",
+                      ""] + report.tier_lines(r) + [""]
         lines += report.latency_header() + [report.latency_row(c) for c in report.primary_cells(r, tiers)]
         lines += ["", "| what | p50 |", "|---|---|"]
         lines += report.photos_lines(r)

@@ -92,14 +92,23 @@ def reliability(bins: dict, path: Path, title: str) -> None:
 
 
 def accuracy_latency(points: list[dict], path: Path, title: str) -> None:
-    """One labelled point per model variant: p50 latency (ms) against accuracy (%)."""
+    """One labelled point per model: p50 latency (ms, log scale) against accuracy (%);
+    the points no other point beats on both axes are joined (the Pareto frontier)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 4.4))
     for p in points:
         ax.scatter(p["latency_ms"], 100 * p["accuracy"], s=40)
         ax.annotate(p["label"], (p["latency_ms"], 100 * p["accuracy"]), textcoords="offset points", xytext=(5, 4),
                     fontsize=8)
-    ax.set_xlabel("classify one crop, p50 ms (1 thread)")
+    front = [p for p in points if not any(q["latency_ms"] <= p["latency_ms"] and q["accuracy"] >= p["accuracy"]
+                                          and q is not p and (q["latency_ms"], q["accuracy"]) != (p["latency_ms"],
+                                                                                                p["accuracy"])
+                                          for q in points)]
+    front.sort(key=lambda p: p["latency_ms"])
+    if len(front) > 1:
+        ax.plot([p["latency_ms"] for p in front], [100 * p["accuracy"] for p in front], "--", color="grey", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("classify one crop, p50 ms (1 thread, log scale)")
     ax.set_ylabel("PrivateTest accuracy (%)")
     ax.grid(alpha=0.3)
     ax.set_title(title)
