@@ -119,7 +119,7 @@ web-test: web-build
 	$(VENV)/bin/fer-infer $(WEB_OUT)/expected/camera.png --detector short --json --top-k 0 --threads 1 \
 		> $(WEB_OUT)/expected/camera.json
 	cd web-sample && FER_WEB_EXPECTED=$(CURDIR)/$(WEB_OUT)/expected FER_WEB_ARTIFACTS=$(CURDIR)/$(WEB_OUT)/artifacts \
-		node --test --test-concurrency=1 test/browser.test.mjs
+		node --test test/browser.test.mjs
 
 goldens: $(VENV)/.installed
 	$(VENV)/bin/python android-sample/core/goldens.py
