@@ -40,10 +40,15 @@ class EvalData:
             self.majority = f.majority[self.test]
 
 
-def tflite_probs(model: Path, ev: EvalData, threads: int = 2, tta: str = "none", calibrated: bool = True) -> np.ndarray:
+def tflite_probs(model: Path, ev: EvalData, threads: int = 2, tta: str = "none") -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities as the runtime reports them, the model's raw softmax): one
+    pass over the images; the first is the second with the model's temperature."""
     from runtime.classifier import Classifier
+    from runtime.contract import calibrate
 
-    return Classifier(model, threads=threads, tta=tta, calibrated=calibrated).predict_proba(ev.images)
+    clf = Classifier(model, threads=threads, tta=tta, calibrated=False)
+    raw = clf.predict_proba(ev.images)
+    return calibrate(raw, clf.contract.temperature).astype(np.float32), raw
 
 
 def keras_probs(keras_path: Path, ev: EvalData) -> np.ndarray:
@@ -84,18 +89,18 @@ def run(variants: dict[str, Path], data_path, keras_path: Path | None = None, lo
             log("accuracy: TensorFlow not installed; no Keras float row")
     for name, path in variants.items():
         log(f"accuracy: {name}")
-        results[name] = evaluate(tflite_probs(path, ev), ev, reference)
+        probs, raw = tflite_probs(path, ev)
+        results[name] = evaluate(probs, ev, reference)
         if name in flip:
             # calibration before the model's temperature: ECE and reliability of its raw softmax
             from train.metrics import expected_calibration_error, reliability
 
-            raw = tflite_probs(path, ev, calibrated=False)
             for split in SPLITS:
                 m = ev.masks[split]
                 results[name][split]["ece_raw"] = expected_calibration_error(ev.labels[m], raw[m])
                 results[name][split]["reliability_raw"] = reliability(ev.labels[m], raw[m])
             log(f"accuracy: {name} with flip averaging")
-            results[f"{name}+flip"] = evaluate(tflite_probs(path, ev, tta="flip"), ev, reference)
+            results[f"{name}+flip"] = evaluate(tflite_probs(path, ev, tta="flip")[0], ev, reference)
     return results
 
 

@@ -238,6 +238,17 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
+def interleaved(fns: dict, rounds: int = 3, runs: int = 300, budget_s: float = 2.0) -> dict[str, dict]:
+    """:func:`stats_ms` of each function, timed in ``rounds`` interleaved passes
+    (so that the machine's drift hits all of them alike), at most ``runs``
+    calls and about ``budget_s`` seconds each."""
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            samples[k] += call_samples(fn, 10, runs // rounds, budget_s / rounds)
+    return {k: stats_ms(v) for k, v in samples.items()}
+
+
 def tta_latency(model: Path, runs: int = 300, budget_s: float = 2.0) -> dict:
     """One crop through ``Classifier.run`` at 1 thread, one pass and with flip
     averaging, interleaved in the same run: ``{"none": stats, "flip": stats, "ratio"}``."""
@@ -245,11 +256,7 @@ def tta_latency(model: Path, runs: int = 300, budget_s: float = 2.0) -> dict:
 
     crop = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
     clfs = {tta: Classifier(model, threads=1, tta=tta) for tta in ("none", "flip")}
-    samples: dict[str, list[float]] = {"none": [], "flip": []}
-    for _ in range(3):                      # interleaved passes: drift hits both alike
-        for tta, clf in clfs.items():
-            samples[tta] += call_samples(lambda c=clf: c.run(crop), 10, runs // 3, budget_s / 3)
-    out = {tta: stats_ms(s) for tta, s in samples.items()}
+    out = interleaved({tta: (lambda c=c: c.run(crop)) for tta, c in clfs.items()}, runs=runs, budget_s=budget_s)
     out["ratio"] = out["flip"]["p50"] / out["none"]["p50"]
     return out
 

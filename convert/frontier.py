@@ -34,16 +34,14 @@ def _crop_ratio(path: Path, reference: Path, rounds: int = 3) -> dict:
     reference interleaved in ``rounds`` passes."""
     import numpy as np
 
-    from benchmarks.latency import call_samples, stats_ms
+    from benchmarks.latency import interleaved
     from runtime.classifier import Classifier
 
     crop = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
     clfs = {"point": Classifier(path, threads=1), "release": Classifier(reference, threads=1)}
-    samples: dict[str, list[float]] = {k: [] for k in clfs}
-    for _ in range(rounds):
-        for k, c in clfs.items():
-            samples[k] += call_samples(lambda c=c: c.run_raw(crop), 10, 200, 1.0)
-    out = {k: stats_ms(v)["p50"] for k, v in samples.items()}
+    stats = interleaved({k: (lambda c=c: c.run_raw(crop)) for k, c in clfs.items()}, rounds, 200 * rounds,
+                        1.0 * rounds)
+    out = {k: v["p50"] for k, v in stats.items()}
     return {"ms": out["point"], "release_ms": out["release"], "ratio": out["point"] / out["release"]}
 
 

@@ -91,16 +91,23 @@ def rerun_folder(release: Path, tmp: Path) -> Path:
     return tmp
 
 
-def evaluate_tflite(path: Path, data, tta: str = "none") -> dict:
+def split_probs(path: Path, data, tta: str = "none") -> dict:
+    """{split: probabilities} of an int8 model on each evaluation split: the
+    model's own softmax (no temperature), one pass or flip-averaged."""
     from runtime.classifier import Classifier
+    from train.audit import evaluation_masks
+
+    clf = Classifier(path, threads=2, tta=tta, calibrated=False)
+    return {name: clf.predict_proba(data.images[mask]) for name, mask in evaluation_masks(data).items()}
+
+
+def evaluate_tflite(path: Path, data, tta: str = "none", probs: dict | None = None) -> dict:
+    """Metrics of an int8 model on each evaluation split (from ``probs`` of :func:`split_probs` when given)."""
     from train.audit import evaluation_masks
     from train.metrics import summarize
 
-    clf = Classifier(path, threads=2, tta=tta)
-    out = {}
-    for name, mask in evaluation_masks(data).items():
-        out[name] = summarize(data.labels[mask], clf.predict_proba(data.images[mask]))
-    return out
+    probs = probs if probs is not None else split_probs(path, data, tta)
+    return {name: summarize(data.labels[mask], probs[name]) for name, mask in evaluation_masks(data).items()}
 
 
 #: flip averaging is recommended in the model's metadata when it gains at least this on PublicTest
@@ -120,15 +127,15 @@ def fit_temperature(probs, labels, grid=None) -> float:
     return float(grid[int(np.argmin(nll))])
 
 
-def runtime_hints(path: Path, data, single: dict, log=print) -> dict:
+def runtime_hints(path: Path, data, single: dict, probs: dict, log=print) -> dict:
     """What the release tells every client through the model's metadata, both
     chosen on PublicTest: flip averaging (recommended when it gains at least
     :data:`TTA_MIN_GAIN`) and the temperature that calibrates the
     probabilities (fitted on PublicTest's one-pass int8 outputs). Rewrites the
     file's metadata (``tta`` and ``temperature`` in its contract) and returns
-    the record: ``{"tta": ..., "calibration": ...}``."""
+    the record: ``{"tta": ..., "calibration": ...}``. ``single`` and ``probs``:
+    the model's one-pass metrics and :func:`split_probs`, measured already."""
     from convert.metadata import restamp
-    from runtime.classifier import Classifier
     from runtime.contract import calibrate
     from train.audit import evaluation_masks
     from train.io import atomic_path
@@ -139,9 +146,7 @@ def runtime_hints(path: Path, data, single: dict, log=print) -> dict:
     gain = acc["PublicTest"]["flip"] - acc["PublicTest"]["none"]
     tta = {"accuracy": acc, "chosen_on": "PublicTest", "min_gain": TTA_MIN_GAIN,
            "recommended": "flip" if gain >= TTA_MIN_GAIN else "none"}
-    raw = Classifier(path, threads=2, calibrated=False)
     masks = evaluation_masks(data)
-    probs = {s: raw.predict_proba(data.images[m]) for s, m in masks.items()}
     t = fit_temperature(probs["PublicTest"], data.labels[masks["PublicTest"]])
     ece = {s: {"before": expected_calibration_error(data.labels[masks[s]], p),
                "after": expected_calibration_error(data.labels[masks[s]], calibrate(p, t))} for s, p in probs.items()}
@@ -483,7 +488,8 @@ def convert_routes(out: Path, data, data_arg, has_qat: bool, log) -> tuple[list[
             log(f"route {route}, {samples} calibration faces")
             c["report"] = quantize(src, tmp, QuantizationConfig.for_int8(samples=samples), data=data_arg, log=log)
             c["front"] = c["report"]["graph"]["front"].split(" (")[0]
-            c["int8"] = evaluate_tflite(tmp, data)
+            c["probs"] = split_probs(tmp, data)
+            c["int8"] = evaluate_tflite(tmp, data, probs=c["probs"])
             log(f"  PublicTest {100 * c['int8']['PublicTest']['accuracy']:.2f}%")
         except (ConvertError, GateError) as e:
             c["error"] = str(e)
@@ -538,13 +544,13 @@ def main(argv=None) -> int:
                 copy_without_optimizer(run / "qat.h5", out / QAT, data)
             cands, chosen = convert_routes(out, data, a.data, has_qat, log)
             qrep, int8_res = cands[chosen]["report"], cands[chosen]["int8"]
-            tta = runtime_hints(out / INT8, data, int8_res, log)
+            tta = runtime_hints(out / INT8, data, int8_res, cands[chosen]["probs"], log)
             atomic_write_json(rec / "hints.json", tta)
             run_report = json.loads((run / "report.json").read_text())
             float_res = run_report["results"]
             (rec / "int8_eval.json").write_text(json.dumps(int8_res, indent=2) + "\n")
             (rec / "quantize.json").write_text(json.dumps(qrep, indent=2) + "\n")
-            routes = [{k: v for k, v in c.items() if k not in ("report",)} for c in cands]
+            routes = [{k: v for k, v in c.items() if k not in ("report", "probs")} for c in cands]
             atomic_write_json(rec / "routes.json", {"chosen": chosen, "chosen_on": "PublicTest", "routes": routes})
             cmd = "python -m convert.release " + " ".join(argv if argv is not None else sys.argv[1:])
             records = records_of(out, run_report["soup"]) if run_report.get("soup") else None

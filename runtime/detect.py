@@ -132,16 +132,25 @@ class BlazeFace:
             self.interpreter = make_interpreter(Path(model_path).read_bytes(), threads, backend)
         except ModelError as e:
             raise DetectorError(str(e)) from None
-        self.min_score, self.iou_threshold = min_score, iou_threshold
         self._in = self.interpreter.get_input_details()[0]
         outs = {tuple(d["shape"])[-1]: d for d in self.interpreter.get_output_details()}
         self._reg, self._cls = outs[16], outs[1]
         self.size = int(shape[1])
         self.full = self.size == BLAZEFACE_FULL_INPUT
+        self.min_score, self.iou_threshold = min_score, iou_threshold
         self.anchors = blazeface_anchors(BLAZEFACE_FULL_LAYERS if self.full else BLAZEFACE_LAYERS)
         self.name = "blazeface-full" if self.full else "blazeface"
         #: full-range: report boxes as the short-range box of the same face (False: as the model gives them)
         self.map_to_short = True
+
+    @property
+    def min_score(self) -> float:
+        return self._min_score
+
+    @min_score.setter
+    def min_score(self, v: float) -> None:
+        """The detection threshold; full-range never goes below :data:`FULL_MIN_SCORE`."""
+        self._min_score = max(float(v), FULL_MIN_SCORE) if self.full else float(v)
 
     @staticmethod
     def letterbox(im, size: int = BLAZEFACE_INPUT):
@@ -249,8 +258,7 @@ class AutoBlazeFace:
 
     @min_score.setter
     def min_score(self, v):
-        self.short.min_score = v
-        self.full.min_score = max(v, FULL_MIN_SCORE)
+        self.short.min_score = self.full.min_score = v
 
     @staticmethod
     def tiles(w: int, h: int) -> list[tuple[int, int, int, int]]:
@@ -332,10 +340,14 @@ def blazeface_model(name: str = "auto"):
 
 
 def min_face_fraction(detector) -> float:
-    """The smallest face, as a fraction of the photo's longer side, that ``detector`` finds."""
-    if isinstance(detector, AutoBlazeFace):
+    """The smallest face, as a fraction of the photo's longer side, that
+    ``detector`` finds: a loaded detector, or a name for :func:`load_detector`
+    (known without loading it)."""
+    from .fetch import cached_full_range_path
+
+    if isinstance(detector, AutoBlazeFace) or (detector == "auto" and cached_full_range_path() is not None):
         return AUTO_MIN_FACE
-    if isinstance(detector, BlazeFace) and detector.full:
+    if (isinstance(detector, BlazeFace) and detector.full) or detector == "full":
         return BLAZEFACE_FULL_MIN_FACE
     return BLAZEFACE_MIN_FACE
 
@@ -355,11 +367,9 @@ def load_detector(name: str = "auto", threads: int | None = None, backend=None):
     if name in ("auto", "blazeface", "short", "full"):
         p = blazeface_model(name)
         if p is not None:
-            det = BlazeFace(p, threads=threads, backend=backend, min_score=FULL_MIN_SCORE if name == "full" else 0.5)
+            det = BlazeFace(p, threads=threads, backend=backend)
             full = cached_full_range_path() if name == "auto" else None
-            if full is None:
-                return det
-            return AutoBlazeFace(det, BlazeFace(full, threads=threads, backend=backend, min_score=FULL_MIN_SCORE))
+            return AutoBlazeFace(det, BlazeFace(full, threads=threads, backend=backend)) if full else det
         if name != "auto":
             raise DetectorError(f"BlazeFace {'full-range' if name == 'full' else 'short-range'} is not set up: "
                                 "run `fer-infer --fetch-detector` once")

@@ -108,10 +108,7 @@ class Recognizer:
 
             self._detector = load_detector(self._detector_spec, self._threads, self.classifier.backend)
             if hasattr(self._detector, "min_score"):
-                from .detect import FULL_MIN_SCORE, BlazeFace
-
-                full = isinstance(self._detector, BlazeFace) and self._detector.full
-                self._detector.min_score = max(self._min_score, FULL_MIN_SCORE) if full else self._min_score
+                self._detector.min_score = self._min_score
         return self._detector
 
     def classify_crop(self, crop) -> Prediction:
@@ -128,19 +125,12 @@ class Recognizer:
 
     def min_long_side(self) -> int:
         """The smallest longer side a photo may be decoded at for BlazeFace:
-        there, the smallest face it finds (about ``BLAZEFACE_MIN_FACE`` of the
-        longer side) still gives a crop of twice the model's input side."""
-        from .detect import AUTO_MIN_FACE, BLAZEFACE_FULL_MIN_FACE, BLAZEFACE_MIN_FACE, min_face_fraction
-        from .fetch import cached_full_range_path
+        there, the smallest face the detector finds
+        (:func:`runtime.detect.min_face_fraction` of the longer side) still
+        gives a crop of twice the model's input side."""
+        from .detect import min_face_fraction
 
-        if self._detector is not None:
-            frac = min_face_fraction(self._detector)
-        elif self._detector_spec == "full":
-            frac = BLAZEFACE_FULL_MIN_FACE
-        elif self._detector_spec == "auto" and cached_full_range_path() is not None:
-            frac = AUTO_MIN_FACE
-        else:
-            frac = BLAZEFACE_MIN_FACE
+        frac = min_face_fraction(self._detector if self._detector is not None else self._detector_spec)
         return int(np.ceil(2 * self.classifier.size / (self.contract.crop.scale * frac)))
 
     def face_crop(self, image, det) -> np.ndarray:
