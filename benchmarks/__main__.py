@@ -14,7 +14,9 @@ XNNPACK on/off; a fresh process to first result with its peak RSS; whole
 photos (decode, detect, crop, classify). Accuracy (when FER-2013 is found):
 PrivateTest, PublicTest, clean PrivateTest and FER+ majority labels, with
 confusion matrices and reliability diagrams. Peers (PyPI ``fer``, when
-installed) and the Raspberry Pi 4 reference ratio in the same run.
+installed) in the same run, and the Raspberry Pi 4 estimate of every tier
+from its aarch64 instruction count (``benchmarks.pi4``; needs ``make
+arm64-setup``).
 Exit codes: 0 written, 2 bad flag or model.
 """
 
@@ -60,25 +62,15 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def reference_section(r: dict, ref: Path, a) -> dict:
-    """Our int8 crop time as a ratio of the reference's, at one thread and at
-    the published figure's thread count, and the Pi 4 estimate from it."""
-    from benchmarks import reference, report
+def pi4_section(variants: dict) -> dict:
+    """Every tier's Pi 4 estimate from its aarch64 instruction count
+    (``benchmarks.pi4``), or the reason there is none."""
+    from benchmarks import arm64, pi4
 
-    pub = (dict(ms=a.pi4_reference, threads=a.pi4_threads, source=a.pi4_source) if a.pi4_reference is not None
-           else reference.PUBLISHED)
-    ours = {c["threads"]: c for c in report.primary_cells(r)}
-    out = {"latency": reference.latency(ref, 1, budget_s=3.0)}
-    out["ratio_int8"] = ours[1]["p50"] / out["latency"]["p50"] if 1 in ours else None
-    n = pub["threads"]
-    if n not in ours:
-        out["pi4_error"] = f"no int8 latency at {n} threads in this run (add {n} to --threads)"
-        return out
-    lat_n = out["latency"] if n == 1 else reference.latency(ref, n, budget_s=3.0)
-    ratio = ours[n]["p50"] / lat_n["p50"]
-    out.update(latency_at_pi4_threads=lat_n, pi4_threads=n, ratio_at_pi4_threads=ratio,
-               pi4_reference_ms=pub["ms"], pi4_source=pub["source"], pi4_estimate_ms=ratio * pub["ms"])
-    return out
+    try:
+        return pi4.estimate({k: variants[k] for k in TIERS if k in variants}, log=_log)
+    except (arm64.SetupError, RuntimeError, OSError) as e:
+        return {"error": str(e)}
 
 
 def main(argv=None) -> int:
@@ -103,10 +95,6 @@ def main(argv=None) -> int:
     ap.add_argument("--tflite-runtime-python", default=str(TFLRT_PYTHON),
                     help="python of an environment with tflite-runtime (make bench-env-tflite-runtime)")
     ap.add_argument("--no-peers", action="store_true", help="skip the PyPI fer comparison")
-    ap.add_argument("--pi4-reference", type=float,
-                    help="published Pi 4 time (ms) of MobileNetV2 1.0 224 float (default: benchmarks.reference.PUBLISHED)")
-    ap.add_argument("--pi4-source", default="", help="where --pi4-reference was published")
-    ap.add_argument("--pi4-threads", type=int, default=1, help="threads of the --pi4-reference figure")
     ap.add_argument("--out", default=str(RESULTS), help="results folder")
     a = ap.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
@@ -117,12 +105,6 @@ def main(argv=None) -> int:
             raise ValueError
     except ValueError:
         print("error: --threads takes a comma-separated list of positive integers", file=sys.stderr)
-        return 2
-    if a.pi4_reference is not None and not a.pi4_source:
-        print("error: --pi4-reference needs --pi4-source (where the figure was published)", file=sys.stderr)
-        return 2
-    if a.pi4_threads < 1:
-        print("error: --pi4-threads must be positive", file=sys.stderr)
         return 2
     out = Path(a.out)
     stem = f"{time.strftime('%Y-%m-%d')}-{socket.gethostname()}-{model.stem}{'-quick' if a.quick else ''}"
@@ -194,7 +176,7 @@ def main(argv=None) -> int:
         r["cold_start"] = latency.cold_start(model, photos[0], 1 if a.quick else 5)
         r["plots"] = []
         if not a.quick:
-            from benchmarks import accuracy, reference
+            from benchmarks import accuracy
             from train import dataset
 
             path = dataset.find_data(a.data)
@@ -208,12 +190,12 @@ def main(argv=None) -> int:
                 pv = dataset.load(path).split("PrivateTest")
                 r["consistency"] = consistency.measure({k: variants[k] for k in tiers}, pv.images, pv.labels,
                                                        str(tflrt), log=_log)
+                if "float32" in variants:
+                    r["consistency_float"] = consistency.float_pair(variants["float32"], pv.images)
             _log(f"[5/{steps}] peers")
             r["peers"] = {} if a.no_peers else peers_section(r, photos, path)
-            _log(f"[6/{steps}] Raspberry Pi 4 reference")
-            ref = reference.build()
-            if ref is not None:
-                r["reference"] = reference_section(r, ref, a)
+            _log(f"[6/{steps}] Raspberry Pi 4 estimate (aarch64 instruction counts under qemu)")
+            r["pi4"] = pi4_section(variants)
             _log(f"[7/{steps}] plots")
             out.mkdir(parents=True, exist_ok=True)
             r["plots"] = plots(r, out, stem)

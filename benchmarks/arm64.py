@@ -1,7 +1,7 @@
 """Same predictions on arm64 as on x86-64: the runtime under qemu-aarch64-static.
 
-Run by ``make arm64-check`` (``benchmarks/arm64_check.sh`` builds the arm64
-userland first). The same worker code runs twice, natively and emulated, on
+Run by ``make arm64-check`` (``make arm64-setup``, ``benchmarks/arm64_setup.sh``,
+builds the arm64 userland first). The same worker code runs twice, natively and emulated, on
 the same inputs: FER-2013 PrivateTest crops (the first ``--n``) through the
 bundled int8 model, and the bundled sample photo through the whole pipeline
 (BlazeFace, crop, classify) when the detector is fetched. The comparison
@@ -27,6 +27,36 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "arm64-check.json"
+#: what ``benchmarks/arm64_setup.sh`` builds
+ROOTFS = REPO / "build" / "arm64-rootfs"
+SITE = ROOTFS / "opt" / "fer-edge" / "site"
+#: the CPU qemu emulates: the Raspberry Pi 4's (XNNPACK picks its kernels for it)
+CPU = "cortex-a72"
+
+
+class SetupError(RuntimeError):
+    """The arm64 userland or qemu is missing."""
+
+
+def emulated_python(rootfs: Path = ROOTFS, site: Path = SITE, qemu: str = "qemu-aarch64-static",
+                    plugin: str | None = None) -> tuple[list[str], dict]:
+    """The command prefix and environment that run the userland's Python 3.11
+    under qemu-user (emulating a Cortex-A72) with the runtime's aarch64 wheels
+    and this checkout on its path. ``plugin``: a TCG plugin argument for
+    ``-plugin`` (only the dynamically linked ``qemu-aarch64`` loads plugins)."""
+    import shutil
+
+    rootfs, site = Path(rootfs).resolve(), Path(site).resolve()
+    py = rootfs / "usr" / "bin" / "python3.11"
+    if not py.is_file() or not (site / ".complete").is_file():
+        raise SetupError(f"{rootfs} is not ready: run make arm64-setup")
+    if shutil.which(qemu) is None:
+        raise SetupError(f"{qemu} not found: run make arm64-setup")
+    env = dict(os.environ, PYTHONPATH=f"{site}:{REPO}", PYTHONNOUSERSITE="1", QEMU_LD_PREFIX=str(rootfs),
+               QEMU_CPU=CPU, FER_INTERPRETER="litert")
+    env.pop("PYTHONHOME", None)
+    prefix = [qemu, "-L", str(rootfs)] + (["-plugin", plugin] if plugin else []) + [str(py)]
+    return prefix, env
 
 WORKER = r"""
 import json, platform, sys
@@ -78,16 +108,16 @@ def compare(a: dict, b: dict) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.arm64", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rootfs", required=True, help="arm64 Debian userland (debootstrap)")
-    ap.add_argument("--site", required=True, help="folder with the aarch64 wheels unpacked")
+    ap.add_argument("--rootfs", default=str(ROOTFS), help="arm64 Debian userland (debootstrap)")
+    ap.add_argument("--site", default=str(SITE), help="folder with the aarch64 wheels unpacked")
     ap.add_argument("--n", type=int, default=300, help="PrivateTest crops to compare")
     ap.add_argument("--data", help="FER-2013 (default: $FER_DATA)")
     ap.add_argument("--qemu", default="qemu-aarch64-static")
     a = ap.parse_args(argv)
-    rootfs, site = Path(a.rootfs).resolve(), Path(a.site).resolve()
-    py = rootfs / "usr" / "bin" / "python3.11"
-    if not py.is_file():
-        print(f"error: {py} missing: build the userland with benchmarks/arm64_check.sh", file=sys.stderr)
+    try:
+        prefix, env_arm = emulated_python(Path(a.rootfs), Path(a.site), a.qemu)
+    except SetupError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     from train import dataset
 
@@ -104,10 +134,7 @@ def main(argv=None) -> int:
         print(f"x86-64: {a.n} crops and {photo.name}", file=sys.stderr)
         x86 = run_worker([sys.executable], crops, Path(tmp) / "x86.json", photo, env)
         print(f"arm64 under {a.qemu} (slow: emulated)", file=sys.stderr)
-        env_arm = dict(env, PYTHONPATH=f"{site}:{REPO}", PYTHONNOUSERSITE="1", QEMU_LD_PREFIX=str(rootfs),
-                       QEMU_CPU="cortex-a72")
-        env_arm.pop("PYTHONHOME", None)
-        arm = run_worker([a.qemu, "-L", str(rootfs), str(py)], crops, Path(tmp) / "arm.json", photo, env_arm)
+        arm = run_worker(prefix, crops, Path(tmp) / "arm.json", photo, env_arm)
     result = {"command": "make arm64-check", "host": platform.machine(), "emulated": arm["machine"],
               "x86": {k: x86[k] for k in ("machine", "python", "numpy", "interpreter")},
               "arm64": {k: arm[k] for k in ("machine", "python", "numpy", "interpreter")},

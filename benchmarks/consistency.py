@@ -5,9 +5,11 @@ kernels (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``), TFLite's reference kernels
 (``BUILTIN_REF``, the code TFLite for Microcontrollers' kernels come from),
 TensorFlow's own interpreter, TFLite for Microcontrollers' Python interpreter
 (PyPI ``tflite-micro``, for models small enough for a microcontroller),
-LiteRT.js in headless Chromium (when the web sample is built), and
-tflite-runtime 2.14 from its own environment (needs numpy<2; the only
-interpreter on 32-bit ARM)::
+LiteRT.js in headless Chromium (when the web sample is built), LiteRT's
+aarch64 build with and without XNNPACK in the emulated arm64 userland (qemu,
+Cortex-A72; when ``make arm64-setup`` has built it), and tflite-runtime 2.14
+from its own environment (needs numpy<2; the only interpreter on 32-bit
+ARM)::
 
     .venv-tflrt/bin/python -m benchmarks.consistency --backend tflite_runtime \\
         --model M.tflite --crops crops.npy --out raw.npy
@@ -89,31 +91,73 @@ def browser_outputs(model: Path, crops: np.ndarray) -> np.ndarray | None:
         return np.asarray(json.loads(dst.read_text()), np.int32)
 
 
-def outputs_from_python(python: str, model: Path, crops: np.ndarray, backend: str) -> np.ndarray:
-    """:func:`raw_outputs` run by another Python (an environment with tflite-runtime)."""
+def outputs_from_python(python: str | list[str], model: Path, crops: np.ndarray, backend: str,
+                        xnnpack: bool = True, env: dict | None = None) -> np.ndarray:
+    """:func:`raw_outputs` run by another Python: an environment with
+    tflite-runtime, or the arm64 userland's under qemu (``python`` is then the
+    command prefix, with its ``env``)."""
+    prefix = [python] if isinstance(python, str) else list(python)
     with tempfile.TemporaryDirectory() as d:
         src, dst = Path(d) / "crops.npy", Path(d) / "raw.npy"
         np.save(src, crops)
-        r = subprocess.run([python, "-m", "benchmarks.consistency", "--backend", backend, "--model", str(model),
-                            "--crops", str(src), "--out", str(dst)], cwd=REPO, capture_output=True, text=True)
+        r = subprocess.run(prefix + ["-m", "benchmarks.consistency", "--backend", backend, "--model",
+                                     str(Path(model).resolve()), "--crops", str(src), "--out", str(dst)]
+                           + ([] if xnnpack else ["--no-xnnpack"]), cwd=REPO, capture_output=True, text=True, env=env)
         if r.returncode != 0 or not dst.is_file():
             raise RuntimeError((r.stderr.strip().splitlines() or ["no output"])[-1])
         return np.load(dst)
 
 
+#: the arm64 kernel sets: LiteRT's aarch64 wheel in the emulated userland (a Cortex-A72, the Pi 4's core)
+ARM64_KERNELS = {"arm64-xnnpack": True, "arm64-builtin": False}
+#: emulation is slow (about 5 crops a second for the release model): the arm64 sets see the first crops only
+ARM64_CROPS = 600
+
+
+def arm64_outputs(model: Path, crops: np.ndarray, xnnpack: bool = True) -> np.ndarray | None:
+    """The raw outputs of LiteRT's aarch64 build under qemu (``make arm64-setup``),
+    or None when that userland is not built."""
+    from benchmarks import arm64
+
+    try:
+        prefix, env = arm64.emulated_python()
+    except arm64.SetupError:
+        return None
+    return outputs_from_python(prefix, model, crops, "litert", xnnpack, env)
+
+
+def float_pair(model: Path, crops: np.ndarray) -> dict:
+    """A float model under XNNPACK and under the builtin kernels: label agreement
+    and the largest probability difference (the contrast to the int8 matrix)."""
+    from runtime.classifier import Classifier
+
+    out = []
+    for xnn in (True, False):
+        clf = Classifier(model, threads=1, xnnpack=xnn)
+        out.append(np.stack([clf.run_raw(c).reshape(-1) for c in crops]).astype(np.float64))
+    a, b = out
+    return {"model": Path(model).name, "n": int(len(crops)), "agreement": float((a.argmax(1) == b.argmax(1)).mean()),
+            "max_prob_diff": float(np.abs(a - b).max())}
+
+
 def matrix(outputs: dict[str, np.ndarray], labels: np.ndarray | None) -> dict:
-    """Pairwise label agreement and output differences, and each kernel set's accuracy."""
+    """Pairwise label agreement and output differences, and each kernel set's
+    accuracy. A set with fewer rows (the emulated arm64 ones) covers the first
+    crops only; its pairs compare those, and carry their ``n``."""
     names = list(outputs)
     pairs = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            x, y = outputs[a], outputs[b]
+            n = min(len(outputs[a]), len(outputs[b]))
+            x, y = outputs[a][:n], outputs[b][:n]
             d = np.abs(x - y)
-            pairs.append({"a": a, "b": b, "agreement": float((x.argmax(1) == y.argmax(1)).mean()),
+            pairs.append({"a": a, "b": b, "n": int(n), "agreement": float((x.argmax(1) == y.argmax(1)).mean()),
                           "max_diff": int(d.max()), "mean_diff": float(d.mean()),
                           "identical": float((d.max(1) == 0).mean())})
-    acc = ({n: float((o.argmax(1) == labels).mean()) for n, o in outputs.items()} if labels is not None else {})
-    return {"kernels": names, "n": int(len(next(iter(outputs.values())))), "pairs": pairs, "accuracy": acc}
+    acc = ({k: float((o.argmax(1) == labels[:len(o)]).mean()) for k, o in outputs.items()}
+           if labels is not None else {})
+    return {"kernels": names, "n": int(max(len(o) for o in outputs.values())), "pairs": pairs, "accuracy": acc,
+            "rows": {k: int(len(o)) for k, o in outputs.items()}}
 
 
 def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | None, tflrt_python: str | None = None,
@@ -130,6 +174,14 @@ def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | Non
                 outputs[name] = raw_outputs(path, crops, backend, xnn, ref)
         for name, fn in (("tflm", tflm_outputs), ("browser-litertjs", browser_outputs)):
             got = fn(path, crops)
+            if got is not None:
+                outputs[name] = got
+        for name, xnn in ARM64_KERNELS.items():
+            try:
+                got = arm64_outputs(path, crops[:ARM64_CROPS], xnn)
+            except RuntimeError as e:
+                log(f"  {name} failed: {e}")
+                got = None
             if got is not None:
                 outputs[name] = got
         if tflrt_python and Path(tflrt_python).is_file():

@@ -88,11 +88,13 @@ def section() -> str:
                       f"{peer['crop_latency']['p50']:.2f} ms ({peer['crop_ratio']:.1f}x ours)"
                       + (f"; its photo pipeline {peer['pipeline']['median_of_photo_medians_ms']:.1f} ms "
                          f"({peer['photo_ratio']:.1f}x ours)." if peer.get("pipeline") else ".")]
-        if r.get("reference"):
-            lines += ["", "Raspberry Pi 4: " + report.pi4_text(r["reference"])]
+        if r.get("pi4"):
+            lines += ["", "Raspberry Pi 4: " + report.pi4_text(r)]
         if r.get("consistency"):
             lines += ["", "Same answers on every interpreter (same run, all PrivateTest crops; README section "
                       "*Same answers on every interpreter*):", ""] + report.consistency_lines(r["consistency"])
+            if r.get("consistency_float"):
+                lines += ["", report.float_pair_text(r["consistency_float"])]
     lines += ["", END]
     return "\n".join(lines)
 

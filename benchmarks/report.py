@@ -54,67 +54,59 @@ def photos_lines(r: dict) -> list[str]:
     return lines
 
 
-def pi4_text(ref: dict) -> str:
+def pi4_text(r: dict) -> str:
     """The Pi 4 estimate and how it was made, in one paragraph (report and README)."""
-    lat = ref["latency"]
-    text = (f"Reference: MobileNetV2 1.0 224 float32 (`{lat['model']}`), p50 {lat['p50']:.2f} ms here "
-            f"({lat['interpreter']}, 1 thread)")
-    if ref.get("ratio_int8") is not None:
-        text += f"; our int8 model takes {ref['ratio_int8']:.3f}x its time at 1 thread"
-    text += "."
-    if ref.get("pi4_estimate_ms") is not None:
-        n = ref["pi4_threads"]
-        text += (f" At {n} thread(s), the published figure's count, the reference takes "
-                 f"{ref['latency_at_pi4_threads']['p50']:.2f} ms here and our model {ref['ratio_at_pi4_threads']:.3f}x "
-                 f"that. **Estimated Pi 4 latency of one crop: {ref['ratio_at_pi4_threads']:.3f} x "
-                 f"{ref['pi4_reference_ms']:g} ms = {ref['pi4_estimate_ms']:.1f} ms** (published reference figure: "
-                 f"{ref['pi4_source']}). This assumes the two models keep their time ratio from this CPU to the "
-                 "Pi's Cortex-A72, which an int8 model against a float reference need not do: an estimate, not "
-                 "a Pi measurement.")
-    elif ref.get("pi4_error"):
-        text += f" No Pi 4 estimate: {ref['pi4_error']}."
-    elif ref.get("pi4_reference_ms") is None:
-        text += " No published Pi 4 figure for the reference was given, so no Pi 4 estimate is reported."
-    return text
+    from benchmarks import pi4
+
+    return pi4.text(r["pi4"]) if r.get("pi4") else ""
 
 
 def tier_lines(r: dict) -> list[str]:
     """One row per shipped tier: accuracy, 1-thread crop time and its ratio to the
     release model's in the same run, multiply-accumulates and size (from the
-    .tflite), and the Pi 4 estimate scaled by that ratio."""
+    .tflite), and the Pi 4 estimate from its aarch64 instruction count."""
     tiers = r.get("tiers") or {}
     if not tiers:
         return []
     acc = r.get("accuracy") or {}
     cells = {c["variant"]: c["p50"] for c in primary_cells(r, tuple(tiers)) if c["threads"] == 1}
     base = cells.get("int8")
-    pi4 = (r.get("reference") or {}).get("pi4_estimate_ms")
-    ratio_pi = (r.get("reference") or {}).get("ratio_at_pi4_threads")
+    pi4 = (r.get("pi4") or {}).get("models") or {}
     lines = ["| tier | PrivateTest | PrivateTest with flip | ms/crop, 1 thread (p50) | vs release | MACs | file | "
              "Pi 4 estimate |", "|---|---|---|---|---|---|---|---|"]
     for k, t in tiers.items():
         ms = cells.get(k)
         ratio = ms / base if ms and base else None
-        est = pi4 * ratio if pi4 and ratio and ratio_pi else None
+        est = pi4.get(k)
+        est = "" if est is None else f"{est['ms']:.1f} ms ({est['ms_low']:.1f}-{est['ms_high']:.1f})"
         lines.append(f"| {k} | {pct(acc.get(k, {}).get('PrivateTest', {}).get('accuracy'))} | "
                      f"{pct(acc.get(k + '+flip', {}).get('PrivateTest', {}).get('accuracy'))} | "
                      f"{'' if ms is None else f'{ms:.3f}'} | {'' if ratio is None else f'{ratio:.2f}x'} | "
                      f"{t['macs'] / 1e6:.1f} M | {t['bytes'] / 1024:.0f} KiB | "
-                     f"{'' if est is None else f'{est:.1f} ms'} |")
+                     f"{est} |")
     return lines
 
 
 def consistency_lines(c: dict) -> list[str]:
     """The interpreter-consistency matrix (benchmarks.consistency) as Markdown rows, one per tier x pair."""
-    lines = ["| model | kernels A | kernels B | same label | largest difference | mean difference | "
-             "identical outputs | accuracy A | accuracy B |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | kernels A | kernels B | crops | same label | largest difference | mean difference | "
+             "identical outputs | accuracy A | accuracy B |", "|---|---|---|---|---|---|---|---|---|---|"]
     for tier, m in c.items():
+        rows = m.get("rows") or {}
         for p in m["pairs"]:
-            acc = m.get("accuracy", {})
-            lines.append(f"| {tier} | {p['a']} | {p['b']} | {pct(p['agreement'])} | {p['max_diff']} | "
+            n = p.get("n", m["n"])
+            # an accuracy over other crops than the pair's is not comparable: shown only when they match
+            acc = {k: v for k, v in m.get("accuracy", {}).items() if rows.get(k, m["n"]) == n}
+            lines.append(f"| {tier} | {p['a']} | {p['b']} | {n} | {pct(p['agreement'])} | {p['max_diff']} | "
                          f"{p['mean_diff']:.2f} | {pct(p['identical'])} | {pct(acc.get(p['a']))} | "
                          f"{pct(acc.get(p['b']))} |")
     return lines
+
+
+def float_pair_text(f: dict) -> str:
+    return (f"The float32 model converted from the same Keras model (`{f['model']}`), XNNPACK against the builtin "
+            f"kernels on the same {f['n']} crops: same label on {pct(f['agreement'])}, largest probability "
+            f"difference {f['max_prob_diff']:.1e}.")
 
 
 def markdown(r: dict) -> str:
@@ -215,12 +207,14 @@ def markdown(r: dict) -> str:
     if r.get("consistency"):
         n = next(iter(r["consistency"].values()))["n"]
         lines += ["", "## Same answers on every interpreter", "",
-                  f"The int8 models on {n} PrivateTest crops under each kernel set (`benchmarks.consistency`): "
-                  "share of crops with the same label, output differences in output steps (1/256).", ""]
+                  f"The int8 models on {n} PrivateTest crops under each kernel set (`benchmarks.consistency`; "
+                  "the emulated arm64 sets on the first ones, column *crops*): share of crops with the same label, "
+                  "output differences in output steps (1/256).", ""]
         lines += consistency_lines(r["consistency"])
-    ref = r.get("reference")
-    if ref:
-        lines += ["", "## Raspberry Pi 4 estimate", "", pi4_text(ref)]
+        if r.get("consistency_float"):
+            lines += ["", float_pair_text(r["consistency_float"])]
+    if r.get("pi4"):
+        lines += ["", "## Raspberry Pi 4 estimate", "", pi4_text(r)]
     if r.get("plots"):
         lines += ["", "## Plots", ""] + [f"- [{f}]({f})" for f in r["plots"]]
     return "\n".join(lines) + "\n"

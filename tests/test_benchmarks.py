@@ -1,6 +1,9 @@
 """The benchmark suite's --quick run (what CI runs) writes JSON and Markdown."""
 
 import json
+from pathlib import Path
+
+import pytest
 
 
 def test_quick_suite_writes_reports(tiny_int8, tmp_path, capsys):
@@ -59,10 +62,10 @@ def test_markdown_lists_every_cell_and_peer_ratio():
     t = dict(r, latency=r["latency"] + [dict(cell, variant="micro_int8", p50=0.5)],
              tiers={"int8": {"bytes": 2048, "macs": 54e6}, "micro_int8": {"bytes": 1024, "macs": 4e6}},
              accuracy={"micro_int8": {"PrivateTest": {"accuracy": 0.6}}},
-             reference={"pi4_estimate_ms": 10.0, "ratio_at_pi4_threads": 0.1})
+             pi4={"models": {"int8": {"ms": 10.0, "ms_low": 9.0, "ms_high": 12.5}}})
     rows = "\n".join(tier_lines(t))
-    assert "| int8 |  |  | 2.000 | 1.00x | 54.0 M | 2 KiB | 10.0 ms |" in rows
-    assert "| micro_int8 | 60.00% |  | 0.500 | 0.25x | 4.0 M | 1 KiB | 2.5 ms |" in rows
+    assert "| int8 |  |  | 2.000 | 1.00x | 54.0 M | 2 KiB | 10.0 ms (9.0-12.5) |" in rows
+    assert "| micro_int8 | 60.00% |  | 0.500 | 0.25x | 4.0 M | 1 KiB |  |" in rows
     md = markdown(r)
     assert "| release | 5.0 | 2.000 | 2.5x |" in md      # browser beside the Python runtime, same run
     assert "| fast | 4.0 |  |  |" in md                   # no Python fast_int8 cell in this run
@@ -74,28 +77,73 @@ def test_markdown_lists_every_cell_and_peer_ratio():
     assert "`big.jpg`: decode + detect (blazeface) + crop + classify, 1 thread (JPEG decoded at full size" in md
 
 
-def test_pi4_estimate_uses_the_published_figures_thread_count(monkeypatch):
-    """ratio at the figure's thread count x the published time; without a cell
-    at that count, no estimate but a reason."""
-    import argparse
+def test_pi4_estimate_scales_instruction_counts_by_the_references_median_rate(monkeypatch, tmp_path):
+    """ms = instructions x the median ns per instruction of the published
+    references; the band is their smallest and largest rate; each reference's
+    error is the median rate's on it."""
+    from benchmarks import pi4, reference
 
-    from benchmarks import reference
-    from benchmarks.__main__ import reference_section
-    from benchmarks.report import pi4_text
+    counts = {"a": 100e6, "b": 200e6, "c": 400e6, "ours": 10e6}
+    monkeypatch.setattr(reference, "PUBLISHED_MS", {"a": 40.0, "b": 100.0, "c": 120.0})
+    monkeypatch.setattr(reference, "build", lambda name: Path(name))
+    monkeypatch.setattr(pi4, "build_plugin", lambda: tmp_path / "p.so")
+    monkeypatch.setattr(pi4, "count", lambda path, plugin: {"simd": counts[str(path)] / 2, "memory": counts[str(path)] / 4,
+                                                            "other": counts[str(path)] / 4, "total": counts[str(path)]})
+    e = pi4.estimate({"int8": Path("ours")}, log=lambda m: None)
+    assert e["ns_per_instruction"] == {"median": 0.4, "min": 0.3, "max": 0.5}
+    m = e["models"]["int8"]
+    assert (round(m["ms"], 6), round(m["ms_low"], 6), round(m["ms_high"], 6)) == (4.0, 3.0, 5.0)
+    assert abs(e["references"]["b"]["error"] + 0.2) < 1e-9          # 200 M x 0.4 ns = 80 ms against 100 ms
+    text = pi4.text(e)
+    assert "**Estimated Pi 4 latency of one crop: 4.0 ms (band 3.0-5.0 ms)**" in text
+    assert "b 200 M instructions for 100 ms (-20%)" in text
+    assert "| int8 | 10.0 M | 5.0 M | 2.5 M | 2.5 M |  | 4.0 ms | 3.0-5.0 ms |" in pi4.markdown(e)
+    assert pi4.text({"error": "no userland"}) == "No Pi 4 estimate: no userland."
 
-    monkeypatch.setattr(reference, "latency", lambda path, threads, **kw: {
-        "p50": {1: 8.0, 4: 4.0}[threads], "model": "ref.tflite", "interpreter": "litert 2", "threads": threads})
-    cell = {"variant": "int8", "backend": "litert", "xnnpack": True}
-    r = {"hardware": {"interpreter": "litert 2"},
-         "latency": [dict(cell, threads=1, p50=2.0), dict(cell, threads=4, p50=1.0)]}
-    a = argparse.Namespace(pi4_reference=None, pi4_source="", pi4_threads=1)
-    ref = reference_section(r, None, a)
-    assert ref["ratio_int8"] == 0.25 and ref["pi4_threads"] == reference.PUBLISHED["threads"] == 4
-    assert abs(ref["pi4_estimate_ms"] - 0.25 * reference.PUBLISHED["ms"]) < 1e-9
-    assert "Estimated Pi 4 latency of one crop: 0.250 x 44 ms = 11.0 ms" in pi4_text(ref)
-    a = argparse.Namespace(pi4_reference=100.0, pi4_source="somewhere", pi4_threads=2)
-    ref = reference_section(r, None, a)
-    assert "pi4_estimate_ms" not in ref and "no int8 latency at 2 threads" in pi4_text(ref)
+
+def test_pi4_count_is_the_difference_of_two_emulated_runs(monkeypatch, tmp_path):
+    """Instructions per inference: (count after 2 + k invocations - after 2) / k,
+    read from the plugin's output file, with k large enough for the difference
+    to reach the target."""
+    import subprocess
+
+    from benchmarks import arm64, pi4
+
+    monkeypatch.setattr(arm64, "emulated_python", lambda rootfs, site, qemu, plugin: (["emu", plugin], {}))
+
+    def fake_run(cmd, **kw):
+        n = int(cmd[-1])
+        out = Path(cmd[1].split(",out=")[1])
+        out.write_text(f"simd {1000 + 30 * n}\nmemory {500 + 10 * n}\nother {9000 + 5 * n}\n")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    c = pi4.count(tmp_path / "m.tflite", plugin=tmp_path / "p.so", target=900)
+    assert c == {"simd": 30.0, "memory": 10.0, "other": 5.0, "total": 45.0, "invocations": 20}
+    assert pi4.count(tmp_path / "m.tflite", plugin=tmp_path / "p.so", target=100)["invocations"] == 10
+
+
+def test_pi4_plugin_compiles_and_counts_under_qemu(tmp_path):
+    """The instruction-counting plugin builds with the system C compiler; where
+    the arm64 userland and qemu-aarch64 are installed, it counts a program."""
+    import shutil
+    import subprocess
+
+    from benchmarks import arm64, pi4
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    so = pi4.build_plugin(out=tmp_path / "insncount.so")
+    assert so.is_file()
+    true = arm64.ROOTFS / "bin" / "true"
+    if shutil.which("qemu-aarch64") is None or not true.is_file():
+        pytest.skip("arm64 userland not built (make arm64-setup)")
+    out = tmp_path / "counts.txt"
+    r = subprocess.run(["qemu-aarch64", "-L", str(arm64.ROOTFS), "-plugin", f"{so},out={out}", str(true)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    counts = pi4._read_counts(out)
+    assert sum(counts.values()) > 1000 and counts["memory"] > 0
 
 
 def test_release_cells_are_the_release_model_only():

@@ -43,4 +43,39 @@ def test_interpreters_that_share_kernels_agree_exactly(tiny_int8):
     b = consistency.raw_outputs(tiny_int8, faces, "tensorflow", xnnpack=False)
     assert np.array_equal(a, b)
     m = consistency.matrix({"a": a, "b": b}, None)
-    assert m["pairs"][0] == {"a": "a", "b": "b", "agreement": 1.0, "max_diff": 0, "mean_diff": 0.0, "identical": 1.0}
+    assert m["pairs"][0] == {"a": "a", "b": "b", "n": 20, "agreement": 1.0, "max_diff": 0, "mean_diff": 0.0,
+                             "identical": 1.0}
+
+
+def test_a_kernel_set_on_fewer_crops_is_compared_on_those():
+    """The emulated arm64 sets see the first crops only: their pairs compare
+    those rows, and the report shows a pair's accuracies only when they are over
+    the pair's crops."""
+    from benchmarks.report import consistency_lines
+
+    full = np.zeros((4, 3), np.int32)
+    full[:, 0] = [9, 9, 0, 0]
+    full[2:, 1] = 9
+    part = full[:2].copy()
+    part[1] = [0, 0, 9]
+    m = consistency.matrix({"x86": full, "arm64": part}, np.array([0, 0, 1, 1]))
+    assert m["pairs"][0]["n"] == 2 and m["pairs"][0]["agreement"] == 0.5
+    assert m["rows"] == {"x86": 4, "arm64": 2} and m["accuracy"] == {"x86": 1.0, "arm64": 0.5}
+    rows = consistency_lines({"int8": m})
+    assert "| int8 | x86 | arm64 | 2 | 50.00% | 9 | 3.00 | 50.00% |  | 50.00% |" in rows
+
+
+@pytest.mark.data
+def test_xnnpack_on_arm64_gives_the_x86_labels(fer_root):
+    """Where the emulated arm64 userland is built (make arm64-setup), LiteRT's
+    aarch64 XNNPACK kernels give the labels of the x86 ones, within one output
+    step (the benchmark's matrix has the full comparison)."""
+    from train import dataset
+
+    crops = dataset.load(fer_root).split("PrivateTest").images[:60]
+    arm = consistency.arm64_outputs(BUNDLED["release"], crops, xnnpack=True)
+    if arm is None:
+        pytest.skip("arm64 userland not built (make arm64-setup)")
+    x86 = consistency.raw_outputs(BUNDLED["release"], crops, "litert", True)
+    assert np.array_equal(arm.argmax(1), x86.argmax(1))
+    assert np.abs(arm - x86).max() <= 1
