@@ -16,7 +16,8 @@ on PublicTest), evaluates float and int8 on PublicTest, PrivateTest and clean
 PrivateTest, and writes ``models/MODEL_CARD.md`` from those numbers. When the
 run has a quantization-aware fine-tuned model (``qat.h5``, from
 ``--set qat_epochs=N``), it is copied to ``models/fer_mobilenetv2_qat.h5``
-(without optimizer state) and the int8 model is converted from it.
+(without optimizer state) and the int8 model is converted from it; a run
+without one removes an earlier release's.
 
 A run that started from the model released now (``--init
 models/fer_mobilenetv2.keras`` or a copy of it: another training cycle) keeps
@@ -301,14 +302,22 @@ def records_of(out: Path, soup: dict) -> dict[str, str]:
     found = {}
     order = {"release": 0, "candidates": 1}   # a release record first, then a candidate, then any other
     for f in sorted(out.rglob("config.yaml"), key=lambda f: (order.get(f.relative_to(out).parts[0], 2), str(f))):
-        if f.parent == out / "release":
-            continue
+        if f.parent == out / "release" or (f.parent / "soup.json").is_file():
+            continue   # the release's own record; a soup's config.yaml is its last run's, not a run of its own
         cfg = config.load_preset(str(f)).to_dict()
         for i in soup["ingredients"]:
             # through the current config class, so fields added since the run have their defaults
             want = {k: v for k, v in config.from_dict(i["config"]).to_dict().items() if k not in ("data", "out")}
             if {k: v for k, v in cfg.items() if k not in ("data", "out")} == want:
                 found.setdefault(Path(i["run"]).name, str(f.parent.relative_to(out)) + "/")
+    return found
+
+
+def released_stages(out: Path = MODELS) -> dict[str, str]:
+    """sha256 of each earlier release's float model -> its stage folder (``stageN``)."""
+    found = {}
+    for f in sorted((out / "release").glob("stage*/STAGE.json")):
+        found[json.loads(f.read_text())["sha256"]] = f.parent.name
     return found
 
 
@@ -361,16 +370,27 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
     if soup:
         names = [Path(i["run"]).name for i in soup["ingredients"]]
         acc = soup["PublicTest_accuracy"]
+        released = released_stages(MODELS)   # the release history lives in the repository, whatever --out is
+
+        def origin(n, i):
+            if i.get("sha256") in released:      # an earlier release itself: its stage record has its commands
+                return (f"`{n}` (the model released before, sha256 `{i['sha256'][:12]}`, PublicTest "
+                        f"{100 * i['PublicTest_accuracy']:.2f}%, record `release/{released[i['sha256']]}/`)")
+            return (f"`{n}` (from `{i['started_from'] or i['config']['init']}`, PublicTest "
+                    f"{100 * i['PublicTest_accuracy']:.2f}%, record `{(records or {}).get(n, 'not kept')}`)")
+
         init_line = (f"- Weights: the average of {len(names)} training runs' best checkpoints (a model soup, "
                      f"`python -m train.soup`), BatchNorm statistics measured again on {soup['batchnorm']['images']} "
                      f"Training images. Runs: " + "; ".join(
-                         f"`{n}` (from `{i['started_from'] or i['config']['init']}`, PublicTest "
-                         f"{100 * i['PublicTest_accuracy']:.2f}%, record `{(records or {}).get(n, 'not kept')}`)"
-                         for n, i in zip(names, soup["ingredients"])) + ".")
+                         origin(n, i) for n, i in zip(names, soup["ingredients"])) + ".")
         selection = (f"each run's best epoch selected on PublicTest, and the average kept because it beats every run\n"
                      f"  there ({100 * acc['soup']:.2f}% against {100 * acc['best_ingredient']:.2f}%)")
         cmds = []
         for n, i in zip(names, soup["ingredients"]):
+            if i.get("sha256") in released:
+                cmds.append(f"(runs/{n}: the release of release/{released[i['sha256']]}/, rebuilt by its card's "
+                            f"commands, as a run folder: best.keras and config.yaml)")
+                continue
             prev = f"runs/{i['started_from']}/model.keras" if i["started_from"] else None
             cmds.append(f"{config.command(i['config'], init_as=prev)} --data PATH --out runs/{n}")
         soup_cmd = f"python -m train.soup --runs {' '.join('runs/' + n for n in names)} --out runs/soup --data PATH"
@@ -542,6 +562,10 @@ def main(argv=None) -> int:
             has_qat = (run / "qat.h5").is_file()
             if has_qat and not rerun:
                 copy_without_optimizer(run / "qat.h5", out / QAT, data)
+            elif not rerun:
+                # the QAT model of an earlier release is not this one's (its record moved to the stage)
+                for stale in (out / QAT, out / QAT.replace(".h5", ".json")):
+                    stale.unlink(missing_ok=True)
             cands, chosen = convert_routes(out, data, a.data, has_qat, log)
             qrep, int8_res = cands[chosen]["report"], cands[chosen]["int8"]
             tta = runtime_hints(out / INT8, data, int8_res, cands[chosen]["probs"], log)
@@ -553,7 +577,7 @@ def main(argv=None) -> int:
             routes = [{k: v for k, v in c.items() if k not in ("report", "probs")} for c in cands]
             atomic_write_json(rec / "routes.json", {"chosen": chosen, "chosen_on": "PublicTest", "routes": routes})
             cmd = "python -m convert.release " + " ".join(argv if argv is not None else sys.argv[1:])
-            records = records_of(out, run_report["soup"]) if run_report.get("soup") else None
+            records = records_of(MODELS, run_report["soup"]) if run_report.get("soup") else None
             init_as = released_init(str(run_report["config"].get("init", "")))
             init_desc = f"`{init_as}` (sha256 `{file_sha256(REPO / init_as)}`)" if init_as else ""
             (out / "MODEL_CARD.md").write_text(card(run_report, float_res, int8_res, qrep, cmd,

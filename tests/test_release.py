@@ -188,14 +188,18 @@ def test_shipped_route_is_what_convert_quantize_rebuilds():
 
 
 def test_the_release_card_finds_the_records_of_its_runs():
-    """The soup's runs were recorded before newer config fields existed; their
-    records are still found (release/stage1/, candidates/cycle2/)."""
-    from convert.release import records_of
+    """Every run of the released soup has its record: the trained runs by their
+    config (not a soup's folder, whose config.yaml is its last run's), the
+    model released before by its float model's checksum (release/stage2/)."""
+    from convert.release import records_of, released_stages
 
     report = json.loads((MODELS / "release" / "report.json").read_text())
     found = records_of(MODELS, report["soup"])
-    assert found == {"stage1": "release/stage1/", "cycle2": "candidates/cycle2/"}
-    assert "record `not kept`" not in (MODELS / "MODEL_CARD.md").read_text()
+    assert found == {"distill": "candidates/distill/", "distill_control": "ablation/distill_control/"}
+    earlier = [i for i in report["soup"]["ingredients"] if pathlib.Path(i["run"]).name not in found]
+    assert [released_stages().get(i["sha256"]) for i in earlier] == ["stage2"]
+    card = (MODELS / "MODEL_CARD.md").read_text()
+    assert "record `not kept`" not in card and "record `release/stage2/`" in card
 
 
 def test_frontier_table_lists_every_point(tmp_path):
