@@ -110,7 +110,8 @@ def outputs_from_python(python: str | list[str], model: Path, crops: np.ndarray,
 
 #: the arm64 kernel sets: LiteRT's aarch64 wheel in the emulated userland (a Cortex-A72, the Pi 4's core)
 ARM64_KERNELS = {"arm64-xnnpack": True, "arm64-builtin": False}
-#: emulation is slow (about 5 crops a second for the release model): the arm64 sets see the first crops only
+#: emulation is slow (about 5 crops a second for the release model): the arm64 sets see a seeded
+#: random sample of this many crops
 ARM64_CROPS = 600
 
 
@@ -140,24 +141,30 @@ def float_pair(model: Path, crops: np.ndarray) -> dict:
             "max_prob_diff": float(np.abs(a - b).max())}
 
 
-def matrix(outputs: dict[str, np.ndarray], labels: np.ndarray | None) -> dict:
+def matrix(outputs: dict[str, np.ndarray], labels: np.ndarray | None,
+           subsets: dict[str, np.ndarray] | None = None) -> dict:
     """Pairwise label agreement and output differences, and each kernel set's
-    accuracy. A set with fewer rows (the emulated arm64 ones) covers the first
-    crops only; its pairs compare those, and carry their ``n``."""
+    accuracy. A set in ``subsets`` (the emulated arm64 ones) ran on those rows
+    of the crops only (sorted indices); its pairs compare the rows both sets
+    have, and every pair carries its ``n``."""
+    subsets = subsets or {}
+    rows = {k: (np.asarray(subsets[k]) if k in subsets else np.arange(len(o))) for k, o in outputs.items()}
+    full = [len(o) for k, o in outputs.items() if k not in subsets]
     names = list(outputs)
     pairs = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            n = min(len(outputs[a]), len(outputs[b]))
-            x, y = outputs[a][:n], outputs[b][:n]
+            common = np.intersect1d(rows[a], rows[b])
+            x, y = outputs[a][np.searchsorted(rows[a], common)], outputs[b][np.searchsorted(rows[b], common)]
             d = np.abs(x - y)
-            pairs.append({"a": a, "b": b, "n": int(n), "agreement": float((x.argmax(1) == y.argmax(1)).mean()),
+            pairs.append({"a": a, "b": b, "n": int(len(common)),
+                          "agreement": float((x.argmax(1) == y.argmax(1)).mean()),
                           "max_diff": int(d.max()), "mean_diff": float(d.mean()),
                           "identical": float((d.max(1) == 0).mean())})
-    acc = ({k: float((o.argmax(1) == labels[:len(o)]).mean()) for k, o in outputs.items()}
+    acc = ({k: float((o.argmax(1) == labels[rows[k]]).mean()) for k, o in outputs.items()}
            if labels is not None else {})
-    return {"kernels": names, "n": int(max(len(o) for o in outputs.values())), "pairs": pairs, "accuracy": acc,
-            "rows": {k: int(len(o)) for k, o in outputs.items()}}
+    return {"kernels": names, "n": int(max(full or [len(o) for o in outputs.values()])), "pairs": pairs,
+            "accuracy": acc, "rows": {k: int(len(o)) for k, o in outputs.items()}}
 
 
 def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | None, tflrt_python: str | None = None,
@@ -166,9 +173,10 @@ def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | Non
     from benchmarks.latency import installed_backends
 
     have = {b.name for b in installed_backends()}
+    sample = np.sort(np.random.default_rng(0).permutation(len(crops))[:ARM64_CROPS])
     out = {}
     for tier, path in models.items():
-        outputs = {}
+        outputs, subsets = {}, {}
         for name, (backend, xnn, ref) in KERNELS.items():
             if backend in have:
                 outputs[name] = raw_outputs(path, crops, backend, xnn, ref)
@@ -178,18 +186,18 @@ def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | Non
                 outputs[name] = got
         for name, xnn in ARM64_KERNELS.items():
             try:
-                got = arm64_outputs(path, crops[:ARM64_CROPS], xnn)
+                got = arm64_outputs(path, crops[sample], xnn)
             except RuntimeError as e:
                 log(f"  {name} failed: {e}")
                 got = None
             if got is not None:
-                outputs[name] = got
+                outputs[name], subsets[name] = got, sample
         if tflrt_python and Path(tflrt_python).is_file():
             try:
                 outputs["tflite-runtime"] = outputs_from_python(tflrt_python, path, crops, "tflite_runtime")
             except RuntimeError as e:
                 log(f"  tflite-runtime environment failed: {e}")
-        out[tier] = matrix(outputs, labels)
+        out[tier] = matrix(outputs, labels, subsets)
         worst = min(out[tier]["pairs"], key=lambda p: p["agreement"]) if out[tier]["pairs"] else None
         if worst:
             log(f"  {tier}: {len(outputs)} kernel sets, lowest label agreement {100 * worst['agreement']:.2f}% "

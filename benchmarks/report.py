@@ -208,8 +208,8 @@ def markdown(r: dict) -> str:
         n = next(iter(r["consistency"].values()))["n"]
         lines += ["", "## Same answers on every interpreter", "",
                   f"The int8 models on {n} PrivateTest crops under each kernel set (`benchmarks.consistency`; "
-                  "the emulated arm64 sets on the first ones, column *crops*): share of crops with the same label, "
-                  "output differences in output steps (1/256).", ""]
+                  "the emulated arm64 sets on a seeded random sample, column *crops*): share of crops with the "
+                  "same label, output differences in output steps (1/256).", ""]
         lines += consistency_lines(r["consistency"])
         if r.get("consistency_float"):
             lines += ["", float_pair_text(r["consistency_float"])]

@@ -48,19 +48,19 @@ def test_interpreters_that_share_kernels_agree_exactly(tiny_int8):
 
 
 def test_a_kernel_set_on_fewer_crops_is_compared_on_those():
-    """The emulated arm64 sets see the first crops only: their pairs compare
+    """The emulated arm64 sets see a sample of the crops: their pairs compare
     those rows, and the report shows a pair's accuracies only when they are over
     the pair's crops."""
     from benchmarks.report import consistency_lines
 
     full = np.zeros((4, 3), np.int32)
-    full[:, 0] = [9, 9, 0, 0]
-    full[2:, 1] = 9
-    part = full[:2].copy()
+    full[:, 0] = [9, 0, 9, 0]
+    full[:, 1] = [0, 9, 0, 9]
+    part = full[[1, 3]].copy()                 # rows 1 and 3 of the crops
     part[1] = [0, 0, 9]
-    m = consistency.matrix({"x86": full, "arm64": part}, np.array([0, 0, 1, 1]))
-    assert m["pairs"][0]["n"] == 2 and m["pairs"][0]["agreement"] == 0.5
-    assert m["rows"] == {"x86": 4, "arm64": 2} and m["accuracy"] == {"x86": 1.0, "arm64": 0.5}
+    m = consistency.matrix({"x86": full, "arm64": part}, np.array([0, 1, 0, 1]), {"arm64": np.array([1, 3])})
+    assert m["pairs"][0]["n"] == 2 and m["pairs"][0]["agreement"] == 0.5 and m["pairs"][0]["identical"] == 0.5
+    assert m["rows"] == {"x86": 4, "arm64": 2} and m["accuracy"] == {"x86": 1.0, "arm64": 0.5} and m["n"] == 4
     rows = consistency_lines({"int8": m})
     assert "| int8 | x86 | arm64 | 2 | 50.00% | 9 | 3.00 | 50.00% |  | 50.00% |" in rows
 
