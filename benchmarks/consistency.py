@@ -44,12 +44,14 @@ KERNELS = {
 
 def raw_outputs(model: Path, crops: np.ndarray, backend: str, xnnpack: bool = True,
                 reference: bool = False) -> np.ndarray:
-    """The output tensor for each uint8 crop ``[N, S, S]``, as the interpreter gives it."""
+    """The output tensor for each uint8 crop ``[N, S, S]``, as the interpreter gives it:
+    int32 for a quantized output (differences in output steps), float64 for a float one."""
     from runtime.classifier import Classifier
     from runtime.interpreter import find_backend
 
     clf = Classifier(model, threads=1, backend=find_backend(backend), xnnpack=xnnpack, reference=reference)
-    return np.stack([clf.run_raw(c).reshape(-1) for c in crops]).astype(np.int32)
+    out = np.stack([clf.run_raw(c).reshape(-1) for c in crops])
+    return out.astype(np.int32 if np.issubdtype(out.dtype, np.integer) else np.float64)
 
 
 #: models up to this size also run under TFLM (its reference kernels are slow on large models)
@@ -130,13 +132,7 @@ def arm64_outputs(model: Path, crops: np.ndarray, xnnpack: bool = True) -> np.nd
 def float_pair(model: Path, crops: np.ndarray) -> dict:
     """A float model under XNNPACK and under the builtin kernels: label agreement
     and the largest probability difference (the contrast to the int8 matrix)."""
-    from runtime.classifier import Classifier
-
-    out = []
-    for xnn in (True, False):
-        clf = Classifier(model, threads=1, xnnpack=xnn)
-        out.append(np.stack([clf.run_raw(c).reshape(-1) for c in crops]).astype(np.float64))
-    a, b = out
+    a, b = (raw_outputs(model, crops, "litert", xnn) for xnn in (True, False))
     return {"model": Path(model).name, "n": int(len(crops)), "agreement": float((a.argmax(1) == b.argmax(1)).mean()),
             "max_prob_diff": float(np.abs(a - b).max())}
 

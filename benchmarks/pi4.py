@@ -80,13 +80,13 @@ def build_plugin(source: Path = PLUGIN_SOURCE, out: Path = PLUGIN) -> Path:
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         raise SetupError("no C compiler (cc) to build the instruction-counting plugin")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.so")
-    r = subprocess.run([cc, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o", str(tmp), str(source)],
-                       capture_output=True, text=True)
-    if r.returncode:
-        raise SetupError(f"cannot build {source.name}: {(r.stderr.strip().splitlines() or ['cc failed'])[-1]}")
-    tmp.replace(out)
+    from train.io import atomic_path
+
+    with atomic_path(out, suffix=".so") as tmp:
+        r = subprocess.run([cc, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o", str(tmp), str(source)],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise SetupError(f"cannot build {source.name}: {(r.stderr.strip().splitlines() or ['cc failed'])[-1]}")
     return out
 
 

@@ -77,8 +77,8 @@ def tier_lines(r: dict) -> list[str]:
     for k, t in tiers.items():
         ms = cells.get(k)
         ratio = ms / base if ms and base else None
-        est = pi4.get(k)
-        est = "" if est is None else f"{est['ms']:.1f} ms ({est['ms_low']:.1f}-{est['ms_high']:.1f})"
+        e = pi4.get(k)
+        est = "" if e is None else f"{e['ms']:.1f} ms ({e['ms_low']:.1f}-{e['ms_high']:.1f})"
         lines.append(f"| {k} | {pct(acc.get(k, {}).get('PrivateTest', {}).get('accuracy'))} | "
                      f"{pct(acc.get(k + '+flip', {}).get('PrivateTest', {}).get('accuracy'))} | "
                      f"{'' if ms is None else f'{ms:.3f}'} | {'' if ratio is None else f'{ratio:.2f}x'} | "
