@@ -30,15 +30,17 @@ RELEASE_KERAS = REPO / "models" / "fer_mobilenetv2.keras"
 RELEASE_INT8_REPORT = REPO / "models" / "fer_mobilenetv2_int8.tflite.json"
 
 
-def shipped_route() -> tuple[Path, int]:
-    """(Keras source, calibration faces) of the shipped release int8, from its
-    conversion report (``convert.release`` chose that route on PublicTest)."""
+def shipped_route() -> tuple[Path, int, int]:
+    """(Keras source, calibration faces, calibration seed) of the shipped release
+    int8, from its conversion report (``convert.release`` chose that route on
+    PublicTest)."""
     try:
         rep = json.loads(RELEASE_INT8_REPORT.read_text())
         src = Path(rep["source"])
-        return (src if src.is_absolute() else REPO / src), int(rep["calibration"]["samples"])
+        cal = rep["calibration"]
+        return (src if src.is_absolute() else REPO / src), int(cal["samples"]), int(cal.get("seed", 0))
     except (OSError, ValueError, KeyError, TypeError):
-        return RELEASE_KERAS, 300
+        return RELEASE_KERAS, 300, 0
 MODES = ("int8", "float16", "dynamic", "float32")
 EXIT_GATE = 4
 
@@ -330,7 +332,8 @@ def main(argv=None) -> int:
     p.add_argument("--io-dtype", choices=["uint8", "int8"], default="uint8", help="int8 mode: input/output type")
     p.add_argument("--samples", type=int, help="calibration faces (stratified Training; default 300, or the "
                                                 "shipped route's when no model is given)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, help="calibration sample seed (default 0, or the shipped route's when no "
+                                            "model is given)")
     p.add_argument("--data", help="FER-2013 path (default: $FER_DATA)")
     p.add_argument("--eval-split", default="PublicTest", choices=["PublicTest", "PrivateTest", "Training"])
     p.add_argument("--max-drop", type=float, default=1.0, help="largest accuracy drop (points) the gate allows")
@@ -344,10 +347,12 @@ def main(argv=None) -> int:
     from train.errors import DataError, OutputError
 
     if a.model is None:
-        src, n = shipped_route()
+        src, n, seed = shipped_route()
         a.model, a.samples = str(src), a.samples or n
-        print(f"release route: {a.model}, {a.samples} calibration faces", file=sys.stderr)
+        a.seed = seed if a.seed is None else a.seed
+        print(f"release route: {a.model}, {a.samples} calibration faces, seed {a.seed}", file=sys.stderr)
     a.samples = 300 if a.samples is None else a.samples
+    a.seed = 0 if a.seed is None else a.seed
 
     qcfg = {"int8": lambda: QuantizationConfig.for_int8(a.io_dtype, a.samples, a.seed,
                                                         [x for x in a.float_layers.split(",") if x]),

@@ -249,25 +249,14 @@ def _run(args) -> int:
 
 
 def _annotate_image(path, im, faces, out_dir):
-    import os
-    import tempfile
     from pathlib import Path
 
     from .annotate import draw_faces
+    from .files import atomic_path
 
     im = draw_faces(im.copy(), faces)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    dst = out / (Path(path).stem + ".annotated.png")
-    fd, tmp = tempfile.mkstemp(dir=out, suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(Path(out_dir) / (Path(path).stem + ".annotated.png")) as tmp:
         im.save(tmp, "PNG")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import DetectorError
+from .files import atomic_path
 
 WHEEL = "mediapipe==0.10.21"
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
@@ -75,13 +76,9 @@ def extract_from_wheel(wheel: Path) -> Path:
     except (zipfile.BadZipFile, OSError) as e:
         raise DetectorError(f"{wheel}: not a readable wheel ({e})") from None
     out = cache_dir()
-    out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        fd, tmp = tempfile.mkstemp(dir=out, suffix=".tflite")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out / name)
+        with atomic_path(out / name) as tmp:
+            tmp.write_bytes(data)
     (out / "LICENSE-blazeface.txt").write_text(LICENSE_NOTE)
     return out / FILENAME
 

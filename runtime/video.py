@@ -108,20 +108,16 @@ class _AnnotatedWriter:
     """An annotated copy of a video, written to a temporary file and moved into place when complete."""
 
     def __init__(self, cv2, src: str, out_dir: str, fps: float, size: tuple[int, int]):
-        import os
-        import tempfile
         from pathlib import Path
 
+        from .files import PendingFile
+
         self.cv2 = cv2
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.dst = out / (Path(str(src)).stem + ".annotated.mp4")
-        fd, self.tmp = tempfile.mkstemp(dir=out, suffix=".mp4")
-        os.close(fd)
-        self.writer = cv2.VideoWriter(self.tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        self.file = PendingFile(Path(out_dir) / (Path(str(src)).stem + ".annotated.mp4"))
+        self.writer = cv2.VideoWriter(str(self.file.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self.writer.isOpened():
-            os.unlink(self.tmp)
-            raise FerError(f"cannot write an annotated video to {out}")
+            self.file.discard()
+            raise FerError(f"cannot write an annotated video to {out_dir}")
 
     def write(self, rgb: np.ndarray, faces) -> None:
         from PIL import Image
@@ -132,14 +128,11 @@ class _AnnotatedWriter:
         self.writer.write(np.ascontiguousarray(np.asarray(im)[:, :, ::-1]))
 
     def close(self, ok: bool) -> None:
-        import os
-
         self.writer.release()
         if ok:
-            os.chmod(self.tmp, 0o644)
-            os.replace(self.tmp, self.dst)
+            self.file.commit()
         else:
-            os.unlink(self.tmp)
+            self.file.discard()
 
 
 def run_video(rec, args, inputs) -> int:

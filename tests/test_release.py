@@ -180,11 +180,12 @@ def test_shipped_route_is_what_convert_quantize_rebuilds():
     from convert.quantize import REPO, shipped_route
 
     rep = json.loads((REPO / "models" / "fer_mobilenetv2_int8.tflite.json").read_text())
-    src, n = shipped_route()
-    assert src.is_file() and n == rep["calibration"]["samples"]
+    src, n, seed = shipped_route()
+    assert src.is_file() and n == rep["calibration"]["samples"] and seed == rep["calibration"]["seed"]
     routes = json.loads((REPO / "models" / "release" / "routes.json").read_text())
     chosen = routes["routes"][routes["chosen"]]
     assert routes["chosen_on"] == "PublicTest" and chosen["samples"] == n and src == REPO / chosen["source"]
+    assert chosen.get("seed", 0) == seed
 
 
 def test_the_release_card_finds_the_records_of_its_runs():

@@ -567,3 +567,32 @@ def test_full_range_and_auto_find_far_and_small_faces(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="unknown detector"):
         load_detector("medium")
     assert isinstance(load_detector("blazeface"), BlazeFace)
+
+
+def test_atomic_writes_leave_a_whole_file_or_the_old_one(tmp_path):
+    """runtime.files: what fer-infer writes (annotated images and videos, the
+    detector cache) appears whole under its name or not at all."""
+    import os
+
+    from runtime.files import PendingFile, atomic_path
+
+    dst = tmp_path / "out" / "a.annotated.png"
+    with atomic_path(dst) as tmp:
+        assert tmp.parent == dst.parent and tmp.suffix == ".png" and not dst.exists()
+        tmp.write_bytes(b"first")
+    assert dst.read_bytes() == b"first"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert dst.stat().st_mode & 0o777 == 0o666 & ~umask          # not mkstemp's 0600
+    with pytest.raises(RuntimeError):
+        with atomic_path(dst) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("interrupted")
+    assert dst.read_bytes() == b"first"
+    video = PendingFile(tmp_path / "out" / "v.annotated.mp4")
+    video.tmp.write_bytes(b"frames")
+    video.discard()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.annotated.png"]
+    video = PendingFile(tmp_path / "out" / "v.annotated.mp4")
+    video.commit()
+    assert (tmp_path / "out" / "v.annotated.mp4").exists()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,30 +20,25 @@ def _output_error(path: Path, e: OSError):
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success
+    (:class:`runtime.files.PendingFile`).
 
     Whatever fails, ``path`` keeps its old content (or stays absent) and the
     temporary file is removed. An OSError while creating, writing or renaming
     becomes :class:`train.errors.OutputError` with a one-line reason.
     """
+    from runtime.files import PendingFile
+
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+        pending = PendingFile(path, suffix)
     except OSError as e:
         raise _output_error(path, e) from None
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)   # mkstemp creates 0600; give the file normal permissions
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        yield pending.tmp
+        pending.commit()
     except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pending.discard()
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM,
                                                   errno.EROFS, errno.EIO, errno.EFBIG):
             raise _output_error(path, e) from None
