@@ -372,6 +372,7 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
     init_line += f" Whole network fine-tuned: {not cfg['freeze_base']}."
     if soup:
         names = [Path(i["run"]).name for i in soup["ingredients"]]
+        kept = [(n, i) for n, i in zip(names, soup["ingredients"]) if i.get("kept", True)]
         acc = soup["PublicTest_accuracy"]
         released = released_stages(MODELS)   # the release history lives in the repository, whatever --out is
 
@@ -382,10 +383,17 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
             return (f"`{n}` (from `{i['started_from'] or i['config']['init']}`, PublicTest "
                     f"{100 * i['PublicTest_accuracy']:.2f}%, record `{(records or {}).get(n, 'not kept')}`)")
 
-        init_line = (f"- Weights: the average of {len(names)} training runs' best checkpoints (a model soup, "
+        init_line = (f"- Weights: the average of {len(kept)} training runs' best checkpoints (a model soup, "
                      f"`python -m train.soup`), BatchNorm statistics measured again on {soup['batchnorm']['images']} "
-                     f"Training images. Runs: " + "; ".join(
-                         origin(n, i) for n, i in zip(names, soup["ingredients"])) + ".")
+                     f"Training images. Runs: " + "; ".join(origin(n, i) for n, i in kept) + ".")
+        left = [(n, i) for n, i in zip(names, soup["ingredients"]) if not i.get("kept", True)]
+        if soup.get("greedy"):
+            init_line += (" The runs joined greedily (best on PublicTest first, each only if the soup's PublicTest "
+                          "did not fall): " + "; ".join(
+                              f"`{st['run']}` {100 * st['PublicTest_accuracy']:.2f}% "
+                              f"{'kept' if st['kept'] else 'left out'}" for st in soup["greedy"]) + ".")
+        if left:
+            init_line += " Left out: " + "; ".join(origin(n, i) for n, i in left) + "."
         selection = (f"each run's best epoch selected on PublicTest, and the average kept because it beats every run\n"
                      f"  there ({100 * acc['soup']:.2f}% against {100 * acc['best_ingredient']:.2f}%)")
         cmds = []
@@ -397,6 +405,7 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
             prev = f"runs/{i['started_from']}/model.keras" if i["started_from"] else None
             cmds.append(f"{config.command(i['config'], init_as=prev)} --data PATH --out runs/{n}")
         soup_cmd = f"python -m train.soup --runs {' '.join('runs/' + n for n in names)} --out runs/soup --data PATH"
+        soup_cmd += " --greedy" if soup.get("greedy") else ""
         soup_cmd += f" --qat-epochs {qat}" if qat else ""
         train_cmds = "- Commands: " + "; ".join(f"`{c}`" for c in cmds + [soup_cmd]) + "."
         reproduce = "\n".join(cmds + [soup_cmd, "python -m convert.release --run runs/soup"])

@@ -157,6 +157,21 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
     assert "python -m train.soup --runs runs/stage1 runs/cycle2 --out runs/soup --data PATH --qat-epochs 2\n" in text
     assert "best epoch None" not in text
 
+    # A greedy soup: the run left out is named, its command kept (the others may start from it).
+    third = dict(second, seed=9)
+    soup["ingredients"].append({"run": "/r/cycle3", "started_from": "stage1", "config": third,
+                                "PublicTest_accuracy": 0.6600, "kept": False})
+    soup["greedy"] = [{"run": "cycle2", "PublicTest_accuracy": 0.6737, "kept": True},
+                      {"run": "stage1", "PublicTest_accuracy": 0.6799, "kept": True},
+                      {"run": "cycle3", "PublicTest_accuracy": 0.6701, "kept": False}]
+    text = card(report, splits, splits, qrep, "python -m convert.release --run runs/soup", 2_000_000,
+                records={"stage1": "release/stage1/", "cycle2": "candidates/cycle2/"})
+    assert "the average of 2 training runs" in text and "`cycle3` 67.01% left out" in text
+    assert "Left out: `cycle3` (from `stage1`, PublicTest 66.00%, record `not kept`)" in text
+    assert ("python -m train.soup --runs runs/stage1 runs/cycle2 runs/cycle3 --out runs/soup --data PATH --greedy "
+            "--qat-epochs 2\n") in text
+    assert "--set seed=9 --set qat_epochs=2 --data PATH --out runs/cycle3" in text
+
 
 def test_int8_route_is_chosen_on_publictest_only():
     from convert.release import choose_route, route_table

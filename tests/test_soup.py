@@ -22,6 +22,26 @@ def test_average_is_elementwise_and_refuses_other_architectures():
         average_weights([a, [np.zeros((2, 2), np.float32), b[1]]])
 
 
+def test_greedy_soup_adds_runs_best_first_and_only_when_publictest_holds():
+    from train.soup import greedy
+
+    own = [0.670, 0.690, 0.680, 0.600]           # each run's own PublicTest accuracy
+    soups = {(1, 2): 0.695, (1, 2, 0): 0.695, (1, 2, 0, 3): 0.650}
+    tried = []
+
+    def soup_accuracy(members):
+        tried.append(list(members))
+        return soups[tuple(members)]
+
+    kept, steps = greedy(own, soup_accuracy)
+    assert tried == [[1, 2], [1, 2, 0], [1, 2, 0, 3]]      # best first; a tie with the soup without it joins
+    assert kept == [0, 1, 2]
+    assert [(s["index"], s["kept"]) for s in steps] == [(1, True), (2, True), (0, True), (3, False)]
+    assert steps[0]["PublicTest_accuracy"] == 0.690 and steps[3]["PublicTest_accuracy"] == 0.650
+    kept, steps = greedy([0.5, 0.7], lambda m: 0.6)        # nothing beats the best run: it stays alone
+    assert kept == [1] and [s["kept"] for s in steps] == [True, False]
+
+
 def test_batchnorm_statistics_become_the_mean_of_batch_statistics():
     import tf_keras as keras
 
@@ -76,6 +96,15 @@ def test_soup_of_two_runs_is_a_finished_run(tmp_path, tiny_folder, capsys):
                for p in (tmp_path / "a" / "best.keras", tmp_path / "b" / "best.keras", out / "best.keras")]
     np.testing.assert_allclose(kernels[2], (kernels[0] + kernels[1]) / 2, atol=1e-6)
     assert not np.allclose(kernels[0], kernels[1])
+    greedy_out = tmp_path / "greedy"
+    assert main(["--runs", first.out, second.out, "--out", str(greedy_out), "--data", str(root), "--bn-images", "20",
+                 "--bn-batch-size", "10", "--qat-epochs", "0", "--greedy"]) == 0
+    g = json.loads((greedy_out / "soup.json").read_text())
+    assert sorted(st["run"] for st in g["greedy"]) == ["a", "b"] and g["greedy"][0]["kept"]
+    kept = [i["kept"] for i in g["ingredients"]]
+    assert kept == [next(st["kept"] for st in g["greedy"] if st["run"] == n) for n in ("a", "b")]
+    k = inference_model(first, greedy_out / "best.keras")[0].get_layer("predictions").get_weights()[0]
+    np.testing.assert_allclose(k, np.mean([kern for kern, keep in zip(kernels[:2], kept) if keep], axis=0), atol=1e-6)
     assert main(["--runs", first.out, "--out", str(tmp_path / "one"), "--data", str(root)]) == 2
     assert "at least two runs" in capsys.readouterr().err
     assert main(["--runs", first.out, second.out, "--out", str(out), "--data", str(root)]) == 2

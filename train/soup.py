@@ -83,6 +83,26 @@ def recalibrate_batchnorm(model, images: np.ndarray, batch_size: int = 128) -> i
     return k
 
 
+def greedy(accuracies: list[float], soup_accuracy) -> tuple[list[int], list[dict]]:
+    """The greedy soup (Wortsman et al. 2022): ingredients in order of their
+    own PublicTest accuracy, best first; each joins when the soup with it is
+    at least as accurate on PublicTest as the soup without it.
+
+    ``soup_accuracy(members)`` is the PublicTest accuracy of the soup of those
+    ingredient indices. Returns the kept indices (ascending) and one step per
+    ingredient: ``{"index", "PublicTest_accuracy" (the soup with it), "kept"}``.
+    """
+    order = sorted(range(len(accuracies)), key=lambda k: (-accuracies[k], k))
+    kept, best = [order[0]], accuracies[order[0]]
+    steps = [{"index": order[0], "PublicTest_accuracy": best, "kept": True}]
+    for k in order[1:]:
+        acc = soup_accuracy(kept + [k])
+        steps.append({"index": k, "PublicTest_accuracy": acc, "kept": acc >= best})
+        if acc >= best:
+            kept, best = kept + [k], acc
+    return sorted(kept), steps
+
+
 def _accuracy(model, faces: np.ndarray, labels: np.ndarray) -> float:
     x = faces[..., None].astype(np.float32)
     if model.inputs[0].shape[-1] == 3:
@@ -117,8 +137,9 @@ def _started_from(init: str, earlier: list[Path], earlier_weights: list) -> str 
 
 def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: int = 19200,
          bn_batch_size: int = 128, seed: int = 0, qat_epochs: int | None = None, command: str = "",
-         log=print) -> dict:
-    """Average ``runs``' best checkpoints into the run folder ``out``; returns the soup record."""
+         greedy_soup: bool = False, log=print) -> dict:
+    """Average ``runs``' best checkpoints into the run folder ``out`` (with
+    ``greedy_soup``, only those :func:`greedy` keeps); returns the soup record."""
     from . import config, dataset
     from .io import atomic_path, atomic_write_json, file_sha256
     from .report import inference_model
@@ -148,11 +169,33 @@ def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: i
         log(f"ingredient {run}: PublicTest {100 * acc:.2f}%")
     cfg = config.from_dict({"out": str(out), "data": str(path),
                             **({"qat_epochs": qat_epochs} if qat_epochs is not None else {})}, cfg_i)
-    model.set_weights(average_weights(weights))
-    averaged = _accuracy(model, pub.images, pub.labels)
-    log(f"average: PublicTest {100 * averaged:.2f}% before BatchNorm recalibration")
     idx = np.sort(np.random.default_rng(seed).permutation(len(train))[:bn_images])
-    batches = recalibrate_batchnorm(model, train.images[idx], bn_batch_size)
+    bn_faces = train.images[idx]
+
+    def soup_of(members: list[int], before: bool = False) -> tuple[float | None, int]:
+        """Set the model to the soup of ``members``; (PublicTest before the
+        BatchNorm recalibration when ``before``, recalibration batches)."""
+        model.set_weights(average_weights([weights[k] for k in members]))
+        acc = _accuracy(model, pub.images, pub.labels) if before else None
+        return acc, recalibrate_batchnorm(model, bn_faces, bn_batch_size) if len(members) > 1 else 0
+
+    steps = None
+    kept = list(range(len(runs)))
+    if greedy_soup:
+        def tried(members):
+            soup_of(members)
+            acc = _accuracy(model, pub.images, pub.labels)
+            log(f"greedy: + {Path(runs[members[-1]]).name}: PublicTest {100 * acc:.2f}%")
+            return acc
+
+        kept, steps = greedy([i["PublicTest_accuracy"] for i in ingredients], tried)
+        for st in steps:
+            st["run"] = Path(runs[st.pop("index")]).name
+        log("greedy: kept " + ", ".join(Path(runs[k]).name for k in kept))
+    for k, i in enumerate(ingredients):
+        i["kept"] = k in kept
+    averaged, batches = soup_of(kept, before=True)
+    log(f"average: PublicTest {100 * averaged:.2f}% before BatchNorm recalibration")
     soup_acc = _accuracy(model, pub.images, pub.labels)
     best_ingredient = max(i["PublicTest_accuracy"] for i in ingredients)
     log(f"soup: PublicTest {100 * soup_acc:.2f}% after recalibration on {len(idx)} Training images "
@@ -163,7 +206,8 @@ def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: i
               "batchnorm": {"images": int(len(idx)), "batch_size": bn_batch_size, "batches": batches, "seed": seed,
                             "sample": "seeded permutation of the Training split, first N, no augmentation"},
               "PublicTest_accuracy": {"average": averaged, "soup": soup_acc, "best_ingredient": best_ingredient},
-              "beats_every_ingredient_on_PublicTest": soup_acc > best_ingredient, "command": command}
+              "beats_every_ingredient_on_PublicTest": soup_acc > best_ingredient, "command": command,
+              **({"greedy": steps} if steps is not None else {})}
     try:
         out.mkdir(parents=True, exist_ok=True)
         config.save(cfg, out / "config.yaml")
@@ -197,7 +241,7 @@ def write_report(out: Path) -> dict:
     atomic_write_json(out / "report.json", rep)
     atomic_write_text(out / "report.md", report.markdown(cfg, rep["results"], meta).replace(
         "# Run report:", "# Run report (weight average of "
-        + " + ".join(Path(i["run"]).name for i in soup["ingredients"]) + "):", 1))
+        + " + ".join(Path(i["run"]).name for i in soup["ingredients"] if i.get("kept", True)) + "):", 1))
     return rep
 
 
@@ -211,6 +255,8 @@ def main(argv=None) -> int:
     p.add_argument("--bn-batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0, help="seed of the recalibration sample")
     p.add_argument("--qat-epochs", type=int, help="quantization-aware fine-tuning epochs (default: the last run's)")
+    p.add_argument("--greedy", action="store_true",
+                   help="greedy soup: add runs best first, each only if PublicTest does not fall")
     a = p.parse_args(argv)
 
     def body():
@@ -222,6 +268,7 @@ def main(argv=None) -> int:
         logs: list[str] = []
         make([Path(r) for r in a.runs], out, a.data, a.bn_images, a.bn_batch_size, a.seed, a.qat_epochs,
              command="python -m train.soup " + " ".join(argv if argv is not None else sys.argv[1:]),
+             greedy_soup=a.greedy,
              log=lambda m: (logs.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {m}"), print(m, file=sys.stderr)))
         log = loop.tee(lambda m: print(m, file=sys.stderr), out / "train.log")
         with open(out / "train.log", "a") as f:
