@@ -19,11 +19,11 @@ run has a quantization-aware fine-tuned model (``qat.h5``, from
 (without optimizer state) and the int8 model is converted from it; a run
 without one removes an earlier release's.
 
-A run that started from the model released now (``--init
-models/fer_mobilenetv2.keras`` or a copy of it: another training cycle) keeps
-the chain: the current record and card move to ``models/release/stageN/`` (the
-first free N, so earlier stages stay where their cards point)
-before the new ones are written, and the card names both commands.
+Releasing another model keeps the history: the current record and card move
+to ``models/release/stageN/`` (the first free N, so earlier stages stay where
+their cards point) before the new ones are written. When the run started from
+the model released now (``--init models/fer_mobilenetv2.keras`` or a copy of
+it: another training cycle), the card names both commands.
 """
 
 from __future__ import annotations
@@ -257,16 +257,25 @@ def copy_without_optimizer(src: Path, dst: Path, data) -> dict:
     return record
 
 
-def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
-    """When the run starts from the model released in ``out`` now, move that
-    release's record and card to ``release/stage1/`` and say so."""
+def keep_stage(out: Path, run_cfg: dict, new_model: Path | None = None, log=print) -> dict | None:
+    """Move the release in ``out`` (record and card) to ``release/stageN/``
+    (the first free N) before another is written there: always when
+    ``new_model`` is another model than the released one, and, whatever
+    ``new_model``, when the run started from the released model (another
+    training cycle; the card then names both commands: ``"stage1"`` in the
+    result). Nothing moves when there is no release record or the same model
+    is released again."""
     init = Path(run_cfg.get("init", ""))
     current = out / FLOAT
-    if init.suffix != ".keras" or not init.is_file() or not current.is_file():
+    if not current.is_file() or not (out / "release" / "report.json").is_file():
         return None
-    digest = file_sha256(init)
-    if digest != file_sha256(current):
-        return {"init_sha256": digest, "stage1": None}
+    digest = file_sha256(current)
+    if new_model is not None and new_model.is_file() and file_sha256(new_model) == digest:
+        return None
+    started = init.suffix == ".keras" and init.is_file() and file_sha256(init) == digest
+    if not started and new_model is None:
+        return {"init_sha256": file_sha256(init) if init.suffix == ".keras" and init.is_file() else None,
+                "stage1": None}
     rec = out / "release"
     n = 1
     while (rec / f"stage{n}").exists():
@@ -296,7 +305,7 @@ def keep_stage(out: Path, run_cfg: dict, log=print) -> dict | None:
     stage.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(stage)
     log(f"the released model (sha256 {digest[:12]}..., commit {commit[:12] or 'unknown'}) kept as {stage}")
-    return {"init_sha256": digest, "stage1": info}
+    return {"init_sha256": digest if started else None, "stage1": info if started else None, "replaced": info}
 
 
 def records_of(out: Path, soup: dict) -> dict[str, str]:
@@ -565,7 +574,8 @@ def main(argv=None) -> int:
             for f in ("model.keras", "model.json", "report.json"):
                 if not (run / f).is_file():
                     raise ConvertError(f"{run}/{f} missing: finish the run (python -m train --evaluate-only --out {run})")
-            stage = keep_stage(out, config.load_preset(str(run / "config.yaml")).to_dict(), log=log)
+            stage = keep_stage(out, config.load_preset(str(run / "config.yaml")).to_dict(),
+                               None if rerun else run / "model.keras", log=log)
             rec = out / "release"
             copy_record(run, rec)
             if not rerun:

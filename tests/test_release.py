@@ -115,7 +115,18 @@ def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
     assert st["stage1"]["folder"] == "stage2" and (out / "release" / "stage2" / "MODEL_CARD.md").read_text() == "card 2"
     assert (stage / "MODEL_CARD.md").read_text() == "card 1"
     init.write_bytes(b"other")
+    (out / "release" / "report.json").write_text('{"third": 1}')
     assert keep_stage(out, {"init": str(init)})["stage1"] is None
+    assert not (out / "release" / "stage3").exists()          # another init, no new model named: nothing moves
+    # A new model that did not start from the release (a soup of other runs) still keeps the release it replaces.
+    new = tmp_path / "soup.keras"
+    new.write_bytes(b"soup weights")
+    st = keep_stage(out, {"init": str(init)}, new, log=lambda m: None)
+    assert st["stage1"] is None and st["replaced"]["folder"] == "stage3"
+    assert json.loads((out / "release" / "stage3" / "report.json").read_text()) == {"third": 1}
+    # The same model released again (a conversion redone) moves nothing.
+    (out / "release" / "report.json").write_text("{}")
+    assert keep_stage(out, {"init": str(init)}, out / FLOAT) is None and not (out / "release" / "stage4").exists()
 
 
 def test_release_is_chosen_on_publictest_over_every_candidate():
