@@ -48,10 +48,12 @@ FLOAT = "fer_mobilenetv2.keras"
 QAT = "fer_mobilenetv2_qat.h5"
 INT8 = "fer_mobilenetv2_int8.tflite"
 #: (route, calibration faces, calibration seed): post-training int8 of the float
-#: model, int8 of the QAT model. Which faces calibrate moves int8 PublicTest as
-#: much as how many do (the seeds' spread is in ``release/routes.json``), so
-#: three seeded samples of 300 faces are routes of their own.
-ROUTES = (("ptq", 300, 0), ("ptq", 300, 1), ("ptq", 300, 2), ("ptq", 1000, 0), ("qat", 300, 0))
+#: model, int8 of the QAT model. The calibration seed is not a route:
+#: ``python -m convert.release --run models`` at commit 89ba912 (whose routes
+#: had three seeds of 300 faces) gave the release of then int8 PublicTest 68.79 / 68.90 / 68.71% and PrivateTest 69.63 / 69.02 /
+#: 69.77% (seeds 0 / 1 / 2): which faces calibrate moves both splits by up to
+#: 0.7 point independently, so choosing a seed on PublicTest picks noise.
+ROUTES = (("ptq", 300, 0), ("ptq", 1000, 0), ("qat", 300, 0))
 
 
 def choose_route(candidates: list[dict]) -> int:
