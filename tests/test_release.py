@@ -167,6 +167,10 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
             "--data PATH --out runs/cycle2\n") in text
     assert "python -m train.soup --runs runs/stage1 runs/cycle2 --out runs/soup --data PATH --qat-epochs 2\n" in text
     assert "best epoch None" not in text
+    assert "lost to post-training int8 on PublicTest" in text and "converted from it" not in text
+    shipped_qat = card(report, splits, splits, dict(qrep, source="models/fer_mobilenetv2_qat.h5"), "cmd", 2_000_000,
+                       records={})
+    assert "the int8 model is converted from it (`qat.h5`)" in shipped_qat
 
     # A greedy soup: the run left out is named, its command kept (the others may start from it).
     third = dict(second, seed=9)
