@@ -84,6 +84,12 @@ def test_training_command_is_rebuilt_from_the_resolved_config():
     cfg.update(init="/tmp/x.keras", lr=0.0003, qat_epochs=2)
     assert train_command(cfg, init_as="runs/stage1/model.keras") == (
         "python -m train --preset release --init runs/stage1/model.keras --set lr=0.0003 --set qat_epochs=2")
+    # A run that started from the release of its day through the preset's own path (distill's
+    # models/fer_mobilenetv2.keras) names the run it started from: that path holds another model now.
+    distill = config.load_preset("distill").to_dict()
+    assert train_command(distill, init_as="runs/release_run/model.keras") == (
+        "python -m train --preset distill --init runs/release_run/model.keras")
+    assert train_command(distill) == "python -m train --preset distill"
 
 
 def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
@@ -226,7 +232,8 @@ def test_the_release_card_finds_the_records_of_its_runs():
 
     report = json.loads((MODELS / "release" / "report.json").read_text())
     found = records_of(MODELS, report["soup"])
-    assert found == {"distill": "candidates/distill/", "distill_control": "ablation/distill_control/"}
+    assert found == {"distill": "candidates/distill/", "distill_control": "ablation/distill_control/",
+                     "distill_s6": "candidates/distill_s6/", "control_s6": "candidates/control_s6/"}
     earlier = [i for i in report["soup"]["ingredients"] if pathlib.Path(i["run"]).name not in found]
     assert [released_stages().get(i["sha256"]) for i in earlier] == ["stage2"]
     card = (MODELS / "MODEL_CARD.md").read_text()

@@ -1,6 +1,7 @@
 """python -m train.soup: weight averaging of runs, BatchNorm recalibration, the soup's run folder."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -75,9 +76,11 @@ def test_soup_of_two_runs_is_a_finished_run(tmp_path, tiny_folder, capsys):
     first = config.load_preset("smoke")
     first.data, first.out, first.epochs, first.limit, first.batch_size = str(root), str(tmp_path / "a"), 1, 14, 7
     loop.run(first, log=lambda m: None)
-    second = config.from_dict({"out": str(tmp_path / "b"), "init": str(tmp_path / "a" / "best.keras"),
-                               "seed": 1}, first)
+    released = tmp_path / "released.keras"       # the second run starts from a copy of the first's best model
+    shutil.copy(tmp_path / "a" / "best.keras", released)
+    second = config.from_dict({"out": str(tmp_path / "b"), "init": str(released), "seed": 1}, first)
     loop.run(second, log=lambda m: None)
+    shutil.copy(tmp_path / "b" / "best.keras", released)   # that path holds another model by now (a later release)
     out = tmp_path / "soup"
     rc = main(["--runs", first.out, second.out, "--out", str(out), "--data", str(root), "--bn-images", "20",
                "--bn-batch-size", "10", "--qat-epochs", "0"])

@@ -188,11 +188,10 @@ def command(cfg: dict, init_as: str | None = None) -> str:
     base = load_preset(cfg["recipe"]).to_dict()
     cmd = f"python -m train --preset {cfg['recipe']}"
     for k, v in cfg.items():
-        if k in ("data", "out", "recipe") or base.get(k) == v:
-            continue
         if k == "init" and init_as:
-            cmd += f" --init {init_as}"
-        else:
+            # the run started from another run's model, whatever path it had then (even the preset's own)
+            cmd += f" --init {init_as}" if init_as != base.get("init") else ""
+        elif k not in ("data", "out", "recipe") and base.get(k) != v:
             cmd += f" --set {k}={v}"
     return cmd
 

@@ -121,17 +121,26 @@ def _ingredient(run: Path):
     return cfg, rep
 
 
-def _started_from(init: str, earlier: list[Path], earlier_weights: list) -> str | None:
-    """The name of the earlier run whose best weights ``init`` (a ``.keras``
-    model) holds, compared weight by weight; None when there is none."""
+def _started_from(run: Path, init: str, earlier: list[Path], earlier_sha: list[str], earlier_weights: list) -> str | None:
+    """The name of the earlier run whose best model ``run`` started from: the
+    init checksum the run recorded (``data.json``: the file's content when it
+    trained, even if that path holds another model now), else a weight-by-weight
+    comparison with ``init`` as it is now; None when there is none."""
+    try:
+        digest = json.loads((run / "data.json").read_text()).get("init_sha256")
+    except (OSError, ValueError):
+        digest = None
+    for r, sha in zip(earlier, earlier_sha):
+        if digest and digest == sha:
+            return Path(r).name
     if not init.endswith(".keras") or not Path(init).is_file():
         return None
     from .loop import source_model
 
     src = source_model(init).get_weights()
-    for run, ws in zip(earlier, earlier_weights):
+    for r, ws in zip(earlier, earlier_weights):
         if len(ws) == len(src) and all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(ws, src)):
-            return Path(run).name
+            return Path(r).name
     return None
 
 
@@ -157,7 +166,8 @@ def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: i
     ingredients, weights, model = [], [], None
     for run in runs:
         cfg_i, rep = _ingredient(run)
-        started_from = _started_from(cfg_i.init, runs[:len(weights)], weights)
+        started_from = _started_from(run, cfg_i.init, runs[:len(weights)], [i["sha256"] for i in ingredients],
+                                     weights)
         model, _ = inference_model(cfg_i, run / "best.keras")
         weights.append(model.get_weights())
         acc = _accuracy(model, pub.images, pub.labels)
