@@ -148,8 +148,9 @@ def markdown(r: dict) -> str:
         lines.append("")
     if r.get("tiers"):
         lines += ["## Tiers", "", "The shipped models side by side, all from this run; multiply-accumulates counted "
-                  "from each `.tflite` (`convert.graph.multiply_accumulates`); the Pi 4 estimate is the release "
-                  "model's (below) times the tier's crop-time ratio, with the same caveat. Chart: "
+                  "from each `.tflite` (`convert.graph.multiply_accumulates`); the Pi 4 estimate is each tier's own "
+                  "aarch64 instruction count times the references' ns per instruction (Raspberry Pi 4 estimate, "
+                  "below). Chart: "
                   "`*-accuracy-latency.png`.", ""] + tier_lines(r) + [""]
     lines += ["## Latency: classify one 48x48 crop", "",
               "Warm-up, then timed runs until the run count or the per-cell time budget is reached (at least 30). "
