@@ -121,7 +121,8 @@ def _ingredient(run: Path):
     return cfg, rep
 
 
-def _started_from(run: Path, init: str, earlier: list[Path], earlier_sha: list[str], earlier_weights: list) -> str | None:
+def _started_from(run: Path, init: str, earlier: list[Path], earlier_sha: list[str],
+                  earlier_weights: list) -> str | None:
     """The name of the earlier run whose best model ``run`` started from: the
     init checksum the run recorded (``data.json``: the file's content when it
     trained, even if that path holds another model now), else a weight-by-weight
@@ -182,12 +183,22 @@ def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: i
     idx = np.sort(np.random.default_rng(seed).permutation(len(train))[:bn_images])
     bn_faces = train.images[idx]
 
+    recalibrated: dict[tuple, tuple[list, int]] = {}   # members -> (weights after recalibration, batches)
+
     def soup_of(members: list[int], before: bool = False) -> tuple[float | None, int]:
         """Set the model to the soup of ``members``; (PublicTest before the
-        BatchNorm recalibration when ``before``, recalibration batches)."""
+        BatchNorm recalibration when ``before``, recalibration batches). A soup
+        the greedy steps recalibrated already is not recalibrated again."""
         model.set_weights(average_weights([weights[k] for k in members]))
         acc = _accuracy(model, pub.images, pub.labels) if before else None
-        return acc, recalibrate_batchnorm(model, bn_faces, bn_batch_size) if len(members) > 1 else 0
+        key = tuple(sorted(members))
+        if key in recalibrated:
+            ws, batches = recalibrated[key]
+            model.set_weights(ws)
+            return acc, batches
+        batches = recalibrate_batchnorm(model, bn_faces, bn_batch_size) if len(members) > 1 else 0
+        recalibrated[key] = model.get_weights(), batches
+        return acc, batches
 
     steps = None
     kept = list(range(len(runs)))
