@@ -387,10 +387,15 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
         acc = soup["PublicTest_accuracy"]
         released = released_stages(MODELS)   # the release history lives in the repository, whatever --out is
 
+        def release_of(i):
+            """The stage folder when the run is an earlier release itself (its best.keras, or for a soup
+            its model.keras, is that release's float model), else None."""
+            return released.get(i.get("sha256")) or released.get(i.get("model_sha256"))
+
         def origin(n, i):
-            if i.get("sha256") in released:      # an earlier release itself: its stage record has its commands
+            if release_of(i):      # an earlier release itself: its stage record has its commands
                 return (f"`{n}` (the model released before, sha256 `{i['sha256'][:12]}`, PublicTest "
-                        f"{100 * i['PublicTest_accuracy']:.2f}%, record `release/{released[i['sha256']]}/`)")
+                        f"{100 * i['PublicTest_accuracy']:.2f}%, record `release/{release_of(i)}/`)")
             return (f"`{n}` (from `{i['started_from'] or i['config']['init']}`, PublicTest "
                     f"{100 * i['PublicTest_accuracy']:.2f}%, record `{(records or {}).get(n, 'not kept')}`)")
 
@@ -409,8 +414,8 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
                      f"  there ({100 * acc['soup']:.2f}% against {100 * acc['best_ingredient']:.2f}%)")
         cmds = []
         for n, i in zip(names, soup["ingredients"]):
-            if i.get("sha256") in released:
-                cmds.append(f"(runs/{n}: the release of release/{released[i['sha256']]}/, rebuilt by its card's "
+            if release_of(i):
+                cmds.append(f"(runs/{n}: the release of release/{release_of(i)}/, rebuilt by its card's "
                             f"commands, as a run folder: best.keras and config.yaml)")
                 continue
             prev = f"runs/{i['started_from']}/model.keras" if i["started_from"] else None

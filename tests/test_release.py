@@ -193,6 +193,17 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
             "--qat-epochs 2\n") in text
     assert "--set seed=9 --set qat_epochs=2 --data PATH --out runs/cycle3" in text
 
+    # An earlier release that is itself a soup is known by its inference model's checksum.
+    from convert.release import released_stages
+
+    stage_sha, stage = next(iter(released_stages().items()))
+    soup["ingredients"].insert(0, {"run": "/r/old_soup", "sha256": "not-a-release", "model_sha256": stage_sha,
+                                   "soup": True, "started_from": None, "config": first, "PublicTest_accuracy": 0.68})
+    text = card(report, splits, splits, qrep, "cmd", 2_000_000, records={})
+    assert f"`old_soup` (the model released before, sha256 `not-a-releas`, PublicTest 68.00%, " \
+           f"record `release/{stage}/`)" in text
+    assert f"(runs/old_soup: the release of release/{stage}/, rebuilt by its card's commands" in text
+
 
 def test_int8_route_is_chosen_on_publictest_only():
     from convert.release import choose_route, route_table

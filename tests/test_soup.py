@@ -108,6 +108,15 @@ def test_soup_of_two_runs_is_a_finished_run(tmp_path, tiny_folder, capsys):
     assert kept == [next(st["kept"] for st in g["greedy"] if st["run"] == n) for n in ("a", "b")]
     k = inference_model(first, greedy_out / "best.keras")[0].get_layer("predictions").get_weights()[0]
     np.testing.assert_allclose(k, np.mean([kern for kern, keep in zip(kernels[:2], kept) if keep], axis=0), atol=1e-6)
+    # a soup among the runs (an earlier release) is named by its soup command and its inference model
+    nested = tmp_path / "nested"
+    assert main(["--runs", str(greedy_out), second.out, "--out", str(nested), "--data", str(root), "--bn-images",
+                 "20", "--bn-batch-size", "10", "--qat-epochs", "0"]) == 0
+    inner, run_b = json.loads((nested / "soup.json").read_text())["ingredients"]
+    from train.io import file_sha256
+
+    assert inner["soup"] and inner["command"] == g["command"]
+    assert inner["model_sha256"] == file_sha256(greedy_out / "model.keras") and "soup" not in run_b
     assert main(["--runs", first.out, "--out", str(tmp_path / "one"), "--data", str(root)]) == 2
     assert "at least two runs" in capsys.readouterr().err
     assert main(["--runs", first.out, second.out, "--out", str(out), "--data", str(root)]) == 2

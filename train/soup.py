@@ -172,9 +172,15 @@ def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: i
         model, _ = inference_model(cfg_i, run / "best.keras")
         weights.append(model.get_weights())
         acc = _accuracy(model, pub.images, pub.labels)
+        # a soup among the runs (an earlier release, say) is remade by its own soup command, and its
+        # inference model's checksum is the one a release record names
+        sub = json.loads((run / SOUP_FILE).read_text()) if (run / SOUP_FILE).is_file() else None
         ingredients.append({"run": str(run), "model": "best.keras", "sha256": file_sha256(run / "best.keras"),
-                            "started_from": started_from,
-                            "config": cfg_i.to_dict(), "command": config.command(cfg_i.to_dict()),
+                            **({"model_sha256": file_sha256(run / "model.keras")}
+                               if (run / "model.keras").is_file() else {}),
+                            "started_from": started_from, "config": cfg_i.to_dict(),
+                            "command": sub.get("command") if sub else config.command(cfg_i.to_dict()),
+                            **({"soup": True} if sub else {}),
                             "best_epoch": rep.get("best_epoch"), "epochs_trained": rep.get("epochs_trained"),
                             "train_minutes": rep.get("train_minutes"), "PublicTest_accuracy": acc})
         log(f"ingredient {run}: PublicTest {100 * acc:.2f}%")
