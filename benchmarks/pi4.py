@@ -22,6 +22,11 @@ Method:
    per instruction; a model's estimate is its instructions x the median of
    the four, and its band the smallest and largest of the four.
 
+Counts are kept in ``build/pi4/counts.json`` under a checksum of what they
+depend on (the model's bytes, the worker, the plugin's and the runtime's
+source, the aarch64 wheels, the run plan), so a later run counts only what
+changed: the references are counted once a machine.
+
 Nothing here depends on the x86 CPU: the counts are the aarch64 code path's,
 and they are the same on any host. What the band does not cover: the
 published figures are multi-threaded on 32-bit Raspbian (the estimate is for
@@ -45,6 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN_SOURCE = REPO / "benchmarks" / "insncount.c"
 PLUGIN = REPO / "build" / "pi4" / "insncount.so"
 OUT = REPO / "benchmarks" / "results" / "pi4-estimate"
+#: counts already made, by what they depend on (see :func:`count_key`)
+CACHE = REPO / "build" / "pi4" / "counts.json"
 #: invocations before the measured ones, and the fewest measured
 RUNS = (2, 12)
 #: instructions the measured invocations must reach together
@@ -100,14 +107,38 @@ def _read_counts(path: Path) -> dict[str, int]:
     return counts
 
 
-def count(model: Path, plugin: Path | None = None, rootfs=None, site=None, runs=RUNS, target: float = TARGET) -> dict:
-    """Guest instructions of one inference of ``model`` (per class and total)."""
+def count_key(model: Path, site: Path, runs=RUNS, target: float = TARGET) -> str:
+    """What a count depends on: the model's bytes, the worker, the plugin's
+    and the runtime's source, the aarch64 wheels installed, the run plan."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for part in (Path(model).read_bytes(), WORKER.encode(), PLUGIN_SOURCE.read_bytes(),
+                 (REPO / "runtime" / "interpreter.py").read_bytes(), repr((tuple(runs), target)).encode(),
+                 "\n".join(sorted(p.name for p in Path(site).glob("*.dist-info"))).encode()):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+def count(model: Path, plugin: Path | None = None, rootfs=None, site=None, runs=RUNS, target: float = TARGET,
+          cache: Path | None = CACHE) -> dict:
+    """Guest instructions of one inference of ``model`` (per class and total).
+    A count made before for the same :func:`count_key` is read from ``cache``
+    (``"cached": true``); the emulated runs take minutes a model."""
+    import json
     import math
 
     from benchmarks import arm64
 
-    plugin = plugin or build_plugin()
     model = Path(model).resolve()
+    key = count_key(model, site or arm64.SITE, runs, target)
+    try:
+        known = json.loads(cache.read_text()) if cache is not None and cache.is_file() else {}
+    except (OSError, ValueError):
+        known = {}                       # an unreadable cache is counted again and rewritten
+    if key in known:
+        return dict(known[key], cached=True)
+    plugin = plugin or build_plugin()
 
     def run(n: int, tmp: str) -> dict[str, int]:
         out = Path(tmp) / f"{n}.txt"
@@ -130,7 +161,11 @@ def count(model: Path, plugin: Path | None = None, rootfs=None, site=None, runs=
     per = {c: (hi[c] - base[c]) / k for c in CLASSES}
     per["total"] = sum(per[c] for c in CLASSES)
     per["invocations"] = k
-    return per
+    if cache is not None:
+        from train.io import atomic_write_json
+
+        atomic_write_json(cache, dict(known, **{key: per}))
+    return dict(per, cached=False)
 
 
 def estimate(models: dict[str, Path], log=print) -> dict:
@@ -196,6 +231,10 @@ def markdown(e: dict) -> str:
     for k, m in e["models"].items():
         lines.append(f"| {k} | {m['total'] / 1e6:.1f} M | {m['simd'] / 1e6:.1f} M | {m['memory'] / 1e6:.1f} M | "
                      f"{m['other'] / 1e6:.1f} M |  | {m['ms']:.1f} ms | {m['ms_low']:.1f}-{m['ms_high']:.1f} ms |")
+    reused = [k for k, r in (*e["references"].items(), *e["models"].items()) if r.get("cached")]
+    if reused:
+        lines += ["", "Counts made by an earlier run on this machine for the same bytes and set-up "
+                  f"(`build/pi4/counts.json`): {', '.join(reused)}."]
     return "\n".join(lines) + "\n"
 
 

@@ -118,9 +118,24 @@ def test_pi4_count_is_the_difference_of_two_emulated_runs(monkeypatch, tmp_path)
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(subprocess, "run", fake_run)
-    c = pi4.count(tmp_path / "m.tflite", plugin=tmp_path / "p.so", target=900)
-    assert c == {"simd": 30.0, "memory": 10.0, "other": 5.0, "total": 45.0, "invocations": 20}
-    assert pi4.count(tmp_path / "m.tflite", plugin=tmp_path / "p.so", target=100)["invocations"] == 10
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"model")
+    c = pi4.count(model, plugin=tmp_path / "p.so", site=tmp_path, target=900, cache=None)
+    assert c == {"simd": 30.0, "memory": 10.0, "other": 5.0, "total": 45.0, "invocations": 20, "cached": False}
+    assert pi4.count(model, plugin=tmp_path / "p.so", site=tmp_path, target=100, cache=None)["invocations"] == 10
+
+    # a count is made once for the same model and set-up; another model, or other bytes, is counted again
+    cache = tmp_path / "counts.json"
+    assert not pi4.count(model, plugin=tmp_path / "p.so", site=tmp_path, target=900, cache=cache)["cached"]
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("counted again"))
+    assert pi4.count(model, plugin=tmp_path / "p.so", site=tmp_path, target=900, cache=cache) == dict(c, cached=True)
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    model.write_bytes(b"another model")
+    assert not pi4.count(model, plugin=tmp_path / "p.so", site=tmp_path, target=900, cache=cache)["cached"]
+    assert len(json.loads(cache.read_text())) == 2
+    cache.write_text("{not json")                 # a damaged cache is counted again and rewritten
+    assert not pi4.count(model, plugin=tmp_path / "p.so", site=tmp_path, target=900, cache=cache)["cached"]
+    assert len(json.loads(cache.read_text())) == 1
 
 
 def test_pi4_plugin_compiles_and_counts_under_qemu(tmp_path):
