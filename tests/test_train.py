@@ -142,6 +142,15 @@ def test_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch):
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]     # no temporary file left
 
+    # no place to create the file at all: the one-line error too; another OSError of the block goes on as it is
+    with pytest.raises(OutputError, match="cannot write"):
+        with atomic_path(target / "under_a_file.json"):
+            pytest.fail("the block ran without a temporary file")
+    with pytest.raises(FileNotFoundError):
+        with atomic_path(target) as tmp:
+            open(tmp_path / "missing" / "x")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
 
 def test_training_reports_an_unwritable_output_in_one_line(tmp_path, tiny_folder, capsys, monkeypatch):
     """Saving the checkpoint fails with ENOSPC: exit 5, one line, no half-written checkpoint."""

@@ -27,20 +27,17 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     temporary file is removed. An OSError while creating, writing or renaming
     becomes :class:`train.errors.OutputError` with a one-line reason.
     """
-    from runtime.files import PendingFile
+    from runtime.files import atomic_path as runtime_atomic_path
 
     path = Path(path)
+    created = False
     try:
-        pending = PendingFile(path, suffix)
+        with runtime_atomic_path(path, suffix) as tmp:
+            created = True
+            yield tmp
     except OSError as e:
-        raise _output_error(path, e) from None
-    try:
-        yield pending.tmp
-        pending.commit()
-    except BaseException as e:
-        pending.discard()
-        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM,
-                                                  errno.EROFS, errno.EIO, errno.EFBIG):
+        if not created or e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO,
+                                      errno.EFBIG):
             raise _output_error(path, e) from None
         raise
 
