@@ -385,23 +385,30 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
         names = [Path(i["run"]).name for i in soup["ingredients"]]
         kept = [(n, i) for n, i in zip(names, soup["ingredients"]) if i.get("kept", True)]
         acc = soup["PublicTest_accuracy"]
-        released = released_stages(MODELS)   # the release history lives in the repository, whatever --out is
+        # the release history lives in the repository, whatever --out is; the release of now too, for the
+        # card of a candidate written elsewhere
+        released = {sha: f"release/{st}/" for sha, st in released_stages(MODELS).items()}
+        if (MODELS / FLOAT).is_file():
+            released.setdefault(file_sha256(MODELS / FLOAT), "release/")
 
         def release_of(i):
-            """The stage folder when the run is an earlier release itself (its best.keras, or for a soup
-            its model.keras, is that release's float model), else None."""
+            """The record folder when the run is a release itself (its best.keras, or for a soup its
+            model.keras, is that release's float model), else None."""
             return released.get(i.get("sha256")) or released.get(i.get("model_sha256"))
 
         def origin(n, i):
-            if release_of(i):      # an earlier release itself: its stage record has its commands
-                return (f"`{n}` (the model released before, sha256 `{i['sha256'][:12]}`, PublicTest "
-                        f"{100 * i['PublicTest_accuracy']:.2f}%, record `release/{release_of(i)}/`)")
+            if release_of(i):      # a release itself: its record has its commands
+                return (f"`{n}` (the model released {'now' if release_of(i) == 'release/' else 'before'}, sha256 "
+                        f"`{i['sha256'][:12]}`, PublicTest {100 * i['PublicTest_accuracy']:.2f}%, record "
+                        f"`{release_of(i)}`)")
             return (f"`{n}` (from `{i['started_from'] or i['config']['init']}`, PublicTest "
                     f"{100 * i['PublicTest_accuracy']:.2f}%, record `{(records or {}).get(n, 'not kept')}`)")
 
-        init_line = (f"- Weights: the average of {len(kept)} training runs' best checkpoints (a model soup, "
-                     f"`python -m train.soup`), BatchNorm statistics measured again on {soup['batchnorm']['images']} "
-                     f"Training images. Runs: " + "; ".join(origin(n, i) for n, i in kept) + ".")
+        what = (f"the average of {len(kept)} training runs' best checkpoints" if len(kept) > 1 else
+                "one training run's best checkpoint (the soup kept no other run)")
+        init_line = (f"- Weights: {what} (a model soup, `python -m train.soup`), BatchNorm statistics measured again "
+                     f"on {soup['batchnorm']['images']} Training images. Run{'s' if len(kept) > 1 else ''}: "
+                     + "; ".join(origin(n, i) for n, i in kept) + ".")
         left = [(n, i) for n, i in zip(names, soup["ingredients"]) if not i.get("kept", True)]
         if soup.get("greedy"):
             init_line += (" The runs joined greedily (best on PublicTest first, each only if the soup's PublicTest "
@@ -411,11 +418,14 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
         if left:
             init_line += " Left out: " + "; ".join(origin(n, i) for n, i in left) + "."
         selection = (f"each run's best epoch selected on PublicTest, and the average kept because it beats every run\n"
-                     f"  there ({100 * acc['soup']:.2f}% against {100 * acc['best_ingredient']:.2f}%)")
+                     f"  there ({100 * acc['soup']:.2f}% against {100 * acc['best_ingredient']:.2f}%)"
+                     if acc["soup"] > acc["best_ingredient"] else
+                     f"each run's best epoch selected on PublicTest; the soup does not beat its best run there\n"
+                     f"  ({100 * acc['soup']:.2f}% against {100 * acc['best_ingredient']:.2f}%)")
         cmds = []
         for n, i in zip(names, soup["ingredients"]):
             if release_of(i):
-                cmds.append(f"(runs/{n}: the release of release/{release_of(i)}/, rebuilt by its card's "
+                cmds.append(f"(runs/{n}: the release of {release_of(i)}, rebuilt by its card's "
                             f"commands, as a run folder: best.keras and config.yaml)")
                 continue
             prev = f"runs/{i['started_from']}/model.keras" if i["started_from"] else None
@@ -450,7 +460,7 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
                            f"{ens.get('PrivateTest_clean', float('nan')):.2f}%; `{_rel(t.parent)}/TEACHER.md`)"
                            if cfg.get("distill_weight") else "")
                         + (f" + {cfg['ferplus_weight']:g} FER+ votes" if cfg.get("ferplus_weight") else "") + ".\n")
-    qat_line = (f"- Quantization-aware fine-tuning (TensorFlow Model Optimization): {qat} epochs from the "
+    qat_line = (f"- Quantization-aware fine-tuning (TensorFlow Model Optimization): {qat} epoch{'s' if qat != 1 else ''} from the "
                 f"{'averaged model' if soup else 'best epoch'}, Adam at lr {cfg['lr'] / 20:g}, same augmentation; "
                 + ("the int8 model is converted from it (`qat.h5`), the float model is the "
                    f"{'average' if soup else 'best epoch'} before it.\n" if str(qrep.get("source", "")).endswith(".h5")

@@ -204,6 +204,24 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
            f"record `release/{stage}/`)" in text
     assert f"(runs/old_soup: the release of release/{stage}/, rebuilt by its card's commands" in text
 
+    # The release of now, as a run of a candidate's soup, is named by its own record.
+    from train.io import file_sha256
+
+    soup["ingredients"][0]["model_sha256"] = file_sha256(MODELS / "fer_mobilenetv2.keras")
+    text = card(report, splits, splits, qrep, "cmd", 2_000_000, records={})
+    assert "`old_soup` (the model released now, sha256 `not-a-releas`, PublicTest 68.00%, record `release/`)" in text
+    assert "(runs/old_soup: the release of release/, rebuilt by its card's commands" in text
+
+    # A greedy soup that kept one run says so, and does not claim to beat it.
+    for i in soup["ingredients"]:
+        i["kept"] = i["run"] == "/r/cycle2"
+    soup["PublicTest_accuracy"] = {"soup": 0.6737, "best_ingredient": 0.6737}
+    text = card(dict(report, config=dict(report["config"], qat_epochs=1)), splits, splits, qrep, "cmd", 2_000_000,
+                records={})
+    assert "one training run's best checkpoint (the soup kept no other run)" in text and "Run: `cycle2`" in text
+    assert "the soup does not beat its best run there\n  (67.37% against 67.37%)" in text
+    assert "beats every run" not in text and "1 epoch from the" in text
+
 
 def test_int8_route_is_chosen_on_publictest_only():
     from convert.release import choose_route, route_table
