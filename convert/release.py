@@ -406,9 +406,16 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
 
         what = (f"the average of {len(kept)} training runs' best checkpoints" if len(kept) > 1 else
                 "one training run's best checkpoint (the soup kept no other run)")
-        init_line = (f"- Weights: {what} (a model soup, `python -m train.soup`), BatchNorm statistics measured again "
-                     f"on {soup['batchnorm']['images']} Training images. Run{'s' if len(kept) > 1 else ''}: "
-                     + "; ".join(origin(n, i) for n, i in kept) + ".")
+        bn = soup["batchnorm"]
+        bn_acc = bn.get("PublicTest_accuracy") or {}
+        if bn.get("statistics") == "averaged" and len(kept) > 1:
+            stats = (f"BatchNorm statistics averaged with the weights (measured again on {bn['images']} Training "
+                     f"images they scored {100 * bn_acc['recalibrated']:.2f}% on PublicTest, against "
+                     f"{100 * bn_acc['averaged']:.2f}%)")
+        else:
+            stats = f"BatchNorm statistics measured again on {bn['images']} Training images"
+        init_line = (f"- Weights: {what} (a model soup, `python -m train.soup`), {stats}. "
+                     f"Run{'s' if len(kept) > 1 else ''}: " + "; ".join(origin(n, i) for n, i in kept) + ".")
         left = [(n, i) for n, i in zip(names, soup["ingredients"]) if not i.get("kept", True)]
         if soup.get("greedy"):
             init_line += (" The runs joined greedily (best on PublicTest first, each only if the soup's PublicTest "

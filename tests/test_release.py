@@ -222,6 +222,15 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
     assert "the soup does not beat its best run there\n  (67.37% against 67.37%)" in text
     assert "beats every run" not in text and "1 epoch from the" in text
 
+    # Averaged BatchNorm statistics that beat the measured ones are what the card names.
+    for i in soup["ingredients"]:
+        i["kept"] = True
+    soup["batchnorm"] = {"images": 19200, "statistics": "averaged",
+                         "PublicTest_accuracy": {"averaged": 0.6882, "recalibrated": 0.6812}}
+    text = card(report, splits, splits, qrep, "cmd", 2_000_000, records={})
+    assert ("BatchNorm statistics averaged with the weights (measured again on 19200 Training images they scored "
+            "68.12% on PublicTest, against 68.82%)") in text
+
 
 def test_int8_route_is_chosen_on_publictest_only():
     from convert.release import choose_route, route_table

@@ -88,6 +88,11 @@ def test_soup_of_two_runs_is_a_finished_run(tmp_path, tiny_folder, capsys):
     soup = json.loads((out / "soup.json").read_text())
     assert [i["started_from"] for i in soup["ingredients"]] == [None, "a"]
     assert soup["batchnorm"]["batches"] == 2
+    # the statistics kept are the better of the two on PublicTest, and the soup's accuracy is theirs
+    bn = soup["batchnorm"]
+    assert bn["statistics"] == ("recalibrated" if bn["PublicTest_accuracy"]["recalibrated"]
+                                >= bn["PublicTest_accuracy"]["averaged"] else "averaged")
+    assert soup["PublicTest_accuracy"]["soup"] == bn["PublicTest_accuracy"][bn["statistics"]]
     report = json.loads((out / "report.json").read_text())
     assert report["soup"]["ingredients"][1]["sha256"] == soup["ingredients"][1]["sha256"]
     assert set(report["results"]) >= {"PublicTest", "PrivateTest"}
@@ -104,6 +109,7 @@ def test_soup_of_two_runs_is_a_finished_run(tmp_path, tiny_folder, capsys):
                  "--bn-batch-size", "10", "--qat-epochs", "0", "--greedy"]) == 0
     g = json.loads((greedy_out / "soup.json").read_text())
     assert sorted(st["run"] for st in g["greedy"]) == ["a", "b"] and g["greedy"][0]["kept"]
+    assert "statistics" not in g["greedy"][0] and g["greedy"][1]["statistics"] in ("averaged", "recalibrated")
     kept = [i["kept"] for i in g["ingredients"]]
     assert kept == [next(st["kept"] for st in g["greedy"] if st["run"] == n) for n in ("a", "b")]
     k = inference_model(first, greedy_out / "best.keras")[0].get_layer("predictions").get_weights()[0]
