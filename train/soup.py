@@ -199,7 +199,7 @@ def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: i
         statistics that score better on PublicTest: averaged with the weights,
         or measured again on the Training sample (a tie keeps the measured
         ones). Returns ``{"statistics", "averaged", "recalibrated", "batches"}``
-        (PublicTest accuracies). A soup measured before is not measured again."""
+        (PublicTest accuracies; ``rec[rec["statistics"]]`` is the soup's). A soup measured before is not measured again."""
         key = tuple(sorted(members))
         if key in measured:
             ws, rec = measured[key]
@@ -219,31 +219,28 @@ def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: i
         measured[key] = model.get_weights(), rec
         return rec
 
-    def accuracy_of(rec: dict) -> float:
-        return rec["recalibrated"] if rec["statistics"] == "recalibrated" else rec["averaged"]
-
     steps = None
     kept = list(range(len(runs)))
     if greedy_soup:
+        statistics: dict[int, str] = {}    # the run a greedy step tried -> the statistics its soup kept
+
         def tried(members):
             rec = soup_of(members)
-            log(f"greedy: + {Path(runs[members[-1]]).name}: PublicTest {100 * accuracy_of(rec):.2f}% "
+            statistics[members[-1]] = rec["statistics"]
+            log(f"greedy: + {Path(runs[members[-1]]).name}: PublicTest {100 * rec[rec['statistics']]:.2f}% "
                 f"(BatchNorm statistics {rec['statistics']})")
-            return accuracy_of(rec)
+            return rec[rec["statistics"]]
 
         kept, steps = greedy([i["PublicTest_accuracy"] for i in ingredients], tried)
-        members: list[int] = []
-        for st in steps:                 # which statistics each tried soup kept
-            trial = members + [st["index"]]
-            if len(trial) > 1:
-                st["statistics"] = measured[tuple(sorted(trial))][1]["statistics"]
-            members = trial if st["kept"] else members
+        for st in steps:
+            if st["index"] in statistics:
+                st["statistics"] = statistics[st["index"]]
             st["run"] = Path(runs[st.pop("index")]).name
         log("greedy: kept " + ", ".join(Path(runs[k]).name for k in kept))
     for k, i in enumerate(ingredients):
         i["kept"] = k in kept
     bn = soup_of(kept)
-    soup_acc = accuracy_of(bn)
+    soup_acc = bn[bn["statistics"]]
     log(f"average: PublicTest {100 * bn['averaged']:.2f}% with the averaged BatchNorm statistics"
         + (f", {100 * bn['recalibrated']:.2f}% measured again on {len(idx)} Training images" if bn["batches"] else "")
         + f"; kept: {bn['statistics']}")
