@@ -311,15 +311,24 @@ def keep_stage(out: Path, run_cfg: dict, new_model: Path | None = None, log=prin
 
 
 def records_of(out: Path, soup: dict) -> dict[str, str]:
-    """Where under ``out`` each averaged run's record is kept (the folder whose
-    config.yaml is that run's config), by run name."""
+    """Where under ``out`` each averaged run's record is kept, by run name: a
+    trained run's is the folder whose config.yaml is that run's config, a
+    soup's (an earlier soup among the runs) the folder whose soup.json has its
+    soup command."""
     found = {}
     order = {"release": 0, "candidates": 1}   # a release record first, then a candidate, then any other
     for f in sorted(out.rglob("config.yaml"), key=lambda f: (order.get(f.relative_to(out).parts[0], 2), str(f))):
-        if f.parent == out / "release" or (f.parent / "soup.json").is_file():
-            continue   # the release's own record; a soup's config.yaml is its last run's, not a run of its own
+        if f.parent == out / "release":
+            continue   # the release's own record
+        if (f.parent / "soup.json").is_file():
+            # a soup's config.yaml is its last run's, not a run of its own: it is known by its command
+            cmd = json.loads((f.parent / "soup.json").read_text()).get("command")
+            for i in soup["ingredients"]:
+                if i.get("soup") and cmd and i.get("command") == cmd:
+                    found.setdefault(Path(i["run"]).name, str(f.parent.relative_to(out)) + "/")
+            continue
         cfg = config.load_preset(str(f)).to_dict()
-        for i in soup["ingredients"]:
+        for i in (i for i in soup["ingredients"] if not i.get("soup")):
             # through the current config class, so fields added since the run have their defaults
             want = {k: v for k, v in config.from_dict(i["config"]).to_dict().items() if k not in ("data", "out")}
             if {k: v for k, v in cfg.items() if k not in ("data", "out")} == want:
@@ -401,6 +410,9 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
                 return (f"`{n}` (the model released {'now' if release_of(i) == 'release/' else 'before'}, sha256 "
                         f"`{i['sha256'][:12]}`, PublicTest {100 * i['PublicTest_accuracy']:.2f}%, record "
                         f"`{release_of(i)}`)")
+            if i.get("soup"):      # an earlier soup: its record names its runs
+                return (f"`{n}` (an earlier soup, PublicTest {100 * i['PublicTest_accuracy']:.2f}%, record "
+                        f"`{(records or {}).get(n, 'not kept')}`)")
             return (f"`{n}` (from `{i['started_from'] or i['config']['init']}`, PublicTest "
                     f"{100 * i['PublicTest_accuracy']:.2f}%, record `{(records or {}).get(n, 'not kept')}`)")
 
@@ -434,6 +446,10 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
             if release_of(i):
                 cmds.append(f"(runs/{n}: the release of {release_of(i)}, rebuilt by its card's "
                             f"commands, as a run folder: best.keras and config.yaml)")
+                continue
+            if i.get("soup"):
+                cmds.append(f"(runs/{n}: the soup recorded in {(records or {}).get(n, 'no kept record')}, "
+                            f"remade by its soup.json's command from the runs its card names)")
                 continue
             prev = f"runs/{i['started_from']}/model.keras" if i["started_from"] else None
             cmds.append(f"{config.command(i['config'], init_as=prev)} --data PATH --out runs/{n}")

@@ -212,6 +212,13 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
     assert "`old_soup` (the model released now, sha256 `not-a-releas`, PublicTest 68.00%, record `release/`)" in text
     assert "(runs/old_soup: the release of release/, rebuilt by its card's commands" in text
 
+    # An earlier soup that was not released is named by the record its soup command finds.
+    soup["ingredients"][0].update(model_sha256="not-a-release-either", command="python -m train.soup --runs a b")
+    text = card(report, splits, splits, qrep, "cmd", 2_000_000, records={"old_soup": "candidates/old_soup/"})
+    assert "`old_soup` (an earlier soup, PublicTest 68.00%, record `candidates/old_soup/`)" in text
+    assert "(runs/old_soup: the soup recorded in candidates/old_soup/, remade by its soup.json's command" in text
+    assert "--out runs/old_soup" not in text
+
     # A greedy soup that kept one run says so, and does not claim to beat it.
     for i in soup["ingredients"]:
         i["kept"] = i["run"] == "/r/cycle2"
@@ -260,6 +267,26 @@ def test_shipped_route_is_what_convert_quantize_rebuilds():
     chosen = routes["routes"][routes["chosen"]]
     assert routes["chosen_on"] == "PublicTest" and chosen["samples"] == n and src == REPO / chosen["source"]
     assert chosen.get("seed", 0) == seed
+
+
+def test_records_of_finds_a_soup_by_its_command_and_a_run_by_its_config(tmp_path):
+    """A soup's config.yaml is its last run's: the soup is found by the
+    command in its soup.json, and the run by its config, never the other way."""
+    import shutil
+
+    from convert.release import records_of
+    from train import config
+
+    run_cfg = config.load_preset("distill").to_dict()
+    for name in ("soup_a", "run_b"):
+        (tmp_path / "candidates" / name).mkdir(parents=True)
+        shutil.copy2(REPO / "train" / "presets" / "distill.yaml", tmp_path / "candidates" / name / "config.yaml")
+    (tmp_path / "candidates" / "soup_a" / "soup.json").write_text(json.dumps({"command": "python -m train.soup A"}))
+    soup = {"ingredients": [
+        {"run": "/r/old", "soup": True, "command": "python -m train.soup A", "config": run_cfg},
+        {"run": "/r/other", "soup": True, "command": "python -m train.soup B", "config": run_cfg},
+        {"run": "/r/b", "config": run_cfg}]}
+    assert records_of(tmp_path, soup) == {"old": "candidates/soup_a/", "b": "candidates/run_b/"}
 
 
 def test_the_release_card_finds_the_records_of_its_runs():
