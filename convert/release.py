@@ -300,8 +300,11 @@ def keep_stage(out: Path, run_cfg: dict, new_model: Path | None = None, log=prin
     except (OSError, subprocess.SubprocessError):
         commit = ""
     cfg1 = config.load_preset(str(tmp / "config.yaml")).to_dict() if (tmp / "config.yaml").is_file() else None
+    # a soup's config.yaml is its last run's: the soup is remade by its own command
+    soup1 = json.loads((tmp / "soup.json").read_text()) if (tmp / "soup.json").is_file() else None
     info = {"model": FLOAT, "sha256": digest, "git_commit": commit, "folder": stage.name,
-            "command": config.command(cfg1) if cfg1 else None}
+            "command": soup1.get("command") if soup1 else config.command(cfg1) if cfg1 else None,
+            **({"soup": True} if soup1 else {})}
     atomic_write_json(tmp / "STAGE.json", info)
     shutil.rmtree(stage, ignore_errors=True)
     stage.parent.mkdir(parents=True, exist_ok=True)
@@ -466,8 +469,13 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
                      f"  {run_report['epochs_trained']})")
         train_cmds = f"- Command: `{train_cmd}` (resolved config: `release/config.yaml`)."
         run_name = Path(out_rel).name if out_rel else cfg["recipe"]
-        reproduce = ((stage1['command'] + " --data PATH --out runs/stage1\n") if stage1 and stage1.get('command')
-                     else "") + f"{train_cmd} --data PATH --out runs/{run_name}\n" \
+        first = ""
+        if stage1 and stage1.get("soup"):
+            first = (f"# runs/stage1: the soup released in release/{stage1.get('folder', 'stage1')}/, remade by "
+                     f"its card's commands, as a run folder\n")
+        elif stage1 and stage1.get("command"):
+            first = stage1["command"] + " --data PATH --out runs/stage1\n"
+        reproduce = first + f"{train_cmd} --data PATH --out runs/{run_name}\n" \
             f"python -m convert.release --run runs/{run_name}" + (f" --out {out_rel}" if out_rel else "")
         logs = "Log: `release/train.log`;\n  curves: `release/history.png`."
     distill_line = ""

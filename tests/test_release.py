@@ -133,6 +133,11 @@ def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
     # The same model released again (a conversion redone) moves nothing.
     (out / "release" / "report.json").write_text("{}")
     assert keep_stage(out, {"init": str(init)}, out / FLOAT) is None and not (out / "release" / "stage4").exists()
+    # A released soup is kept with its soup command, not its last run's train command (its config.yaml).
+    (out / "release" / "soup.json").write_text('{"command": "python -m train.soup --runs a b --out runs/s"}')
+    st = keep_stage(out, {"init": str(init)}, new, log=lambda m: None)
+    assert st["replaced"] == dict(st["replaced"], folder="stage4", soup=True,
+                                  command="python -m train.soup --runs a b --out runs/s")
 
 
 def test_release_is_chosen_on_publictest_over_every_candidate():
@@ -239,6 +244,26 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
             "68.12% on PublicTest, against 68.82%)") in text
 
 
+def test_card_of_a_cycle_from_a_released_soup_points_to_its_record():
+    """A run trained from a released soup cannot remake that soup with a
+    train command: the card's commands point to the soup's stage record."""
+    from convert.release import card
+    from train import config
+
+    res = {"n": 10, "accuracy": 0.5, "macro_f1": 0.4,
+           "per_class": {c: {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 1} for c in LABELS}}
+    splits = {s: res for s in ("PrivateTest", "PublicTest", "PrivateTest_clean")}
+    cfg = dict(config.load_preset("distill").to_dict(), init="/r/soup/best.keras")
+    report = {"config": cfg, "data_checksum_sha256": "abc", "train_minutes": 20.0, "hardware": "x86_64 (2 cores)",
+              "best_epoch": 5, "epochs_trained": 6}
+    qrep = {"gate": {}, "calibration": {"samples": 300, "seed": 0, "sha256": "def"}}
+    stage = {"stage1": {"folder": "stage4", "sha256": "f" * 64, "git_commit": "a" * 40, "soup": True,
+                        "command": "python -m train.soup --runs a b --out /r/soup"}}
+    text = card(report, splits, splits, qrep, "cmd", 2_000_000, stage=stage)
+    assert "# runs/stage1: the soup released in release/stage4/, remade by its card's commands" in text
+    assert "--out /r/soup --data PATH" not in text and "--init runs/stage1/model.keras" in text
+
+
 def test_int8_route_is_chosen_on_publictest_only():
     from convert.release import choose_route, route_table
 
@@ -292,17 +317,20 @@ def test_records_of_finds_a_soup_by_its_command_and_a_run_by_its_config(tmp_path
 def test_the_release_card_finds_the_records_of_its_runs():
     """Every run of the released soup has its record: the trained runs by their
     config (not a soup's folder, whose config.yaml is its last run's), the
-    model released before by its float model's checksum (release/stage2/)."""
+    soup released before by its soup command and its inference model's
+    checksum (release/stage4/)."""
     from convert.release import records_of, released_stages
 
     report = json.loads((MODELS / "release" / "report.json").read_text())
     found = records_of(MODELS, report["soup"])
-    assert found == {"distill": "candidates/distill/", "distill_control": "ablation/distill_control/",
-                     "distill_s6": "candidates/distill_s6/", "control_s6": "candidates/control_s6/"}
-    earlier = [i for i in report["soup"]["ingredients"] if pathlib.Path(i["run"]).name not in found]
-    assert [released_stages().get(i["sha256"]) for i in earlier] == ["stage2"]
+    assert found == {"soup5g": "release/stage4/", "g2_control_s7": "candidates/g2_control_s7/",
+                     "g2_distill_s8": "candidates/g2_distill_s8/", "g2_control_s9": "candidates/g2_control_s9/",
+                     "g2_distill_s10": "candidates/g2_distill_s10/"}
+    earlier = [i for i in report["soup"]["ingredients"] if i.get("soup")]
+    stages = released_stages()
+    assert [stages.get(i["sha256"]) or stages.get(i["model_sha256"]) for i in earlier] == ["stage4"]
     card = (MODELS / "MODEL_CARD.md").read_text()
-    assert "record `not kept`" not in card and "record `release/stage2/`" in card
+    assert "record `not kept`" not in card and "record `release/stage4/`" in card
 
 
 def test_frontier_table_lists_every_point(tmp_path):
