@@ -452,7 +452,7 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
                 continue
             if i.get("soup"):
                 cmds.append(f"(runs/{n}: the soup recorded in {(records or {}).get(n, 'no kept record')}, "
-                            f"remade by its soup.json's command from the runs its card names)")
+                            f"remade by its soup.json's command from the runs that file names)")
                 continue
             prev = f"runs/{i['started_from']}/model.keras" if i["started_from"] else None
             cmds.append(f"{config.command(i['config'], init_as=prev)} --data PATH --out runs/{n}")

@@ -10,11 +10,11 @@ The average mixes BatchNorm statistics that no longer match the averaged
 weights, so they are measured again: a forward pass in training mode over a
 seeded sample of Training images, each BatchNorm layer's moving mean and
 variance set to the mean of its batch statistics. Measuring them again does
-not always pay (averaging a released soup, ``soup5g``, with a run trained
-from it, then measuring them, lost 0.7 point on PublicTest: 68.12% against 68.82% averaged,
-the ``soup.json`` of ``models/candidates/soup_g2/`` and of the release), so the
-soup keeps whichever statistics, averaged or
-measured, score better on PublicTest, at every greedy step too.
+not always pay: averaging a released soup, ``soup5g``, with a run trained
+from it, then measuring them, lost 0.7 point on PublicTest (68.12% against
+68.82% averaged; the ``soup.json`` of ``models/candidates/soup_g2/`` and of
+the release). So the soup keeps whichever statistics, averaged or measured,
+score better on PublicTest, at every greedy step too.
 
 The output folder is a finished run that ``python -m convert.release --run``
 takes: ``best.keras`` and ``model.keras`` (the soup), the report on every
@@ -201,7 +201,8 @@ def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: i
         statistics that score better on PublicTest: averaged with the weights,
         or measured again on the Training sample (a tie keeps the measured
         ones). Returns ``{"statistics", "averaged", "recalibrated", "batches"}``
-        (PublicTest accuracies; ``rec[rec["statistics"]]`` is the soup's). A soup measured before is not measured again."""
+        (PublicTest accuracies; ``rec[rec["statistics"]]`` is the soup's). A
+        soup measured before is not measured again."""
         key = tuple(sorted(members))
         if key in measured:
             ws, rec = measured[key]
