@@ -216,6 +216,33 @@ def test_second_cycle_starts_from_a_trained_keras_model(tmp_path):
         build_initialized(config.from_dict({"init": str(bad)}))
 
 
+@pytest.mark.slow
+def test_freeze_bn_keeps_the_init_batchnorm_and_trains_the_rest(tmp_path, tiny_folder):
+    """freeze_bn: the BatchNorm statistics, scale and shift come out of a run
+    as ``init`` had them (a soup's averaged statistics survive); the
+    convolutions still train."""
+    import numpy as np
+
+    from train import loop
+    from train.loop import source_model
+    from train.model import build_model
+
+    root, _ = tiny_folder
+    src = build_model(image_size=48, alpha=0.35, channels=1, dropout=0.0)
+    rng = np.random.RandomState(0)
+    src.set_weights([w + rng.normal(0, 0.05, w.shape).astype("float32") for w in src.get_weights()])
+    init = tmp_path / "soup.keras"
+    src.save(init)
+    out = loop.run(_smoke(tmp_path, root, epochs=1, init=str(init), freeze_bn=True), log=lambda m: None)
+    trained = source_model(str(out / "best.keras"))
+    bn = [layer.name for layer in src.layers if type(layer).__name__ == "BatchNormalization"]
+    assert bn
+    for name in bn:
+        for a, b in zip(src.get_layer(name).get_weights(), trained.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    assert not np.array_equal(src.get_layer("Conv1").get_weights()[0], trained.get_layer("Conv1").get_weights()[0])
+
+
 def test_copy_weights_from_a_base_without_the_head():
     """An ImageNet-style source (the base, no classifier head) fills every
     layer it has; the head keeps its own weights. Strict (a trained model to

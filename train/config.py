@@ -38,6 +38,9 @@ class TrainConfig:
             convolution; with image_size 48 the front folds exactly, the
             micro tier).
         freeze_base: train only the head (the published study's transfer learning).
+        freeze_bn: keep every BatchNorm layer as ``init`` left it (statistics,
+            scale and shift; the layers run in inference mode), e.g. to train
+            on from a model soup whose averaged statistics beat measured ones.
         dropout: before the dense head.
     Optimization:
         optimizer: adamw, adam or sgd (momentum 0.9).
@@ -77,6 +80,7 @@ class TrainConfig:
     stem: str = "pad"
     init: str = "random"
     freeze_base: bool = False
+    freeze_bn: bool = False
     dropout: float = 0.2
     optimizer: str = "adamw"
     lr: float = 1e-3

@@ -119,6 +119,12 @@ def build_initialized(cfg: TrainConfig):
         for layer in model.layers:
             if layer.name not in ("predictions", "dropout"):
                 layer.trainable = False
+    if cfg.freeze_bn:    # a frozen BatchNorm layer runs in inference mode in tf-keras
+        import tf_keras as keras
+
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
     return model
 
 
