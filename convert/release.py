@@ -207,6 +207,22 @@ does not change. Expected calibration error (15 bins), int8, one pass:
 """
 
 
+def prior_text(prior: dict) -> str:
+    """The card's line for a head whose class prior ``python -m train.prior`` corrected (its ``prior.json``)."""
+    acc = {r["tau"]: r["accuracy"] for r in prior["grid"]}
+    stages = {sha: f"release/{st}/" for sha, st in released_stages(MODELS).items()}
+    if (MODELS / FLOAT).is_file():
+        stages.setdefault(file_sha256(MODELS / FLOAT), "release/")
+    src = stages.get(prior.get("source_model_sha256")) or stages.get(prior["source_sha256"])
+    where = (f"the model released {'now' if src == 'release/' else 'before it'}, record `{src}`" if src else
+             f"`{Path(prior['source']).name}`")
+    w = ", ".join(f"{c} {v:.2f}" for c, v in zip(LABELS, prior["class_weights"]))
+    return (f"- Head: the class weights' prior taken back (`python -m train.prior`, logit adjustment): the dense "
+            f"head's bias shifted by -tau * log(w_c), class weights {w}; tau = {prior['tau']:g} chosen on PublicTest "
+            f"from {min(acc):g} to {max(acc):g} (single pass, float: {100 * acc[prior['tau']]:.2f}% against "
+            f"{100 * acc[0.0]:.2f}% at tau = 0). The weights are otherwise those of {where}; `release/prior.json`.")
+
+
 def arch_text(cfg: dict) -> str:
     """The cuts of a tier's MobileNetV2 (blocks, last 1x1 width, unpadded stem), when any."""
     cuts = []
@@ -302,9 +318,11 @@ def keep_stage(out: Path, run_cfg: dict, new_model: Path | None = None, log=prin
     cfg1 = config.load_preset(str(tmp / "config.yaml")).to_dict() if (tmp / "config.yaml").is_file() else None
     # a soup's config.yaml is its last run's: the soup is remade by its own command
     soup1 = json.loads((tmp / "soup.json").read_text()) if (tmp / "soup.json").is_file() else None
+    # a model whose head bias train.prior shifted is remade by that command after the others
+    prior1 = json.loads((tmp / "prior.json").read_text()) if (tmp / "prior.json").is_file() else None
     info = {"model": FLOAT, "sha256": digest, "git_commit": commit, "folder": stage.name,
             "command": soup1.get("command") if soup1 else config.command(cfg1) if cfg1 else None,
-            **({"soup": True} if soup1 else {})}
+            **({"soup": True} if soup1 else {}), **({"prior": prior1.get("command")} if prior1 else {})}
     atomic_write_json(tmp / "STAGE.json", info)
     shutil.rmtree(stage, ignore_errors=True)
     stage.parent.mkdir(parents=True, exist_ok=True)
@@ -478,6 +496,16 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
         reproduce = first + f"{train_cmd} --data PATH --out runs/{run_name}\n" \
             f"python -m convert.release --run runs/{run_name}" + (f" --out {out_rel}" if out_rel else "")
         logs = "Log: `release/train.log`;\n  curves: `release/history.png`."
+    prior = run_report.get("prior")
+    if prior:
+        init_line += "\n" + prior_text(prior)
+        # the run converted is the corrected copy of the run the commands above remake
+        lines = reproduce.split("\n")
+        src = lines[-1].split("--run ", 1)[1].split()[0]
+        lines[-1:] = [f"python -m train.prior --run {src} --out {src}_prior --data PATH",
+                      lines[-1].replace(f"--run {src}", f"--run {src}_prior", 1)]
+        reproduce = "\n".join(lines)
+        train_cmds = train_cmds.rstrip(".") + f"; then `python -m train.prior --run {src} --out {src}_prior --data PATH`."
     distill_line = ""
     if cfg.get("distill_weight") or cfg.get("ferplus_weight"):
         t = REPO / Path(cfg.get("teacher") or "models/teacher/teacher.npz").parent / "teacher.json"

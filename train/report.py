@@ -26,7 +26,8 @@ from .io import atomic_path, atomic_write_json, atomic_write_text
 PUBLISHED = {"paper": 0.4268}
 #: the files that document a finished run (copied next to released or reported results)
 RECORD = ("config.yaml", "data.json", "history.csv", "history.json", "history.png", "report.json", "report.md",
-          "confusion_PublicTest.png", "confusion_PrivateTest.png", "train.log", "soup.json")
+          "confusion_PublicTest.png", "confusion_PrivateTest.png", "train.log", "soup.json",
+          "prior.json")
 
 
 def copy_record(run: Path, dest: Path) -> list[str]:
