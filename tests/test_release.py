@@ -138,6 +138,15 @@ def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
     st = keep_stage(out, {"init": str(init)}, new, log=lambda m: None)
     assert st["replaced"] == dict(st["replaced"], folder="stage4", soup=True,
                                   command="python -m train.soup --runs a b --out runs/s")
+    assert "prior" not in st["replaced"]
+    # A release whose head train.prior corrected keeps that command beside the soup's.
+    (out / "release" / "report.json").write_text("{}")
+    (out / "release" / "soup.json").write_text('{"command": "python -m train.soup --runs a b --out runs/s"}')
+    (out / "release" / "prior.json").write_text('{"command": "python -m train.prior --run runs/s --out runs/p"}')
+    (out / FLOAT).write_bytes(b"corrected soup weights")
+    st = keep_stage(out, {"init": str(init)}, new, log=lambda m: None)
+    assert st["replaced"]["folder"] == "stage5" and st["replaced"]["prior"] == (
+        "python -m train.prior --run runs/s --out runs/p")
 
 
 def test_release_is_chosen_on_publictest_over_every_candidate():
