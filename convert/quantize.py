@@ -125,7 +125,8 @@ def check_keras_contract(model, name="model") -> None:
         raise ConvertError(f"{name}: output shape {oshape} is not [batch, {NUM_CLASSES}] (FER-2013 classes)")
 
 
-def _model_input(model, faces: np.ndarray) -> np.ndarray:
+def model_input(model, faces: np.ndarray) -> np.ndarray:
+    """48x48 uint8 faces ``[N, 48, 48]`` as the float batch ``model`` takes (one or three channels)."""
     x = faces[..., None].astype(np.float32)
     return np.repeat(x, 3, axis=-1) if model.inputs[0].shape[-1] == 3 else x
 
@@ -143,7 +144,7 @@ def to_tflite(model, qcfg: QuantizationConfig, calibration: np.ndarray | None = 
     elif qcfg.mode == "int8":
         if calibration is None or not len(calibration):
             raise ConvertError("int8 needs a representative dataset of real faces")
-        xs = _model_input(model, calibration)
+        xs = model_input(model, calibration)
 
         def representative():
             for i in range(len(xs)):
@@ -199,7 +200,7 @@ def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray) -> dic
     from runtime.classifier import Classifier
     from runtime.contract import LABELS
 
-    pf = model.predict(_model_input(model, faces), batch_size=256, verbose=0)
+    pf = model.predict(model_input(model, faces), batch_size=256, verbose=0)
     import warnings
 
     with warnings.catch_warnings():
@@ -222,7 +223,7 @@ def debug_report(model, qcfg: QuantizationConfig, calibration: np.ndarray, top: 
     """Per-layer quantization error (TensorFlow's QuantizationDebugger), worst first."""
     import tensorflow as tf
 
-    xs = _model_input(model, calibration)
+    xs = model_input(model, calibration)
 
     def rep():
         for i in range(len(xs)):

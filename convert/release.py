@@ -210,9 +210,7 @@ does not change. Expected calibration error (15 bins), int8, one pass:
 def prior_text(prior: dict) -> str:
     """The card's line for a head whose class prior ``python -m train.prior`` corrected (its ``prior.json``)."""
     acc = {r["tau"]: r["accuracy"] for r in prior["grid"]}
-    stages = {sha: f"release/{st}/" for sha, st in released_stages(MODELS).items()}
-    if (MODELS / FLOAT).is_file():
-        stages.setdefault(file_sha256(MODELS / FLOAT), "release/")
+    stages = release_records()
     src = stages.get(prior.get("source_model_sha256")) or stages.get(prior["source_sha256"])
     where = (f"the model released {'now' if src == 'release/' else 'before it'}, record `{src}`" if src else
              f"`{Path(prior['source']).name}`")
@@ -365,6 +363,16 @@ def released_stages(out: Path = MODELS) -> dict[str, str]:
     return found
 
 
+def release_records() -> dict[str, str]:
+    """sha256 of every released float model -> its record folder (``release/stageN/``, and ``release/`` for the
+    release of now). The release history lives in the repository, whatever ``--out`` is, so that the card of a
+    candidate written elsewhere finds it too."""
+    found = {sha: f"release/{st}/" for sha, st in released_stages(MODELS).items()}
+    if (MODELS / FLOAT).is_file():
+        found.setdefault(file_sha256(MODELS / FLOAT), "release/")
+    return found
+
+
 def _rel(p: Path) -> str:
     p = p.resolve()
     return str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
@@ -415,11 +423,7 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
         names = [Path(i["run"]).name for i in soup["ingredients"]]
         kept = [(n, i) for n, i in zip(names, soup["ingredients"]) if i.get("kept", True)]
         acc = soup["PublicTest_accuracy"]
-        # the release history lives in the repository, whatever --out is; the release of now too, for the
-        # card of a candidate written elsewhere
-        released = {sha: f"release/{st}/" for sha, st in released_stages(MODELS).items()}
-        if (MODELS / FLOAT).is_file():
-            released.setdefault(file_sha256(MODELS / FLOAT), "release/")
+        released = release_records()
 
         def release_of(i):
             """The record folder when the run is a release itself (its best.keras, or for a soup its
@@ -478,7 +482,7 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
         soup_cmd += " --greedy" if soup.get("greedy") else ""
         soup_cmd += f" --qat-epochs {qat}" if qat else ""
         train_cmds = "- Commands: " + "; ".join(f"`{c}`" for c in cmds + [soup_cmd]) + "."
-        reproduce = "\n".join(cmds + [soup_cmd, "python -m convert.release --run runs/soup"])
+        steps, run_dir, conv_out = cmds + [soup_cmd], "runs/soup", ""
         logs = ("Log: `release/train.log` (average, recalibration, QAT); each run's log and curves are in its "
                 "record.")
     else:
@@ -487,25 +491,24 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
                      f"  {run_report['epochs_trained']})")
         train_cmds = f"- Command: `{train_cmd}` (resolved config: `release/config.yaml`)."
         run_name = Path(out_rel).name if out_rel else cfg["recipe"]
-        first = ""
+        steps = []
         if stage1 and stage1.get("soup"):
-            first = (f"# runs/stage1: the soup released in release/{stage1.get('folder', 'stage1')}/, remade by "
-                     f"its card's commands, as a run folder\n")
+            steps.append(f"# runs/stage1: the soup released in release/{stage1.get('folder', 'stage1')}/, remade by "
+                         f"its card's commands, as a run folder")
         elif stage1 and stage1.get("command"):
-            first = stage1["command"] + " --data PATH --out runs/stage1\n"
-        reproduce = first + f"{train_cmd} --data PATH --out runs/{run_name}\n" \
-            f"python -m convert.release --run runs/{run_name}" + (f" --out {out_rel}" if out_rel else "")
+            steps.append(stage1["command"] + " --data PATH --out runs/stage1")
+        steps.append(f"{train_cmd} --data PATH --out runs/{run_name}")
+        run_dir, conv_out = f"runs/{run_name}", f" --out {out_rel}" if out_rel else ""
         logs = "Log: `release/train.log`;\n  curves: `release/history.png`."
     prior = run_report.get("prior")
     if prior:
         init_line += "\n" + prior_text(prior)
         # the run converted is the corrected copy of the run the commands above remake
-        lines = reproduce.split("\n")
-        src = lines[-1].split("--run ", 1)[1].split()[0]
-        lines[-1:] = [f"python -m train.prior --run {src} --out {src}_prior --data PATH",
-                      lines[-1].replace(f"--run {src}", f"--run {src}_prior", 1)]
-        reproduce = "\n".join(lines)
-        train_cmds = train_cmds.rstrip(".") + f"; then `python -m train.prior --run {src} --out {src}_prior --data PATH`."
+        prior_cmd = f"python -m train.prior --run {run_dir} --out {run_dir}_prior --data PATH"
+        steps.append(prior_cmd)
+        train_cmds = train_cmds.rstrip(".") + f"; then `{prior_cmd}`."
+        run_dir += "_prior"
+    reproduce = "\n".join(steps + [f"python -m convert.release --run {run_dir}{conv_out}"])
     distill_line = ""
     if cfg.get("distill_weight") or cfg.get("ferplus_weight"):
         t = REPO / Path(cfg.get("teacher") or "models/teacher/teacher.npz").parent / "teacher.json"

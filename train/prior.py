@@ -33,8 +33,8 @@ import numpy as np
 #: the values of tau tried on PublicTest
 GRID = tuple(round(0.1 * k, 1) for k in range(11))
 PRIOR_FILE = "prior.json"
-#: the source's record files the adjusted run keeps (report and model files are written anew)
-KEPT = ("config.yaml", "data.json", "history.csv", "history.json", "history.png", "train.log", "soup.json")
+#: the source's record files the adjusted run keeps (config, report and model files are written anew)
+KEPT = ("data.json", "history.csv", "history.json", "history.png", "train.log", "soup.json")
 
 
 def choose_tau(log_probs: np.ndarray, labels: np.ndarray, log_w: np.ndarray,
@@ -55,10 +55,9 @@ def shift_head_bias(model, delta: np.ndarray, layer: str = "predictions") -> Non
 
 
 def _log_probs(model, faces: np.ndarray) -> np.ndarray:
-    x = faces[..., None].astype(np.float32)
-    if model.inputs[0].shape[-1] == 3:
-        x = np.repeat(x, 3, axis=-1)
-    return np.log(np.clip(model.predict(x, batch_size=256, verbose=0), 1e-12, 1.0))
+    from convert.quantize import model_input
+
+    return np.log(np.clip(model.predict(model_input(model, faces), batch_size=256, verbose=0), 1e-12, 1.0))
 
 
 def make(run: Path, out: Path, data_path: str | None = None, command: str = "", log=print) -> dict:
@@ -107,11 +106,11 @@ def make(run: Path, out: Path, data_path: str | None = None, command: str = "", 
         atomic_write_json(out / PRIOR_FILE, record)
     except OSError as e:
         raise OutputError(f"cannot write {getattr(e, 'filename', None) or out}: {e.strerror or e}") from None
-    write_report(out, json.loads((run / "report.json").read_text()))
+    write_report(out, json.loads((run / "report.json").read_text()), record)
     return record
 
 
-def write_report(out: Path, source_report: dict) -> dict:
+def write_report(out: Path, source_report: dict, prior: dict) -> dict:
     """The adjusted run's report: every split evaluated again; training figures
     (epochs, minutes, best epoch, the soup record) are the source's."""
     from . import config, report
@@ -122,7 +121,7 @@ def write_report(out: Path, source_report: dict) -> dict:
     for k in ("epochs_trained", "best_epoch", "train_minutes", "soup"):
         if k in source_report:
             rep[k] = source_report[k]
-    rep["prior"] = json.loads((out / PRIOR_FILE).read_text())
+    rep["prior"] = prior
     meta = {k: rep[k] for k in ("data_checksum_sha256", "epochs_trained", "train_minutes", "hardware")}
     atomic_write_json(out / "report.json", rep)
     atomic_write_text(out / "report.md", report.markdown(cfg, rep["results"], meta).replace(

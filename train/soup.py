@@ -109,10 +109,9 @@ def greedy(accuracies: list[float], soup_accuracy) -> tuple[list[int], list[dict
 
 
 def _accuracy(model, faces: np.ndarray, labels: np.ndarray) -> float:
-    x = faces[..., None].astype(np.float32)
-    if model.inputs[0].shape[-1] == 3:
-        x = np.repeat(x, 3, axis=-1)
-    return float((model.predict(x, batch_size=256, verbose=0).argmax(1) == labels).mean())
+    from convert.quantize import model_input
+
+    return float((model.predict(model_input(model, faces), batch_size=256, verbose=0).argmax(1) == labels).mean())
 
 
 def _ingredient(run: Path):

@@ -48,9 +48,9 @@ def member_path(p: str | Path) -> Path:
 
 def flip_probs(model, images: np.ndarray, batch: int = 512) -> np.ndarray:
     """Mean of the model's probabilities on the crops and on their mirror images."""
-    x = images[..., None].astype(np.float32)
-    if model.inputs[0].shape[-1] == 3:
-        x = np.repeat(x, 3, axis=-1)
+    from convert.quantize import model_input
+
+    x = model_input(model, images)
     p = model.predict(x, batch_size=batch, verbose=0)
     q = model.predict(x[:, :, ::-1], batch_size=batch, verbose=0)
     return (p + q) / 2.0
