@@ -30,11 +30,13 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.variants import shipped_tiers
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 TFLRT_PYTHON = REPO / ".venv-tflrt" / "bin" / "python"
 #: the shipped tiers among the variants (flip averaging and the consistency matrix are measured for these)
-TIERS = ("int8", "fast_int8", "micro_int8")
+TIERS = tuple(shipped_tiers().values())
 
 
 def hardware() -> dict:
@@ -75,7 +77,7 @@ def pi4_section(variants: dict) -> dict:
 
 def main(argv=None) -> int:
     from benchmarks import latency, report
-    from runtime.classifier import BUNDLED_MODEL, FAST_MODEL, MICRO_MODEL
+    from runtime.classifier import BUNDLED_MODEL, MICRO_MODEL
     from runtime.errors import FerError
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
@@ -83,8 +85,6 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=str(BUNDLED_MODEL), help="int8 .tflite to measure")
     ap.add_argument("--keras", default=str(REPO / "models" / "fer_mobilenetv2.keras"),
                     help="float Keras model the other variants are converted from ('' for none)")
-    ap.add_argument("--fast-model", default=str(FAST_MODEL),
-                    help="the bundled fast int8 model, measured as variant fast_int8 when it exists ('' for none)")
     ap.add_argument("--micro-model", default=str(MICRO_MODEL),
                     help="the bundled micro int8 model, measured as variant micro_int8 when it exists ('' for none)")
     ap.add_argument("--quick", action="store_true", help="smoke run: int8 only, few timings, no accuracy")
@@ -121,8 +121,6 @@ def main(argv=None) -> int:
             from benchmarks import variants as var
 
             variants = var.build(model, Path(a.keras) if a.keras else Path("/nonexistent"), log=_log)
-            if a.fast_model and Path(a.fast_model).is_file():
-                variants["fast_int8"] = Path(a.fast_model)
             if a.micro_model and Path(a.micro_model).is_file():
                 variants["micro_int8"] = Path(a.micro_model)
         r["variants"] = {k: {"file": str(v.relative_to(REPO)) if v.is_relative_to(REPO) else str(v),
@@ -250,7 +248,7 @@ def plots(r: dict, out: Path, stem: str) -> list[str]:
     if r.get("accuracy"):
         files += accuracy.plots(r["accuracy"], out, stem)
         pts = []
-        names = {"int8": "release", "fast_int8": "fast", "micro_int8": "micro"}
+        names = {v: t for t, v in shipped_tiers().items()}
         for c in r["latency"]:
             if c["threads"] == 1 and c["xnnpack"] and "error" not in c and c["variant"] in TIERS \
                     and c["variant"] in r["accuracy"] and c["backend"] == r["hardware"]["interpreter"].split()[0]:

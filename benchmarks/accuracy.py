@@ -52,7 +52,7 @@ def tflite_probs(model: Path, ev: EvalData, threads: int = 2, tta: str = "none")
 
 
 def keras_probs(keras_path: Path, ev: EvalData) -> np.ndarray:
-    from convert.quantize import load_keras_model
+    from train.saved import load_keras_model
 
     model = load_keras_model(keras_path)
     return model.predict(ev.images[..., None].astype(np.float32), batch_size=256, verbose=0)

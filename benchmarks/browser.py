@@ -10,9 +10,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from benchmarks.variants import shipped_tiers
+
 WEB = Path(__file__).resolve().parents[1] / "web-sample"
 #: web-sample tier -> benchmark variant
-TIERS = {"release": "int8", "fast": "fast_int8", "micro": "micro_int8"}
+TIERS = shipped_tiers()
 
 
 def measure(runs: int = 300, timeout_s: float = 600) -> dict:

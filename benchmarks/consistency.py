@@ -17,7 +17,7 @@ ARM)::
 writes that interpreter's raw output tensors for the crops. The matrix gives,
 for every pair, the share of crops with the same label, the largest and mean
 difference of the output tensors (in output steps), and each set's accuracy.
-Why they differ, and what the converter does about it: README, *Same answers
+Why they differ, and what the converter does about it: docs/consistency.md, *Same answers
 on every interpreter*.
 """
 
@@ -54,8 +54,6 @@ def raw_outputs(model: Path, crops: np.ndarray, backend: str, xnnpack: bool = Tr
     return out.astype(np.int32 if np.issubdtype(out.dtype, np.integer) else np.float64)
 
 
-#: models up to this size also run under TFLM (its reference kernels are slow on large models)
-TFLM_MAX_BYTES = 512 * 1024
 
 
 def tflm_outputs(model: Path, crops: np.ndarray) -> np.ndarray | None:
@@ -64,9 +62,10 @@ def tflm_outputs(model: Path, crops: np.ndarray) -> np.ndarray | None:
         import tflite_micro  # noqa: F401
     except ImportError:
         return None
+    from convert.firmware import TFLM_MAX_BYTES, TflmModel
+
     if Path(model).stat().st_size > TFLM_MAX_BYTES:
         return None
-    from convert.firmware import TflmModel
 
     m = TflmModel(Path(model))
     return np.stack([m.run_raw(c) for c in crops]).astype(np.int32)
@@ -201,7 +200,7 @@ def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | Non
     return out
 
 
-# -- why: the diagnosis behind README "Same answers on every interpreter" --------------------
+# -- why: the diagnosis behind docs/consistency.md --------------------
 
 #: Cut points of the MobileNetV2 graph for :func:`diagnose` (layer names).
 CUTS = ("Conv1_relu", "expanded_conv_project_BN", "block_1_project_BN", "block_2_add", "block_5_add",
@@ -281,7 +280,7 @@ def diagnose(keras_path: Path, data_path, n_cut: int = 150, log=print) -> dict:
 
     from convert import graph
     from convert.calibration import representative_faces
-    from convert.quantize import load_keras_model
+    from train.saved import load_keras_model
     from train import dataset
 
     out = {"model": str(keras_path)}

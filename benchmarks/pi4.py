@@ -25,7 +25,8 @@ Method:
 Counts are kept in ``build/pi4/counts.json`` under a checksum of what they
 depend on (the model's bytes, the worker, the plugin's and the runtime's
 source, the aarch64 wheels, the run plan), so a later run counts only what
-changed: the references are counted once a machine.
+changed; a reference is keyed by its name and that set-up instead of its
+bytes, so it is counted once per aarch64 wheel version.
 
 Nothing here depends on the x86 CPU: the counts are the aarch64 code path's,
 and they are the same on any host. What the band does not cover: the
@@ -107,35 +108,60 @@ def _read_counts(path: Path) -> dict[str, int]:
     return counts
 
 
-def count_key(model: Path, site: Path, runs=RUNS, target: float = TARGET) -> str:
-    """What a count depends on: the model's bytes, the worker, the plugin's
-    and the runtime's source, the aarch64 wheels installed, the run plan."""
+def _setup_parts(site: Path, runs, target: float) -> tuple[bytes, ...]:
+    """What every count depends on besides the model: the worker, the plugin's
+    and the runtime's source, the aarch64 wheels installed (name and version,
+    from their ``.dist-info`` folders), the run plan."""
+    return (WORKER.encode(), PLUGIN_SOURCE.read_bytes(), (REPO / "runtime" / "interpreter.py").read_bytes(),
+            repr((tuple(runs), target)).encode(),
+            "\n".join(sorted(p.name for p in Path(site).glob("*.dist-info"))).encode())
+
+
+def _digest(parts) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    for part in (Path(model).read_bytes(), WORKER.encode(), PLUGIN_SOURCE.read_bytes(),
-                 (REPO / "runtime" / "interpreter.py").read_bytes(), repr((tuple(runs), target)).encode(),
-                 "\n".join(sorted(p.name for p in Path(site).glob("*.dist-info"))).encode()):
+    for part in parts:
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()
 
 
+def count_key(model: Path, site: Path, runs=RUNS, target: float = TARGET) -> str:
+    """What a count depends on: the model's bytes and :func:`_setup_parts`."""
+    return _digest((Path(model).read_bytes(), *_setup_parts(site, runs, target)))
+
+
+def reference_key(name: str, site: Path, runs=RUNS, target: float = TARGET) -> str:
+    """The cache key of a published reference network: its name and the set-up
+    (the aarch64 wheel versions among it), not the bytes of its ``.tflite``,
+    which TensorFlow rebuilds differently from version to version. A machine
+    counts each reference once per wheel version, and never needs TensorFlow
+    to build a reference it has counted."""
+    return _digest((f"reference:{name}".encode(), *_setup_parts(site, runs, target)))
+
+
+def _known(cache: Path | None) -> dict:
+    import json
+
+    try:
+        return json.loads(cache.read_text()) if cache is not None and cache.is_file() else {}
+    except (OSError, ValueError):
+        return {}                        # an unreadable cache is counted again and rewritten
+
+
 def count(model: Path, plugin: Path | None = None, rootfs=None, site=None, runs=RUNS, target: float = TARGET,
-          cache: Path | None = CACHE) -> dict:
+          cache: Path | None = CACHE, key: str | None = None) -> dict:
     """Guest instructions of one inference of ``model`` (per class and total).
     A count made before for the same :func:`count_key` is read from ``cache``
-    (``"cached": true``); the emulated runs take minutes a model."""
-    import json
+    (``"cached": true``); the emulated runs take minutes a model. ``key``
+    replaces that key (:func:`reference_key` for the references)."""
     import math
 
     from benchmarks import arm64
 
     model = Path(model).resolve()
-    key = count_key(model, site or arm64.SITE, runs, target)
-    try:
-        known = json.loads(cache.read_text()) if cache is not None and cache.is_file() else {}
-    except (OSError, ValueError):
-        known = {}                       # an unreadable cache is counted again and rewritten
+    key = key or count_key(model, site or arm64.SITE, runs, target)
+    known = _known(cache)
     if key in known:
         return dict(known[key], cached=True)
     plugin = plugin or build_plugin()
@@ -164,7 +190,7 @@ def count(model: Path, plugin: Path | None = None, rootfs=None, site=None, runs=
     if cache is not None:
         from train.io import atomic_write_json
 
-        atomic_write_json(cache, dict(known, **{key: per}))
+        atomic_write_json(cache, dict(_known(cache), **{key: per}))
     return dict(per, cached=False)
 
 
@@ -172,16 +198,21 @@ def estimate(models: dict[str, Path], log=print) -> dict:
     """Instruction counts and Pi 4 estimates for ``{name: .tflite}``, with the
     references that calibrate them. Raises ``arm64.SetupError`` when the
     userland, qemu or the compiler is missing."""
-    from benchmarks import reference
+    from benchmarks import arm64, reference
 
     plugin = build_plugin()
     refs = {}
+    known = _known(CACHE)
     for name, ms in reference.PUBLISHED_MS.items():
-        path = reference.build(name)
-        if path is None:
-            raise RuntimeError(f"cannot build the reference {name} (TensorFlow missing)")
-        log(f"  counting {name} under qemu (cortex-a72)")
-        c = count(path, plugin)
+        key = reference_key(name, arm64.SITE)
+        if key in known:
+            c = dict(known[key], cached=True)
+        else:
+            path = reference.build(name)
+            if path is None:
+                raise RuntimeError(f"cannot build the reference {name} (TensorFlow missing)")
+            log(f"  counting {name} under qemu (cortex-a72)")
+            c = count(path, plugin, key=key)
         refs[name] = dict(c, published_ms=ms, ns_per_instruction=ms * 1e6 / c["total"])
     rates = [r["ns_per_instruction"] for r in refs.values()]
     rate, lo, hi = statistics.median(rates), min(rates), max(rates)
@@ -240,13 +271,13 @@ def markdown(e: dict) -> str:
 
 def main(argv=None) -> int:
     from benchmarks.arm64 import SetupError
-    from runtime.classifier import BUNDLED_MODEL, FAST_MODEL, MICRO_MODEL
+    from benchmarks.variants import tier_variant
+    from runtime.classifier import BUNDLED
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.pi4", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(OUT), help="writes OUT.json and OUT.md")
     a = ap.parse_args(argv)
-    models = {k: p for k, p in (("int8", BUNDLED_MODEL), ("fast_int8", FAST_MODEL), ("micro_int8", MICRO_MODEL))
-              if Path(p).is_file()}
+    models = {tier_variant(tier): p for tier, p in BUNDLED.items() if Path(p).is_file()}
     try:
         e = estimate(models, log=lambda m: print(m, file=sys.stderr))
     except (SetupError, RuntimeError) as err:

@@ -1,13 +1,18 @@
-"""Regenerate the README's results section from the committed result files.
+"""Regenerate the generated parts of the README and of ``docs/`` from the committed result files.
 
-    python -m benchmarks.readme          # rewrite README.md between the markers
-    python -m benchmarks.readme --check  # exit 1 if README.md is out of date
+    python -m benchmarks.readme          # rewrite every generated block between its markers
+    python -m benchmarks.readme --check  # exit 1 if any is out of date
 
-Sources: ``models/release/int8_eval.json`` and ``models/release/report.json``
-(accuracy of the release model, int8 and float), ``models/ablation/ablation.json``
+Blocks: the README's headline (the shipped tiers' accuracy, crop time and Pi 4
+estimate, and the peers, from one benchmark run), ``docs/results.md`` (every
+figure: the release and each tier, recipes, ablation, distillation, latency,
+photos, the interpreter matrix) and the measured floors in
+``docs/consistency.md``. Sources: ``models/<tier>/release/int8_eval.json`` and
+``report.json`` (accuracy, int8 and float), ``models/ablation/ablation.json``
 (the paper recipe and the ablation ladder) and the newest full
-``benchmarks/results/*.json`` for the release model (latency). Nothing in the
-section is typed by hand.
+``benchmarks/results/*.json`` for the release model. A result file from before
+a tier was retired still holds its rows; only the shipped tiers are shown.
+Nothing in a block is typed by hand.
 """
 
 from __future__ import annotations
@@ -20,7 +25,87 @@ from benchmarks import report
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+RESULTS_DOC = REPO / "docs" / "results.md"
+CONSISTENCY_DOC = REPO / "docs" / "consistency.md"
 BEGIN, END = "<!-- results:begin (python -m benchmarks.readme) -->", "<!-- results:end -->"
+HEAD_BEGIN, HEAD_END = "<!-- headline:begin (python -m benchmarks.readme) -->", "<!-- headline:end -->"
+FLOOR_BEGIN, FLOOR_END = "<!-- floors:begin (python -m benchmarks.readme) -->", "<!-- floors:end -->"
+#: the kernel sets that promise the same answers: XNNPACK on x86-64, on aarch64 and in WebAssembly
+XNNPACK_FAMILY = ("litert-xnnpack", "arm64-xnnpack", "browser-litertjs")
+
+
+def shipped_only(r: dict) -> dict:
+    """A benchmark result with the variants of retired tiers taken out (``<tier>_int8`` where the tier is no
+    longer bundled), so that an older run's tables show what ships now."""
+    from benchmarks.variants import shipped_tiers
+
+    keep = set(shipped_tiers().values())
+
+    def retired(k: str) -> bool:
+        base = k.split("+")[0]
+        return base.endswith("_int8") and base not in keep
+
+    r = dict(r)
+    for key in ("tiers", "consistency", "accuracy", "tta", "variants"):
+        if isinstance(r.get(key), dict):
+            r[key] = {k: v for k, v in r[key].items() if not retired(k)}
+    r["latency"] = [c for c in r.get("latency", []) if not retired(c["variant"])]
+    if isinstance(r.get("pi4"), dict) and isinstance(r["pi4"].get("models"), dict):
+        r["pi4"] = dict(r["pi4"], models={k: v for k, v in r["pi4"]["models"].items() if not retired(k)})
+    if isinstance(r.get("browser"), dict) and isinstance(r["browser"].get("tiers"), dict):
+        r["browser"] = dict(r["browser"], tiers={k: v for k, v in r["browser"]["tiers"].items()
+                                                 if not retired(shipped_tiers().get(k, k + "_int8"))})
+    return r
+
+
+def latest_result() -> tuple[Path, dict] | None:
+    results = sorted(p for p in (REPO / "benchmarks" / "results").glob("*-fer_mobilenetv2_int8.json"))
+    if not results:
+        return None
+    return results[-1], shipped_only(json.loads(results[-1].read_text()))
+
+
+def headline() -> str:
+    """The README's short table: the shipped tiers from the newest benchmark run, and the peers of the same run."""
+    lines = [HEAD_BEGIN, ""]
+    got = latest_result()
+    if got is None:
+        return "\n".join(lines + ["No benchmark run yet (`make bench`).", "", HEAD_END])
+    path, r = got
+    h = r["hardware"]
+    lines += [f"From one benchmark run (`{r['command'].strip()}`, {r['date']}, {h['cpu']}, {h['cores']} cores; "
+              f"report `benchmarks/results/{path.with_suffix('.md').name}`). PrivateTest is FER-2013's test split, "
+              "never used to choose; every figure is in [docs/results.md](docs/results.md).", ""]
+    lines += report.tier_lines(r)
+    peer = (r.get("peers") or {}).get("fer")
+    if peer:
+        lines += ["", f"Peer, same run: PyPI `fer` {peer['version']}, PrivateTest "
+                  f"{report.pct(peer['accuracy']['PrivateTest']['accuracy'])}; one crop "
+                  f"{peer['crop_latency']['p50']:.2f} ms ({peer['crop_ratio']:.1f}x ours)"
+                  + (f"; a photo {peer['pipeline']['median_of_photo_medians_ms']:.1f} ms ({peer['photo_ratio']:.1f}x "
+                     "ours)." if peer.get("pipeline") else ".")]
+    return "\n".join(lines + ["", HEAD_END])
+
+
+def floors() -> str:
+    """docs/consistency.md's table: per shipped tier, the XNNPACK family's agreement (the promise) and each other
+    kernel set's agreement with XNNPACK on x86-64 (measured floors), from the newest benchmark run."""
+    lines = [FLOOR_BEGIN, ""]
+    got = latest_result()
+    if got is None or not got[1].get("consistency"):
+        return "\n".join(lines + ["No benchmark run with the interpreter matrix yet (`make bench`).", "", FLOOR_END])
+    path, r = got
+    lines += [f"Benchmark run of {r['date']} (`benchmarks/results/{path.with_suffix('.md').name}`), same label as "
+              "LiteRT with XNNPACK on x86-64 (what `fer-infer` runs):", "",
+              "| tier | kernels | kind | crops | same label | identical outputs |", "|---|---|---|---|---|---|"]
+    for tier, m in r["consistency"].items():
+        for pair in m["pairs"]:
+            if pair["a"] != "litert-xnnpack":
+                continue
+            kind = "promise (XNNPACK family)" if pair["b"] in XNNPACK_FAMILY else "measured floor"
+            lines.append(f"| {tier} | {pair['b']} | {kind} | {pair.get('n', m['n'])} | {report.pct(pair['agreement'])} "
+                         f"| {report.pct(pair['identical'])} |")
+    return "\n".join(lines + ["", FLOOR_END])
 
 
 def section() -> str:
@@ -32,7 +117,10 @@ def section() -> str:
     for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
         lines.append(f"| {split} | {int8[split]['n']} | {100 * flt[split]['accuracy']:.2f}% | "
                      f"{100 * int8[split]['accuracy']:.2f}% | {100 * int8[split]['macro_f1']:.2f}% |")
-    for tier, what in (("fast", "Fast model"), ("micro", "Micro model")):
+    from benchmarks.variants import shipped_tiers
+
+    for tier in (t for t in shipped_tiers() if t != "release"):
+        what = f"{tier.capitalize()} model"
         folder = REPO / "models" / tier / "release"
         if not (folder / "int8_eval.json").is_file():
             continue
@@ -63,13 +151,13 @@ def section() -> str:
             d = "" if r["delta"] is None else f"{100 * r['delta']:+.2f}"
             lines.append(f"| {r['step']} | {r['change']} | {report.pct(r['PrivateTest'])} | {d} |")
     lines += distill_lines()
-    results = sorted(p for p in (REPO / "benchmarks" / "results").glob("*-fer_mobilenetv2_int8.json"))
-    if results:
-        r = json.loads(results[-1].read_text())
+    got = latest_result()
+    if got:
+        results, r = [got[0]], got[1]
         h = r["hardware"]
         lines += ["", f"Latency of the int8 models (`{r['command']}`, {r['date']}, {h['cpu']}, {h['cores']} cores; "
                   f"full report `benchmarks/results/{results[-1].with_suffix('.md').name}`):", ""]
-        tiers = ("int8", "fast_int8", "micro_int8")
+        tiers = tuple(shipped_tiers().values())
         if r.get("tiers"):
             chart = f"benchmarks/results/{results[-1].stem}-accuracy-latency.png"
             lines += ["The shipped tiers (same run):", "", f"![accuracy against crop time, tiers and peers]({chart})",
@@ -91,8 +179,8 @@ def section() -> str:
         if r.get("pi4"):
             lines += ["", "Raspberry Pi 4: " + report.pi4_text(r)]
         if r.get("consistency"):
-            lines += ["", "Same answers on every interpreter (same run, all PrivateTest crops; README section "
-                      "*Same answers on every interpreter*):", ""] + report.consistency_lines(r["consistency"])
+            lines += ["", "Same answers on every interpreter (same run, all PrivateTest crops; "
+                      "[consistency.md](consistency.md)):", ""] + report.consistency_lines(r["consistency"])
             if r.get("consistency_float"):
                 lines += ["", report.float_pair_text(r["consistency_float"])]
     lines += ["", END]
@@ -124,24 +212,43 @@ def distill_lines() -> list[str]:
     return lines
 
 
+def _replace(text: str, begin: str, end: str, new: str, where: Path) -> str:
+    if begin not in text or end not in text:
+        raise ValueError(f"{where}: no {begin} ... {end} markers")
+    a, b = text.index(begin), text.index(end) + len(end)
+    return text[:a] + new + text[b:]
+
+
 def render(text: str) -> str:
-    new = section()
-    if BEGIN in text and END in text:
-        a, b = text.index(BEGIN), text.index(END) + len(END)
-        return text[:a] + new + text[b:]
-    return text.replace("## Layout", "## Results\n\n" + new + "\n\n## Layout", 1)
+    """The README with its headline block regenerated."""
+    return _replace(text, HEAD_BEGIN, HEAD_END, headline(), README)
+
+
+def blocks() -> dict[Path, str]:
+    """Every file with generated blocks -> its regenerated text."""
+    return {README: render(README.read_text()),
+            RESULTS_DOC: _replace(RESULTS_DOC.read_text(), BEGIN, END, section(), RESULTS_DOC),
+            CONSISTENCY_DOC: _replace(CONSISTENCY_DOC.read_text(), FLOOR_BEGIN, FLOOR_END, floors(), CONSISTENCY_DOC)}
 
 
 def main(argv=None) -> int:
+    from train.io import atomic_write_text
+
     argv = sys.argv[1:] if argv is None else argv
-    text = README.read_text()
-    new = render(text)
+    try:
+        new = blocks()
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    stale = [p for p, t in new.items() if p.read_text() != t]
     if "--check" in argv:
-        if new != text:
-            print("README results are out of date: run python -m benchmarks.readme", file=sys.stderr)
+        if stale:
+            print("generated blocks out of date in " + ", ".join(str(p.relative_to(REPO)) for p in stale)
+                  + ": run python -m benchmarks.readme", file=sys.stderr)
             return 1
         return 0
-    README.write_text(new)
+    for p in stale:
+        atomic_write_text(p, new[p])
     return 0
 
 

@@ -28,7 +28,7 @@ def latency_row(c: dict) -> str:
 
 def primary_cells(r: dict, variants=("int8",)) -> list[dict]:
     """Cells of the bundled int8 models (by default the release model only;
-    ``fast_int8`` is the fast one) on the preferred interpreter, XNNPACK on:
+    ``micro_int8`` is the micro tier) on the preferred interpreter, XNNPACK on:
     what fer-infer runs."""
     first = r["hardware"]["interpreter"].split()[0]
     return [c for c in r["latency"] if c["variant"] in variants and c["backend"] == first

@@ -18,6 +18,19 @@ CACHE = REPO / "build" / "variants"
 FLOAT_MODES = ("float32", "float16", "dynamic")
 
 
+def tier_variant(tier: str) -> str:
+    """The suite's variant name of a bundled tier (``runtime.classifier.BUNDLED``): ``int8`` for the release,
+    ``<tier>_int8`` for the others."""
+    return "int8" if tier == "release" else f"{tier}_int8"
+
+
+def shipped_tiers() -> dict[str, str]:
+    """{tier: variant} of the bundled tiers, in ``--model`` order."""
+    from runtime.classifier import BUNDLED
+
+    return {tier: tier_variant(tier) for tier in BUNDLED}
+
+
 def _sha12(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

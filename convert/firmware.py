@@ -40,6 +40,8 @@ TFLM_OPS = {
 }
 #: share added to the measured arena for the size to reserve on a board
 ARENA_MARGIN = 0.10
+#: models up to this size also run under TFLM in the benchmarks (its reference kernels are slow on large models)
+TFLM_MAX_BYTES = 512 * 1024
 #: arena the measuring interpreter gets (more than any fer-edge model needs)
 PROBE_ARENA = 4 << 20
 

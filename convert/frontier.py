@@ -34,7 +34,7 @@ def _crop_ratio(path: Path, reference: Path, rounds: int = 3) -> dict:
     reference interleaved in ``rounds`` passes."""
     import numpy as np
 
-    from benchmarks.latency import interleaved
+    from convert.timing import interleaved
     from runtime.classifier import Classifier
 
     crop = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
@@ -47,12 +47,11 @@ def _crop_ratio(path: Path, reference: Path, rounds: int = 3) -> dict:
 
 def measure_point(model: Path, data, data_arg, log=print) -> dict:
     """Convert ``model`` to int8 and measure it (see the module docstring)."""
-    from benchmarks.consistency import TFLM_MAX_BYTES
-    from convert.firmware import FirmwareError, measure, operators
+    from convert.firmware import TFLM_MAX_BYTES, FirmwareError, measure, operators
     from convert.graph import multiply_accumulates
     from convert.graph import operators as graph_operators
     from convert.quantize import QuantizationConfig, quantize
-    from convert.release import evaluate_tflite
+    from convert.routes import evaluate_tflite
     from runtime.classifier import BUNDLED_MODEL
 
     with tempfile.TemporaryDirectory() as d:
@@ -99,9 +98,9 @@ def table(root: Path = FRONTIER) -> str:
 
 
 def main(argv=None) -> int:
-    from convert.quantize import ConvertError, GateError
+    from convert.quantize import GateError
     from train import config, dataset
-    from train.errors import DataError
+    from train.errors import DataError, ModelError
     from train.io import atomic_write_json, atomic_write_text
 
     p = argparse.ArgumentParser(prog="python -m convert.frontier", description=__doc__.split("\n\n")[0])
@@ -125,7 +124,7 @@ def main(argv=None) -> int:
     except (DataError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except (ConvertError, GateError) as e:
+    except (ModelError, GateError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 5
     out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ Two rewrites, both recorded in the conversion report and the model metadata:
   their outputs land exactly halfway between two int8 steps (pixel/127.5,
   0.25/0.75 interpolation weights) far more often than a convolution's do, and
   XNNPACK breaks those ties one way, TFLite's builtin kernels the other
-  (README, *Same answers on every interpreter*). Folded, the int8 graph
+  (docs/consistency.md). Folded, the int8 graph
   starts with one convolution on the raw bytes.
 
   The fold is exact inside the image; on the first row and column the

@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 import convert  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from runtime.contract import NUM_CLASSES, InputContract, ModelContract
+from runtime.contract import InputContract, ModelContract
+from train.errors import ModelError
+from train.saved import check_keras_contract, load_keras_model, model_input  # noqa: F401  (convert's API)
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE_KERAS = REPO / "models" / "fer_mobilenetv2.keras"
@@ -45,7 +47,9 @@ MODES = ("int8", "float16", "dynamic", "float32")
 EXIT_GATE = 4
 
 
-class ConvertError(Exception):
+class ConvertError(ModelError):
+    """The model cannot be converted (a :class:`train.errors.ModelError`). Exit code 2."""
+
     exit_code = 2
 
 
@@ -79,56 +83,6 @@ class QuantizationConfig:
     @classmethod
     def for_float32(cls):
         return cls("float32", "float32")
-
-
-def load_keras_model(path: str | Path):
-    """Load a .keras / .h5 / SavedModel with tf-keras; one-line errors."""
-    import tf_keras as keras
-
-    p = Path(path)
-    if not p.exists():
-        raise ConvertError(f"{p}: no such model")
-    if p.is_file() and p.suffix not in (".keras", ".h5", ".hdf5"):
-        raise ConvertError(f"{p}: not a Keras model (expected .keras, .h5 or a SavedModel folder)")
-    custom = {}
-    try:
-        from train.model import custom_objects
-
-        custom = custom_objects()
-    except Exception:
-        pass
-    try:
-        try:   # a QAT model needs TensorFlow Model Optimization's scope to load
-            import tensorflow_model_optimization as tfmot
-
-            scope = tfmot.quantization.keras.quantize_scope()
-        except ImportError:
-            import contextlib
-
-            scope = contextlib.nullcontext()
-        with scope:
-            model = keras.models.load_model(p, compile=False, custom_objects=custom)
-    except Exception as e:  # Keras raises many types for a bad file
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else e.__class__.__name__
-        raise ConvertError(f"{p}: cannot load as a Keras model ({msg})") from None
-    check_keras_contract(model, p)
-    return model
-
-
-def check_keras_contract(model, name="model") -> None:
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ConvertError(f"{name}: expected 1 input and 1 output, found {len(model.inputs)} and {len(model.outputs)}")
-    ishape, oshape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
-    if len(ishape) != 4 or ishape[1] != ishape[2] or ishape[3] not in (1, 3):
-        raise ConvertError(f"{name}: input shape {ishape} is not [batch, S, S, 1|3]")
-    if len(oshape) != 2 or oshape[1] != NUM_CLASSES:
-        raise ConvertError(f"{name}: output shape {oshape} is not [batch, {NUM_CLASSES}] (FER-2013 classes)")
-
-
-def model_input(model, faces: np.ndarray) -> np.ndarray:
-    """48x48 uint8 faces ``[N, 48, 48]`` as the float batch ``model`` takes (one or three channels)."""
-    x = faces[..., None].astype(np.float32)
-    return np.repeat(x, 3, axis=-1) if model.inputs[0].shape[-1] == 3 else x
 
 
 def to_tflite(model, qcfg: QuantizationConfig, calibration: np.ndarray | None = None) -> bytes:
@@ -251,8 +205,28 @@ def debug_report(model, qcfg: QuantizationConfig, calibration: np.ndarray, top: 
              "mean_error": r.get("mean_error")} for r in rows[:top]]
 
 
+def model_labels(keras_path, model, labels=None) -> tuple[str, ...]:
+    """The labels of a Keras model's outputs, in output order: ``labels`` when given, else the run's
+    ``labels.json`` beside the model (``python -m train --data DIR`` writes it), else FER-2013's seven; their
+    count must be the model's class count."""
+    from train.saved import saved_labels
+
+    k = int(model.outputs[0].shape[-1])
+    got = tuple(labels) if labels else saved_labels(keras_path)
+    if got is None:
+        from runtime.contract import LABELS
+
+        if k != len(LABELS):
+            raise ConvertError(f"{keras_path}: {k} outputs and no labels.json beside it; pass --labels a,b,c "
+                               f"(FER-2013's {len(LABELS)} labels are the default only for {len(LABELS)} outputs)")
+        got = LABELS
+    if len(got) != k:
+        raise ConvertError(f"{keras_path}: {k} outputs but {len(got)} labels ({', '.join(got)})")
+    return got
+
+
 def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="PublicTest",
-             max_drop=1.0, skip_gate=False, debug=False, log=print) -> dict:
+             max_drop=1.0, skip_gate=False, debug=False, log=print, labels=None) -> dict:
     """Convert, embed metadata, gate on accuracy, write atomically. Returns the report."""
     from convert.calibration import representative_faces
     from convert.metadata import ModelInfo, populate
@@ -268,6 +242,7 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
     from convert.graph import prepare
 
     model = load_keras_model(keras_path)
+    labels = model_labels(keras_path, model, labels)
     src = Path(keras_path).resolve()
     report = {"source": str(src.relative_to(REPO)) if src.is_relative_to(REPO) else str(src), "mode": qcfg.mode,
               "io_dtype": qcfg.io_dtype}
@@ -284,7 +259,7 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
         for r in report["debug_worst_layers"]:
             log(f"  {r['rmse/scale']:8.4f}  {r['op']:<22} {r['tensor']}")
     tflite = to_tflite(target, qcfg, calib)
-    contract = ModelContract(input=io_contract(tflite))
+    contract = ModelContract(labels=labels, input=io_contract(tflite))
     log(f"converted ({qcfg.mode}): {len(tflite) / 1e6:.2f} MB, {time.time() - t0:.0f}s")
 
     gate = None
@@ -343,7 +318,7 @@ def main(argv=None) -> int:
     p.add_argument("--float-layers", default="", help="comma-separated tensor names to keep in float")
     p.add_argument("--no-fold", action="store_true",
                    help="convert the front (normalize, gray to RGB, resize) as trained instead of folding it "
-                        "into one convolution (README: Same answers on every interpreter)")
+                        "into one convolution (docs/consistency.md)")
     a = p.parse_args(argv)
     from train.errors import DataError, OutputError
 
@@ -365,7 +340,7 @@ def main(argv=None) -> int:
             raise ConvertError("--samples must be at least 1")
         quantize(a.model, a.out, qcfg, a.data, a.eval_split, a.max_drop, a.skip_gate, a.debug,
                  log=lambda m: print(m, file=sys.stderr))
-    except (ConvertError, GateError, DataError, OutputError) as e:
+    except (ModelError, GateError, DataError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:

@@ -16,12 +16,10 @@ from .metadata import ModelFileInfo
 _DTYPES = {"uint8": np.uint8, "int8": np.int8, "float32": np.float32}
 
 BUNDLED_MODEL = Path(__file__).parent / "models" / "fer_mobilenetv2_int8.tflite"
-#: the smaller-resolution model for the tightest latency budgets (``--model fast``)
-FAST_MODEL = Path(__file__).parent / "models" / "fer_mobilenetv2_fast_int8.tflite"
 #: the microcontroller tier (TFLM operators only, at most 256 KiB): ``--model micro``
 MICRO_MODEL = Path(__file__).parent / "models" / "fer_mobilenetv2_micro_int8.tflite"
 #: names ``--model`` takes for the bundled models
-BUNDLED = {"release": BUNDLED_MODEL, "fast": FAST_MODEL, "micro": MICRO_MODEL}
+BUNDLED = {"release": BUNDLED_MODEL, "micro": MICRO_MODEL}
 
 
 @dataclass
@@ -41,7 +39,7 @@ class Classifier:
 
     Args:
         model: path to a ``.tflite``, or a bundled tier: ``"release"`` (the
-            default), ``"fast"`` (lower resolution) or ``"micro"`` (the
+            default) or ``"micro"`` (the
             microcontroller model, also the smallest and quickest here).
         threads: interpreter threads.
         backend: a :class:`runtime.interpreter.Backend` (default: best installed).

@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "unusable model.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("inputs", nargs="*", help="images, folders (walked) or glob patterns; videos need OpenCV")
     p.add_argument("--version", action="store_true", help="print version and interpreter, then exit")
-    p.add_argument("--model", help="a .tflite model, or a bundled int8 tier: 'release' (the default), 'fast' "
-                   "(lower resolution, for tight latency budgets) or 'micro' (the microcontroller model: smallest "
+    p.add_argument("--model", help="a .tflite model (its labels, input size and crop rule come from the file), or "
+                   "a bundled int8 tier: 'release' (the default) or 'micro' (the microcontroller model: smallest "
                    "and quickest, least accurate)")
     p.add_argument("--sample", action="store_true", help="also run on the bundled sample photo")
     p.add_argument("--no-detect", action="store_true", help="treat every input as a face crop")
@@ -251,12 +251,14 @@ def _run(args) -> int:
 def _annotate_image(path, im, faces, out_dir):
     from pathlib import Path
 
-    from .annotate import draw_faces
-    from .files import atomic_path
+    import io
 
-    im = draw_faces(im.copy(), faces)
-    with atomic_path(Path(out_dir) / (Path(path).stem + ".annotated.png")) as tmp:
-        im.save(tmp, "PNG")
+    from .annotate import draw_faces
+    from .files import write_file
+
+    buf = io.BytesIO()
+    draw_faces(im.copy(), faces).save(buf, "PNG")
+    write_file(Path(out_dir) / (Path(path).stem + ".annotated.png"), buf.getvalue())
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import DetectorError
-from .files import atomic_path
+from .files import write_file
 
 WHEEL = "mediapipe==0.10.21"
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
@@ -77,9 +77,8 @@ def extract_from_wheel(wheel: Path) -> Path:
         raise DetectorError(f"{wheel}: not a readable wheel ({e})") from None
     out = cache_dir()
     for name, data in files.items():
-        with atomic_path(out / name) as tmp:
-            tmp.write_bytes(data)
-    (out / "LICENSE-blazeface.txt").write_text(LICENSE_NOTE)
+        write_file(out / name, data)
+    write_file(out / "LICENSE-blazeface.txt", LICENSE_NOTE)
     return out / FILENAME
 
 

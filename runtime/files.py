@@ -1,6 +1,12 @@
 """Atomic file writes: a temporary file beside the destination, renamed over it
 only when the content is complete, so no reader ever sees half a file and a
-failure leaves the old file (or none)."""
+failure leaves the old file (or none).
+
+The runtime's one way to write a file: :func:`write_file` for content in
+memory (annotated photos, the fetched detectors and their licence note),
+:func:`atomic_path` for a writer that needs a path (a library's ``save``),
+:class:`PendingFile` for one that outlives a block (a video written frame by
+frame). Each is the one below it with less to do."""
 
 from __future__ import annotations
 
@@ -47,3 +53,11 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     except BaseException:
         pending.discard()
         raise
+
+
+def write_file(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write ``data`` (bytes, or text as UTF-8) to ``path`` atomically; returns the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path

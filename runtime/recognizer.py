@@ -67,7 +67,7 @@ class Recognizer:
     """Detector + classifier.
 
     Args:
-        model: ``.tflite`` path, or a bundled tier: ``"release"`` (the default), ``"fast"`` or ``"micro"``.
+        model: ``.tflite`` path, or a bundled tier: ``"release"`` (the default) or ``"micro"``.
         detector: "auto", "short" (alias "blazeface"), "full", "haar", "none" (inputs are crops), or
             an object with ``detect(rgb) -> list[Detection]`` (``rgb``: uint8 ``[H, W, 3]``).
         threads: interpreter threads.

@@ -87,8 +87,11 @@ def test_pi4_estimate_scales_instruction_counts_by_the_references_median_rate(mo
     monkeypatch.setattr(reference, "PUBLISHED_MS", {"a": 40.0, "b": 100.0, "c": 120.0})
     monkeypatch.setattr(reference, "build", lambda name: Path(name))
     monkeypatch.setattr(pi4, "build_plugin", lambda: tmp_path / "p.so")
-    monkeypatch.setattr(pi4, "count", lambda path, plugin: {"simd": counts[str(path)] / 2, "memory": counts[str(path)] / 4,
-                                                            "other": counts[str(path)] / 4, "total": counts[str(path)]})
+    monkeypatch.setattr(pi4, "CACHE", tmp_path / "counts.json")
+    monkeypatch.setattr(pi4, "count", lambda path, plugin, **kw: {"simd": counts[str(path)] / 2,
+                                                                  "memory": counts[str(path)] / 4,
+                                                                  "other": counts[str(path)] / 4,
+                                                                  "total": counts[str(path)]})
     e = pi4.estimate({"int8": Path("ours")}, log=lambda m: None)
     assert e["ns_per_instruction"] == {"median": 0.4, "min": 0.3, "max": 0.5}
     m = e["models"]["int8"]
@@ -99,6 +102,41 @@ def test_pi4_estimate_scales_instruction_counts_by_the_references_median_rate(mo
     assert "b 200 M instructions for 100 ms (-20%)" in text
     assert "| int8 | 10.0 M | 5.0 M | 2.5 M | 2.5 M |  | 4.0 ms | 3.0-5.0 ms |" in pi4.markdown(e)
     assert pi4.text({"error": "no userland"}) == "No Pi 4 estimate: no userland."
+
+
+def test_pi4_references_are_cached_by_wheel_version(monkeypatch, tmp_path):
+    """A reference network counted once is read back from the cache without
+    being built again (no TensorFlow needed) while the aarch64 wheels are the
+    same; another wheel version counts it again."""
+    import json
+
+    from benchmarks import arm64, pi4, reference
+
+    site = tmp_path / "site"
+    (site / "ai_edge_litert-2.3.0.dist-info").mkdir(parents=True)
+    monkeypatch.setattr(arm64, "SITE", site)
+    monkeypatch.setattr(pi4, "CACHE", tmp_path / "counts.json")
+    monkeypatch.setattr(pi4, "build_plugin", lambda: tmp_path / "p.so")
+    monkeypatch.setattr(reference, "PUBLISHED_MS", {"a": 40.0})
+    built = []
+    monkeypatch.setattr(reference, "build", lambda name: built.append(name) or Path(name))
+    per = {"simd": 50e6, "memory": 25e6, "other": 25e6, "total": 100e6, "invocations": 20}
+
+    def fake_count(path, plugin, key=None, **kw):
+        from train.io import atomic_write_json
+
+        atomic_write_json(pi4.CACHE, dict(pi4._known(pi4.CACHE), **{key or str(path): per}))
+        return dict(per, cached=False)
+
+    monkeypatch.setattr(pi4, "count", fake_count)
+    first = pi4.estimate({}, log=lambda m: None)
+    assert built == ["a"] and not first["references"]["a"].get("cached")
+    again = pi4.estimate({}, log=lambda m: None)
+    assert built == ["a"] and again["references"]["a"]["cached"] is True
+    assert again["ns_per_instruction"] == first["ns_per_instruction"]
+    (site / "ai_edge_litert-2.3.0.dist-info").rename(site / "ai_edge_litert-2.4.0.dist-info")
+    pi4.estimate({}, log=lambda m: None)
+    assert built == ["a", "a"] and len(json.loads(pi4.CACHE.read_text())) == 2
 
 
 def test_pi4_count_is_the_difference_of_two_emulated_runs(monkeypatch, tmp_path):

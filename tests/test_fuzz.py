@@ -60,5 +60,5 @@ def test_readme_fuzzing_figures_come_from_results_json():
     import run
 
     results = json.loads((FUZZ / "results.json").read_text())
-    assert run.readme_block(results) in (FUZZ.parent.parent / "README.md").read_text()
+    assert run.readme_block(results) in (FUZZ.parent.parent / "docs" / "security.md").read_text()
     assert {t["target"] for t in results["targets"]} == {"image", "metadata", "model"}

@@ -62,7 +62,7 @@ def test_micro_model_gives_litert_labels_under_tflm(data_root):
     agree = {(p["a"], p["b"]): p["agreement"] for p in m["pairs"]}
     # TFLM's kernels are TFLite's reference kernels: the same labels as LiteRT's reference kernels
     assert agree[("tflm", "litert-reference")] >= 0.99, m["pairs"]
-    # and as LiteRT with XNNPACK (what fer-infer runs) at the micro tier's measured level (README)
+    # and as LiteRT with XNNPACK (what fer-infer runs) at the micro tier's measured level (docs/consistency.md)
     assert agree[("tflm", "litert-xnnpack")] >= 0.93, m["pairs"]
     if labels is not None:
         assert abs(m["accuracy"]["tflm"] - m["accuracy"]["litert-xnnpack"]) < 0.03

@@ -59,7 +59,7 @@ def test_cli_refuses_a_run_without_class_weights_and_a_missing_run(tmp_path, cap
 def test_card_names_the_prior_and_remakes_it():
     """The card of a corrected model gives tau, the PublicTest figures it was
     chosen by, and the train.prior command between training and conversion."""
-    from convert.release import card
+    from convert.card import card
     from runtime.contract import LABELS
     from train import config
 

@@ -16,11 +16,13 @@ INT8 = MODELS / "fer_mobilenetv2_int8.tflite"
 
 
 def test_bundled_model_is_the_release_model():
-    from runtime.classifier import BUNDLED_MODEL, FAST_MODEL
+    from runtime.classifier import BUNDLED_MODEL, MICRO_MODEL
 
     assert BUNDLED_MODEL.resolve() == INT8.resolve()
     assert INT8.stat().st_size <= 3_000_000
-    assert FAST_MODEL.resolve() == (MODELS / "fast" / INT8.name).resolve()
+    assert MICRO_MODEL.resolve() == (MODELS / "micro" / INT8.name).resolve()
+    # the retired fast tier keeps its record and card, not its weights
+    assert (MODELS / "fast" / "MODEL_CARD.md").is_file() and not list((MODELS / "fast").glob("*.tflite"))
 
 
 def test_release_model_contract_and_metadata():
@@ -36,10 +38,10 @@ def test_release_model_contract_and_metadata():
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("folder", [MODELS, MODELS / "fast"], ids=["release", "fast"])
+@pytest.mark.parametrize("folder", [MODELS, MODELS / "micro"], ids=["release", "micro"])
 def test_release_int8_accuracy_matches_the_model_card(fer_root, folder):
-    """The runtime reproduces the int8 figures written in models/release (and models/fast/release)."""
-    from convert.release import evaluate_tflite
+    """The runtime reproduces the int8 figures written in models/release (and models/micro/release)."""
+    from convert.routes import evaluate_tflite
     from train import dataset
 
     got = evaluate_tflite(folder / INT8.name, dataset.load(fer_root))
@@ -60,7 +62,7 @@ def test_quantize_rebuilds_the_release_int8(fer_root, tmp_path):
                        capture_output=True, text=True, cwd=REPO, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     assert out.stat().st_size <= 3_000_000
-    from convert.release import evaluate_tflite
+    from convert.routes import evaluate_tflite
     from train import dataset
 
     data = dataset.load(fer_root)
@@ -95,7 +97,7 @@ def test_training_command_is_rebuilt_from_the_resolved_config():
 def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
     """Releasing a run that started from the released model moves that
     release's record and card to release/stage1/ with its checksum."""
-    from convert.release import FLOAT, keep_stage
+    from convert.stages import FLOAT, keep_stage
     from train import config
 
     out = tmp_path / "models"
@@ -162,7 +164,7 @@ def test_release_is_chosen_on_publictest_over_every_candidate():
 def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
     """A released weight average lists its runs with their records and gives
     the commands that remake it, the second run starting from the first."""
-    from convert.release import card
+    from convert.card import card
     from train import config
 
     res = {"n": 10, "accuracy": 0.5, "macro_f1": 0.4,
@@ -208,7 +210,7 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
     assert "--set seed=9 --set qat_epochs=2 --data PATH --out runs/cycle3" in text
 
     # An earlier release that is itself a soup is known by its inference model's checksum.
-    from convert.release import released_stages
+    from convert.stages import released_stages
 
     stage_sha, stage = next(iter(released_stages().items()))
     soup["ingredients"].insert(0, {"run": "/r/old_soup", "sha256": "not-a-release", "model_sha256": stage_sha,
@@ -256,7 +258,7 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
 def test_card_of_a_cycle_from_a_released_soup_points_to_its_record():
     """A run trained from a released soup cannot remake that soup with a
     train command: the card's commands point to the soup's stage record."""
-    from convert.release import card
+    from convert.card import card
     from train import config
 
     res = {"n": 10, "accuracy": 0.5, "macro_f1": 0.4,
@@ -274,7 +276,7 @@ def test_card_of_a_cycle_from_a_released_soup_points_to_its_record():
 
 
 def test_int8_route_is_chosen_on_publictest_only():
-    from convert.release import choose_route, route_table
+    from convert.routes import choose_route, route_table
 
     def cand(route, pub, priv):
         res = {s: {"accuracy": a} for s, a in (("PublicTest", pub), ("PrivateTest", priv), ("PrivateTest_clean", priv))}
@@ -308,7 +310,7 @@ def test_records_of_finds_a_soup_by_its_command_and_a_run_by_its_config(tmp_path
     command in its soup.json, and the run by its config, never the other way."""
     import shutil
 
-    from convert.release import records_of
+    from convert.stages import records_of
     from train import config
 
     run_cfg = config.load_preset("distill").to_dict()
@@ -328,7 +330,7 @@ def test_the_release_card_finds_the_records_of_its_runs():
     config (not a soup's folder, whose config.yaml is its last run's), the
     soup released before by its soup command and its inference model's
     checksum (release/stage4/)."""
-    from convert.release import records_of, released_stages
+    from convert.stages import records_of, released_stages
 
     report = json.loads((MODELS / "release" / "report.json").read_text())
     found = records_of(MODELS, report["soup"])

@@ -338,7 +338,7 @@ def test_blazeface_smallest_face_and_reduced_decoding(tmp_path, monkeypatch):
     photo.resize((2048, 2048), Image.BICUBIC).save(big, quality=92)
     reduced, whole = Recognizer(detector="blazeface"), Recognizer(detector="blazeface", reduce_jpeg=False)
     assert reduced.min_long_side() < 1024                        # so 2048 decodes at 1/2
-    readme = " ".join((REPO / "README.md").read_text().split())
+    readme = " ".join((REPO / "docs" / "detection.md").read_text().split())
     assert f"`Recognizer.min_long_side()`, {reduced.min_long_side()} pixels with `--detector short`" in readme
     assert f"and {Recognizer(detector='auto').min_long_side():,} with `auto`" in readme
     a, b = reduced.predict(big), whole.predict(big)
@@ -391,22 +391,25 @@ def test_every_installed_interpreter_gives_the_same_prediction(tiny_int8):
 
 
 def test_bundled_models_by_name(face_png, monkeypatch):
-    """--model release|fast pick the bundled models; a missing bundled model is
-    a one-line error, and a file path is still a file path."""
+    """--model release|micro pick the bundled models (the retired fast tier is
+    not one of them); a missing bundled model is a one-line error, and a file
+    path is still a file path."""
     from runtime import classifier
-    from runtime.classifier import BUNDLED_MODEL, FAST_MODEL, Classifier
+    from runtime.classifier import BUNDLED_MODEL, MICRO_MODEL, Classifier
 
+    assert sorted(classifier.BUNDLED) == ["micro", "release"]
     assert Classifier("release").path == Classifier().path == BUNDLED_MODEL
-    assert Classifier("micro").info.has_metadata and Classifier("micro").size == 48
-    fast = Classifier("fast")
-    assert fast.path == FAST_MODEL and fast.contract.input.size == 48
-    assert fast.info.has_metadata and fast.contract.labels == Classifier().contract.labels
-    r = _run_cli("--model", "fast", "--json", face_png)
+    micro = Classifier("micro")
+    assert micro.path == MICRO_MODEL and micro.info.has_metadata and micro.size == 48
+    assert micro.contract.labels == Classifier().contract.labels
+    r = _run_cli("--model", "micro", "--json", face_png)
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)["faces"]) == 1
-    monkeypatch.setitem(classifier.BUNDLED, "fast", REPO / "no-such.tflite")
+    r = _run_cli("--model", "fast", "--json", face_png)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    monkeypatch.setitem(classifier.BUNDLED, "micro", REPO / "no-such.tflite")
     with pytest.raises(ModelError, match="bundled model is missing"):
-        Classifier("fast")
+        Classifier("micro")
 
 
 def test_flip_averaging_and_the_metadata_recommendation(tiny_int8, tmp_path):

@@ -27,16 +27,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, PeerError  # noqa: F401  (PeerError: raised here, caught at the CLI edge)
 
 #: Seconds a worker waits for its peers (at start and in every collective) before giving up.
 DEFAULT_PEER_TIMEOUT = 120.0
-
-
-class PeerError(Exception):
-    """A peer of a multi-worker run cannot be reached, or stopped answering. Exit code 6."""
-
-    exit_code = 6
 
 
 @dataclass(frozen=True)
@@ -157,7 +151,7 @@ def strategy(task: Task | None):
 
     if task is None:
         raise ConfigError("--strategy multiworker needs TF_CONFIG (cluster and task): "
-                          "see README, Training on several hosts")
+                          "see docs/training.md, Training on several hosts")
     timeout = peer_timeout()
     wait_for_peers(task, timeout)
 

@@ -13,6 +13,18 @@ class ConfigError(Exception):
     exit_code = 2
 
 
+class ModelError(Exception):
+    """A model file is missing, unreadable or breaks the I/O contract. Exit code 2."""
+
+    exit_code = 2
+
+
+class PeerError(Exception):
+    """A peer of a multi-worker run cannot be reached, or stopped answering. Exit code 6."""
+
+    exit_code = 6
+
+
 class OutputError(Exception):
     """An output cannot be written (unwritable folder, full disk, read-only file
     system). Nothing half-written is left behind. Exit code 5."""
@@ -25,9 +37,7 @@ def cli_error(e: BaseException) -> int | None:
     message and return its exit code. None for anything else (re-raise it)."""
     import sys
 
-    from .distributed import PeerError
-
-    if isinstance(e, (ConfigError, DataError, OutputError, PeerError)):
+    if isinstance(e, (ConfigError, DataError, ModelError, OutputError, PeerError)):
         msg, code = str(e), e.exit_code
     elif isinstance(e, ModuleNotFoundError):
         msg, code = f"{e.name} is missing; install the training extra: pip install '.[train]'", 2

@@ -55,7 +55,7 @@ def shift_head_bias(model, delta: np.ndarray, layer: str = "predictions") -> Non
 
 
 def _log_probs(model, faces: np.ndarray) -> np.ndarray:
-    from convert.quantize import model_input
+    from .saved import model_input
 
     return np.log(np.clip(model.predict(model_input(model, faces), batch_size=256, verbose=0), 1e-12, 1.0))
 

@@ -109,7 +109,7 @@ def greedy(accuracies: list[float], soup_accuracy) -> tuple[list[int], list[dict
 
 
 def _accuracy(model, faces: np.ndarray, labels: np.ndarray) -> float:
-    from convert.quantize import model_input
+    from .saved import model_input
 
     return float((model.predict(model_input(model, faces), batch_size=256, verbose=0).argmax(1) == labels).mean())
 

@@ -48,7 +48,7 @@ def member_path(p: str | Path) -> Path:
 
 def flip_probs(model, images: np.ndarray, batch: int = 512) -> np.ndarray:
     """Mean of the model's probabilities on the crops and on their mirror images."""
-    from convert.quantize import model_input
+    from .saved import model_input
 
     x = model_input(model, images)
     p = model.predict(x, batch_size=batch, verbose=0)
@@ -74,7 +74,7 @@ def figures(probs: np.ndarray, labels: np.ndarray, masks: dict) -> dict[str, flo
 def build(members: list[str], data_path=None, log=print) -> tuple[np.ndarray, dict]:
     """(teacher probabilities over all rows, report) for the member models."""
     import convert  # noqa: F401  (TF_USE_LEGACY_KERAS)
-    from convert.quantize import load_keras_model
+    from .saved import load_keras_model
 
     from . import dataset
     from .errors import DataError

@@ -8,7 +8,7 @@ one), starting from the committed seeds in ``tests/fuzz/seeds/`` (``image``, ``m
 copied into a scratch corpus. Findings are saved to
 ``tests/fuzz/findings/<target>/`` (replayed by ``tests/test_fuzz.py`` from
 then on). The figures (time, executions, coverage, findings) are written to
-``tests/fuzz/results.json`` and into the README's fuzzing section.
+``tests/fuzz/results.json`` and into the fuzzing block of docs/security.md.
 
 Exit codes: 0 no findings, 1 findings saved, 2 bad flag or atheris missing.
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 RESULTS = HERE / "results.json"
-README = ROOT / "README.md"
+README = ROOT / "docs" / "security.md"
 BEGIN, END = "<!-- fuzz:begin (python tests/fuzz/run.py writes this) -->", "<!-- fuzz:end -->"
 
 
@@ -106,7 +106,7 @@ def readme_block(results: dict) -> str:
 
 
 def update_readme(results: dict | None = None) -> None:
-    """Rewrite the README's fuzzing block from ``results`` (default: results.json)."""
+    """Rewrite the fuzzing block of docs/security.md from ``results`` (default: results.json)."""
     results = results or json.loads(RESULTS.read_text())
     text = README.read_text()
     if BEGIN not in text or END not in text:

@@ -53,8 +53,7 @@ copy(join(nm, 'wasm-utils', 'dist', 'index.js'), join(tmp, 'vendor', 'litertjs-w
 for (const f of ['litert_wasm_internal.js', 'litert_wasm_internal.wasm']) {
   copy(join(nm, 'core', 'wasm', f), join(tmp, 'vendor', 'litertjs-core', 'wasm', f));
 }
-const models = { release: 'fer_mobilenetv2_int8.tflite', fast: 'fer_mobilenetv2_fast_int8.tflite',
-                 micro: 'fer_mobilenetv2_micro_int8.tflite' };
+const models = { release: 'fer_mobilenetv2_int8.tflite', micro: 'fer_mobilenetv2_micro_int8.tflite' };
 for (const [tier, file] of Object.entries(models)) copy(join(repo, 'runtime', 'models', file), join(tmp, 'models', `${tier}.tflite`));
 copy(detector, join(tmp, 'models', 'face_detection_short_range.tflite'));
 copy(join(repo, 'runtime', 'samples', 'astronaut.png'), join(tmp, 'samples', 'astronaut.png'));

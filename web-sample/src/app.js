@@ -91,7 +91,7 @@ async function main() {
   const config = await (await fetch('./config.json')).json();
   state.config = config;
   const params = new URLSearchParams(location.search);
-  const tier = params.get('model');           // ?model=release|fast|micro
+  const tier = params.get('model');           // ?model=release|micro
   if (tier && !config.models[tier]) throw new Error(`no model tier ${tier} (${Object.keys(config.models).join(', ')})`);
   state.recognizer = await Recognizer.create({ ...config, model: tier ? config.models[tier] : config.model });
   const c = state.recognizer.contract;
