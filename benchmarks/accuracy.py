@@ -1,6 +1,17 @@
-"""Accuracy of every model variant on the standard FER-2013 splits.
+"""Accuracy of a model on labelled faces: a user's folder, or FER-2013's standard splits.
 
-For each variant (and the Keras float model when TensorFlow is installed):
+    python -m benchmarks.accuracy --model mine.tflite --data my_faces_test/            # DIR/<label>/<image>
+    python -m benchmarks.accuracy --model mine.tflite --data crops/ --no-detect --json
+    python -m benchmarks.accuracy --data /path/to/fer2013                             # the bundled model on FER-2013
+
+A user's folder goes through the model's own face path (its crop rule and
+input size; the runtime's detector, the code ``fer-infer`` runs), and its
+labels must be the model's (a folder may hold some of them only). Prints
+accuracy, macro-F1, per-label recall and the confusion matrix, or ``--json``.
+Exit codes: 0 measured, 2 bad flag, model, or labels the model does not have,
+3 data missing or without any face.
+
+In the benchmark suite, for each variant (and the Keras float model when TensorFlow is installed):
 PrivateTest, PublicTest, clean PrivateTest (no pixel duplicate of a Training
 image) and FER+ majority labels on the PrivateTest images; accuracy,
 macro-F1, per-class precision/recall/F1, confusion matrix, expected
@@ -123,3 +134,93 @@ def plots(results: dict, out_dir: Path, stem: str) -> list[str]:
                           f"{name}, PrivateTest, before temperature scaling: ECE {pt['ece_raw']:.3f}")
             files.append(f3)
     return files
+
+
+def folder_accuracy(model, root, detect: bool = True, log=print) -> dict:
+    """The ``.tflite`` model (as ``fer-infer --model`` runs it) on a user's folder ``root/<label>/<image>``."""
+    from runtime.classifier import Classifier
+    from train import folder
+    from train.errors import ConfigError
+    from train.metrics import summarize
+
+    clf = Classifier(model, threads=2)
+    data = folder.load(root, None, detect, log=log, face_path=folder.FacePath(detect, model=model))
+    unknown = [x for x in data.label_names if x not in clf.labels]
+    if unknown:
+        raise ConfigError(f"{root}: labels {', '.join(unknown)} are not the model's ({', '.join(clf.labels)})")
+    y = np.array([clf.labels.index(data.label_names[c]) for c in data.labels], np.int64)
+    probs = clf.predict_proba(data.images)
+    r = summarize(y, probs, tuple(clf.labels))
+    present = sorted(set(y.tolist()))
+    r["macro_f1"] = float(np.mean([r["per_class"][clf.labels[c]]["f1"] for c in present]))
+    return {"model": str(model), "data": str(root), "detect": detect, "labels": list(clf.labels),
+            "faces": int(len(y)), "images_without_face": [p for p in data.problems
+                                                          if not p["reason"].startswith("not an image")],
+            "data_checksum_sha256": data.checksum, **r}
+
+
+def folder_text(r: dict) -> str:
+    labels = r["labels"]
+    present = [name for name in labels if r["per_class"][name]["support"]]
+    lines = [f"{r['data']}: {r['faces']} faces, accuracy {100 * r['accuracy']:.2f}%, macro-F1 "
+             f"{100 * r['macro_f1']:.2f}% (over the {len(present)} labels present)"
+             + (f"; {len(r['images_without_face'])} images without a usable face" if r["images_without_face"] else ""),
+             "", "| label | faces | recall | precision | F1 |", "|---|---|---|---|---|"]
+    for name in present:
+        pc = r["per_class"][name]
+        lines.append(f"| {name} | {pc['support']} | {100 * pc['recall']:.1f}% | {100 * pc['precision']:.1f}% | "
+                     f"{100 * pc['f1']:.1f}% |")
+    lines += ["", "confusion (rows: true, columns: predicted):", "", "| | " + " | ".join(labels) + " |",
+              "|---|" + "---|" * len(labels)]
+    for name, row in zip(labels, r["confusion"]):
+        if name in present:
+            lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    import argparse
+    import json
+    import sys
+
+    from runtime.errors import FerError
+    from train.errors import ConfigError, DataError
+
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="release", help="a .tflite model, or a bundled tier (release, micro)")
+    ap.add_argument("--data", help="a folder DIR/<label>/<image>, or FER-2013 (default: $FER_DATA)")
+    ap.add_argument("--no-detect", action="store_true", help="every image is a face crop already")
+    ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    a = ap.parse_args(argv)
+    log = (lambda m: print(m, file=sys.stderr))
+    try:
+        from train import dataset, folder
+
+        root = a.data or dataset.find_data(None)
+        if root is None:
+            raise DataError("no data: pass --data DIR (DIR/<label>/<image>) or FER-2013")
+        if folder.is_fer2013(root):
+            from runtime.classifier import BUNDLED
+
+            if a.no_detect:
+                raise ConfigError("FER-2013 is face crops already: --no-detect goes with a folder of your own")
+            model = BUNDLED.get(a.model, Path(a.model))
+            r = run({"model": Path(model)}, root, log=log)["model"]
+            r = {k: {m: v[m] for m in ("n", "accuracy", "macro_f1", "per_class", "confusion")} for k, v in r.items()}
+            print(json.dumps(r, indent=2) if a.json else "\n".join(
+                f"{k}: {v['n']} faces, accuracy {100 * v['accuracy']:.2f}%, macro-F1 {100 * v['macro_f1']:.2f}%"
+                for k, v in r.items()))
+            return 0
+        r = folder_accuracy(a.model, root, not a.no_detect, log=log)
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except FerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code if e.exit_code != 1 else 3
+    print(json.dumps(r, indent=2) if a.json else folder_text(r))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,6 +5,13 @@ Examples::
     python -m convert.quantize --out fer_int8.tflite            # the release int8, by its shipped route
     python -m convert.quantize runs/x/best.keras --mode float16 --out x_fp16.tflite
     python -m convert.quantize model.keras --out m.tflite --max-drop 0.5 --eval-split PrivateTest
+    python -m convert.quantize runs/mine/best.keras --calibration my_faces/ --out mine.tflite   # your own labels
+
+A model trained on your folder (``python -m train --data DIR``) is calibrated
+on your faces (``--calibration DIR``, the training face path; ``--no-detect``
+for crops), gated on its run's validation split, and carries its labels
+(``labels.json``), crop rule, input contract and calibration temperature (fitted
+on that split) in its metadata.
 
 Exit codes: 0 written; 2 bad flag, path or model; 3 data missing;
 4 accuracy gate failed (nothing written); 5 the output cannot be written
@@ -149,14 +156,18 @@ def io_contract(tflite: bytes) -> InputContract:
     return InputContract(size=int(i.shape[1]), channels=int(i.shape[3]), dtype=dtype)
 
 
-def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray) -> dict:
-    """Float Keras vs TFLite on the same faces: accuracy, agreement, per-class deltas."""
+def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray, names=None) -> dict:
+    """Float Keras vs TFLite on the same faces: accuracy, agreement, per-class deltas (``names``: the labels)."""
     from runtime.classifier import Classifier
     from runtime.contract import LABELS
 
     pf = model.predict(model_input(model, faces), batch_size=256, verbose=0)
     import warnings
 
+    if names is not None:       # the gate's copy carries the labels (the final metadata is added after it)
+        from convert.metadata import ModelInfo, populate
+
+        tflite = populate(tflite, ModelContract(labels=tuple(names), input=io_contract(tflite)), ModelInfo())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # metadata is added after the gate
         clf = Classifier.from_bytes(tflite, threads=None)
@@ -165,11 +176,12 @@ def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray) -> dic
     out = {"n": int(len(labels)), "float_accuracy": float((yf == labels).mean()),
            "tflite_accuracy": float((yt == labels).mean()), "top1_agreement": float((yf == yt).mean()),
            "per_class_delta": {}}
-    for c, name in enumerate(LABELS):
+    for c, name in enumerate(names or LABELS):
         m = labels == c
         if m.any():
             out["per_class_delta"][name] = float((yt[m] == c).mean() - (yf[m] == c).mean())
     out["drop_points"] = 100.0 * (out["float_accuracy"] - out["tflite_accuracy"])
+    out["_tflite_probs"] = pt
     return out
 
 
@@ -205,6 +217,20 @@ def debug_report(model, qcfg: QuantizationConfig, calibration: np.ndarray, top: 
              "mean_error": r.get("mean_error")} for r in rows[:top]]
 
 
+def _crop_rule():
+    """The crop rule the face path uses (the bundled release model's): the
+    converted model is served with the crops it was trained on."""
+    from runtime.contract import CropRule
+    from runtime.metadata import inspect_file
+
+    try:
+        from runtime.classifier import BUNDLED_MODEL
+
+        return inspect_file(BUNDLED_MODEL).contract.crop
+    except Exception:  # noqa: BLE001 - no bundled model: the default rule, which it carries too
+        return CropRule()
+
+
 def model_labels(keras_path, model, labels=None) -> tuple[str, ...]:
     """The labels of a Keras model's outputs, in output order: ``labels`` when given, else the run's
     ``labels.json`` beside the model (``python -m train --data DIR`` writes it), else FER-2013's seven; their
@@ -226,8 +252,15 @@ def model_labels(keras_path, model, labels=None) -> tuple[str, ...]:
 
 
 def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="PublicTest",
-             max_drop=1.0, skip_gate=False, debug=False, log=print, labels=None) -> dict:
-    """Convert, embed metadata, gate on accuracy, write atomically. Returns the report."""
+             max_drop=1.0, skip_gate=False, debug=False, log=print, labels=None, calibration=None,
+             detect: bool = True) -> dict:
+    """Convert, embed metadata, gate on accuracy, write atomically. Returns the report.
+
+    ``calibration``: a user's folder ``DIR/<label>/<image>`` whose faces (found
+    by the training face path, or taken as crops with ``detect=False``)
+    calibrate int8 instead of FER-2013's. A model trained on a user's folder
+    (``split.json`` beside it) is gated on that run's validation split, and
+    its calibration temperature is fitted there."""
     from convert.calibration import representative_faces
     from convert.metadata import ModelInfo, populate
     from train import dataset
@@ -248,22 +281,56 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
               "io_dtype": qcfg.io_dtype}
     target, report["graph"] = prepare(model, fold=qcfg.fold)
     log(f"graph: batch {report['graph']['batch']}, front {report['graph']['front']}")
+    run = Path(keras_path).parent
+    own_run = (run / "split.json").is_file()
     calib = None
     if qcfg.mode == "int8" or debug:
-        calib, calib_sha = representative_faces(data, qcfg.calibration_samples, qcfg.seed)
-        report["calibration"] = {"split": "Training", "samples": int(len(calib)), "seed": qcfg.seed,
-                                 "stratified": True, "sha256": calib_sha}
-        log(f"calibration: {len(calib)} Training faces, stratified, seed {qcfg.seed}, sha256 {calib_sha[:16]}...")
+        if calibration:
+            from convert.calibration import folder_faces
+
+            calib, calib_sha, where = folder_faces(calibration, qcfg.calibration_samples, qcfg.seed, detect,
+                                                   None, log=log)
+            report["calibration"] = {"split": "folder", **where, "samples": int(len(calib)), "seed": qcfg.seed,
+                                     "stratified": True, "sha256": calib_sha}
+            log(f"calibration: {len(calib)} faces of {calibration}, stratified, seed {qcfg.seed}, "
+                f"sha256 {calib_sha[:16]}...")
+        else:
+            if own_run:
+                log("warning: this model was trained on your own folder; --calibration DIR calibrates on its faces")
+            calib, calib_sha = representative_faces(data, qcfg.calibration_samples, qcfg.seed)
+            report["calibration"] = {"split": "Training", "samples": int(len(calib)), "seed": qcfg.seed,
+                                     "stratified": True, "sha256": calib_sha}
+            log(f"calibration: {len(calib)} Training faces, stratified, seed {qcfg.seed}, sha256 {calib_sha[:16]}...")
     if debug:
         report["debug_worst_layers"] = debug_report(target, qcfg, calib)
         for r in report["debug_worst_layers"]:
             log(f"  {r['rmse/scale']:8.4f}  {r['op']:<22} {r['tensor']}")
     tflite = to_tflite(target, qcfg, calib)
-    contract = ModelContract(labels=labels, input=io_contract(tflite))
+    inp = io_contract(tflite)
     log(f"converted ({qcfg.mode}): {len(tflite) / 1e6:.2f} MB, {time.time() - t0:.0f}s")
 
-    gate = None
-    if not skip_gate:
+    gate, temperature = None, 1.0
+    if not skip_gate and own_run:
+        from train import folder
+
+        val = folder.validation_of(run, log=lambda m: None)
+        if tuple(val.label_names) != tuple(labels):
+            raise ConvertError(f"{run}/split.json labels ({', '.join(val.label_names)}) are not the model's "
+                               f"({', '.join(labels)})")
+        eval_split = f"the run's validation split ({len(val)} faces)"
+        gate = evaluate(model, tflite, val.images, val.labels, labels)
+        gate.update(split="validation", max_drop_points=max_drop, data_checksum_sha256=val.checksum)
+        from convert.hints import fit_temperature
+
+        temperature = fit_temperature(gate.pop("_tflite_probs"), val.labels)
+        gate["temperature"] = temperature
+        log(f"calibration temperature {temperature:.2f} (fitted on the validation split)")
+    elif not skip_gate:
+        from runtime.contract import LABELS
+
+        if tuple(labels) != LABELS:
+            raise ConvertError(f"{keras_path}: the FER-2013 gate needs FER-2013's labels; this model has "
+                               f"{', '.join(labels)} and no split.json beside it (use --skip-gate)")
         path = dataset.find_data(data)
         if path is None:
             from train.errors import DataError
@@ -272,17 +339,27 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
                             "or skip it explicitly with --skip-gate (recorded in the metadata)")
         split = dataset.load(path).split(eval_split)
         gate = evaluate(model, tflite, split.images, split.labels)
+        gate.pop("_tflite_probs")
         gate.update(split=eval_split, max_drop_points=max_drop, data_checksum_sha256=split.checksum)
+    if gate is not None:
         report["gate"] = gate
         log(f"{eval_split}: float {100 * gate['float_accuracy']:.2f}%  tflite {100 * gate['tflite_accuracy']:.2f}%  "
             f"drop {gate['drop_points']:.2f} points  agreement {100 * gate['top1_agreement']:.2f}%")
         if gate["drop_points"] > max_drop:
             raise GateError(f"accuracy gate failed: {qcfg.mode} is {gate['drop_points']:.2f} points below float "
                             f"on {eval_split} (--max-drop {max_drop}); nothing written")
+    contract = ModelContract(labels=labels, input=inp, crop=_crop_rule(), temperature=temperature)
     extra = {"quantization": {k: v for k, v in report.items() if k != "debug_worst_layers"},
              "accuracy_gate": "skipped by --skip-gate" if skip_gate else "passed"}
     card = Path(keras_path).with_suffix(".json")
-    if card.is_file():
+    if own_run and (run / "report.json").is_file():
+        try:
+            rep = json.loads((run / "report.json").read_text())
+            extra["accuracy"] = {"validation": round(rep["validation"]["accuracy"], 4)}
+            extra["labels_source"] = "python -m train --data " + str(rep["config"]["data"])
+        except (ValueError, OSError, KeyError, TypeError):
+            pass
+    elif card.is_file():
         try:
             extra["accuracy"] = json.loads(card.read_text()).get("accuracy", {})
         except (ValueError, OSError):
@@ -311,6 +388,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, help="calibration sample seed (default 0, or the shipped route's when no "
                                             "model is given)")
     p.add_argument("--data", help="FER-2013 path (default: $FER_DATA)")
+    p.add_argument("--calibration", metavar="DIR", help="calibrate int8 on the faces of your folder DIR/<label>/<image> "
+                                                        "(the training face path) instead of FER-2013's")
+    p.add_argument("--no-detect", action="store_true", help="with --calibration: every image is a face crop")
+    p.add_argument("--labels", help="the model's labels in output order, comma-separated (default: labels.json "
+                                    "beside the model, else FER-2013's seven)")
     p.add_argument("--eval-split", default="PublicTest", choices=["PublicTest", "PrivateTest", "Training"])
     p.add_argument("--max-drop", type=float, default=1.0, help="largest accuracy drop (points) the gate allows")
     p.add_argument("--skip-gate", action="store_true", help="no accuracy gate (recorded in the metadata)")
@@ -320,6 +402,7 @@ def main(argv=None) -> int:
                    help="convert the front (normalize, gray to RGB, resize) as trained instead of folding it "
                         "into one convolution (docs/consistency.md)")
     a = p.parse_args(argv)
+    from runtime.errors import FerError
     from train.errors import DataError, OutputError
 
     if a.model is None:
@@ -338,11 +421,18 @@ def main(argv=None) -> int:
     try:
         if a.samples < 1:
             raise ConvertError("--samples must be at least 1")
+        if a.no_detect and not a.calibration:
+            raise ConvertError("--no-detect goes with --calibration DIR")
+        labels = tuple(x.strip() for x in a.labels.split(",") if x.strip()) if a.labels else None
         quantize(a.model, a.out, qcfg, a.data, a.eval_split, a.max_drop, a.skip_gate, a.debug,
-                 log=lambda m: print(m, file=sys.stderr))
+                 log=lambda m: print(m, file=sys.stderr), labels=labels, calibration=a.calibration,
+                 detect=not a.no_detect)
     except (ModelError, GateError, DataError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except FerError as e:            # the face path of --calibration: detector or model (2), else data (3)
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code if e.exit_code != 1 else 3
     except KeyboardInterrupt:
         print("interrupted; nothing written", file=sys.stderr)
         return 130

@@ -33,8 +33,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="fer-infer", description="Find faces and classify their expressions "
-                "(angry, disgust, fear, happy, sad, surprise, neutral).",
+    p = _Parser(prog="fer-infer", description="Find faces and classify their expressions with the labels of "
+                "the model (the bundled models: FER-2013's seven; a fine-tuned model: its own).",
                 epilog="Exit codes: 0 all inputs processed, 1 some inputs failed, 2 usage error or "
                 "unusable model.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("inputs", nargs="*", help="images, folders (walked) or glob patterns; videos need OpenCV")

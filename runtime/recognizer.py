@@ -154,11 +154,16 @@ class Recognizer:
                 gray = np.asarray(Image.fromarray(gray).rotate(angle, resample=Image.BILINEAR, center=(cx, cy)))
         return cut(gray, region, size)
 
-    def predict(self, image, detect: bool | None = None) -> list[Face]:
-        """Faces and expressions in ``image`` (path, bytes, array or PIL image).
-
+    def find_faces(self, image, detect: bool | None = None) -> list[tuple[Face, np.ndarray | None]]:
+        """The faces of ``image`` (path, bytes, array or PIL image) with their
+        model-input crops, before classification: ``[(face, crop)]``, ``crop``
+        None (and ``face.reason`` set) for a face too small to classify. The
+        face path every stage shares: :meth:`predict` classifies these crops,
+        and training and calibration on a user's folder take them as they are
+        (``train.folder``), so that training and serving see the same crops.
         ``detect=None`` detects unless the image looks like a face crop
-        already (small, square, gray) or the recognizer has no detector.
+        already (small, square, gray) or the recognizer has no detector;
+        ``detect=False`` takes the whole image as the crop.
         """
         from .detect import AutoBlazeFace, BlazeFace, HaarCascade
 
@@ -180,7 +185,7 @@ class Recognizer:
 
             dets = [Detection((0.0, 0.0, float(w), float(h)), 1.0)]
         t2 = time.perf_counter()
-        faces = []
+        out = []
         for d in dets:
             x, y, bw, bh = d.box
             box = [float(x * sx), float(y * sy), float(bw * sx), float(bh * sy)]
@@ -189,15 +194,31 @@ class Recognizer:
                 continue
             side = self.contract.crop.scale * max(bw, bh) * max(sx, sy)     # the crop, in original pixels
             if detect and side < MIN_CROP_SIDE:
-                faces.append(Face(box, float(d.score), None, {}, kps,
-                                  reason=f"face too small: its crop is {side:.0f} px, under {MIN_CROP_SIDE} px"))
+                out.append((Face(box, float(d.score), None, {}, kps,
+                                 reason=f"face too small: its crop is {side:.0f} px, under {MIN_CROP_SIDE} px"), None))
                 continue
             crop = cut(rgb, (0, 0, w, h), self.classifier.size) if not detect else self.face_crop(rgb, d)
-            p = self.classifier.run(crop)
-            i = int(np.argmax(p))
-            faces.append(Face(box, float(d.score), self.classifier.labels[i],
-                              {l: float(v) for l, v in zip(self.classifier.labels, p)}, kps,
-                              uncertain=bool(p[i] < self.min_confidence)))
+            out.append((Face(box, float(d.score), None, {}, kps), crop))
+        self._found_at = (t0, t1, t2)
+        return out
+
+    def predict(self, image, detect: bool | None = None) -> list[Face]:
+        """Faces and expressions in ``image`` (path, bytes, array or PIL image).
+
+        ``detect=None`` detects unless the image looks like a face crop
+        already (small, square, gray) or the recognizer has no detector.
+        """
+        found = self.find_faces(image, detect)
+        t0, t1, t2 = self._found_at
+        faces = []
+        for face, crop in found:
+            if crop is not None:
+                p = self.classifier.run(crop)
+                i = int(np.argmax(p))
+                face.label = self.classifier.labels[i]
+                face.probabilities = {lab: float(v) for lab, v in zip(self.classifier.labels, p)}
+                face.uncertain = bool(p[i] < self.min_confidence)
+            faces.append(face)
         t3 = time.perf_counter()
         self.last_timings = {"decode_ms": (t1 - t0) * 1e3, "detect_ms": (t2 - t1) * 1e3,
                              "classify_ms": (t3 - t2) * 1e3, "total_ms": (t3 - t0) * 1e3}

@@ -112,3 +112,28 @@ def test_firmware_cli_errors(tmp_path, tiny_int8, capsys, monkeypatch):
     # an arena measured elsewhere needs no TFLM here
     assert firmware.main([str(MICRO), "--out", str(tmp_path / "o2"), "--arena", "50000"]) == 0
     assert "#define FER_MODEL_ARENA_SIZE 55296" in (tmp_path / "o2" / "fer_model.h").read_text()
+
+
+def test_firmware_export_takes_a_three_label_model_labels_from_the_file(tmp_path):
+    """A model fine-tuned on a user's labels exports with its own three labels (tests/fixtures), and the C
+    compiles; TFLM gives the label the Python runtime gives on the fixture's crops."""
+    import base64
+    import json
+
+    from tests.conftest import REPO
+
+    g = json.loads((REPO / "tests" / "fixtures" / "three_labels.json").read_text())
+    model = REPO / g["model"]
+    firmware.export(model, tmp_path / "fw", name="mine")
+    header = (tmp_path / "fw" / "mine.h").read_text()
+    source = (tmp_path / "fw" / "mine.c").read_text()
+    assert "#define MINE_NUM_LABELS 3" in header
+    assert 'mine_labels[MINE_NUM_LABELS] = {"calm", "gasp", "grin"}' in source
+    assert "angry" not in source and "neutral" not in source
+    subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", str(tmp_path / "fw" / "mine.c"),
+                    "-o", str(tmp_path / "mine.o")], check=True)
+    m = firmware.TflmModel(model)
+    for case in g["cases"]:
+        crop = np.frombuffer(base64.b64decode(case["crop_b64"]), np.uint8).reshape(48, 48)
+        raw = m.run_raw(crop).reshape(-1)
+        assert g["labels"][int(np.argmax(raw))] == case["label"]

@@ -1,7 +1,10 @@
-"""``python -m train``: train a FER MobileNetV2.
+"""``python -m train``: train a FER MobileNetV2, on FER-2013 or on your own labelled photos.
 
 Examples::
 
+    python -m train --data my_faces/ --out runs/mine                 # DIR/<label>/<image>: fine-tune the release model
+    python -m train --data my_faces/ --out runs/mine --group '^(S[0-9]+)_' --epochs 10
+    python -m train --data crops/ --no-detect --val crops_val/ --out runs/crops
     python -m train --preset release --data /path/to/fer2013
     python -m train --preset paper --set epochs=10 --out runs/paper10
     python -m train --resume --out runs/release
@@ -21,8 +24,18 @@ from pathlib import Path
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--preset", default="release", help="preset name (train/presets) or a YAML file")
-    p.add_argument("--data", help="FER-2013 image-folder root or fer2013.csv (default: $FER_DATA)")
+    p.add_argument("--preset", help="preset name (train/presets) or a YAML file (default: 'own' for a folder of "
+                                    "your own labelled photos, else 'release')")
+    p.add_argument("--data", help="your photos, DIR/<label>/<image> (labels: the folder names), or FER-2013's "
+                                  "image-folder root or fer2013.csv (default: $FER_DATA)")
+    p.add_argument("--labels", help="your folder: the label order, comma-separated (default: folder names, sorted)")
+    p.add_argument("--no-detect", action="store_true", help="your folder: every image is a face crop already "
+                                                             "(default: find faces as fer-infer does)")
+    p.add_argument("--val", dest="val_data", help="your folder: a separate validation folder (same layout)")
+    p.add_argument("--val-split", type=float, help="your folder: share of each label held out for validation "
+                                                   "(default 0.2)")
+    p.add_argument("--group", help="your folder: regular expression whose first group on a file name is the person "
+                                   "(e.g. '^(S[0-9]+)_'), so nobody is on both sides of the split")
     p.add_argument("--out", help="run folder (default: the preset's)")
     p.add_argument("--epochs", type=int, help="override the preset's epochs")
     p.add_argument("--init", help="random, imagenet, torchvision, a .h5/.pth weights file, or a trained .keras model (another cycle)")
@@ -47,17 +60,28 @@ def main(argv=None) -> int:
         if (args.resume or args.evaluate_only) and saved is not None and saved.is_file():
             cfg = config.load_preset(str(saved))
         else:
-            cfg = config.load_preset(args.preset)
+            preset = args.preset
+            if preset is None:
+                preset = "own" if args.data and config.from_dict({"data": args.data}).own_data else "release"
+            cfg = config.load_preset(preset)
         overrides = {}
         for item in args.set:
             if "=" not in item:
                 raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
             k, v = item.split("=", 1)
             overrides[k] = v
-        for k in ("data", "out", "epochs", "init", "strategy"):
+        for k in ("data", "out", "epochs", "init", "strategy", "labels", "val_data", "val_split", "group"):
             if getattr(args, k) is not None:
                 overrides[k] = getattr(args, k)
+        if args.no_detect:
+            overrides["detect"] = "false"
         cfg = config.from_dict(overrides, cfg).validate()
+        own = ("labels", "val_data", "val_split", "group")
+        if not cfg.own_data and (args.no_detect or any(getattr(args, k) is not None for k in own)):
+            raise ConfigError("--labels, --no-detect, --val, --val-split and --group are for a folder of your own "
+                              "photos (DIR/<label>/<image>), not FER-2013")
+        if cfg.own_data and not cfg.data:
+            raise ConfigError("--preset own needs --data DIR (your photos, DIR/<label>/<image>)")
         from . import loop, report
 
         if not args.evaluate_only:
@@ -66,7 +90,12 @@ def main(argv=None) -> int:
 
         task = read_tf_config() if cfg.strategy == "multiworker" else None
         if task is None or task.is_chief:      # the chief alone writes the run's report
-            report.write(cfg)
+            if cfg.own_data:
+                from . import folder_report
+
+                folder_report.write(cfg)
+            else:
+                report.write(cfg)
 
     return run_cli(body)
 

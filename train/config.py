@@ -62,6 +62,19 @@ class TrainConfig:
         ferplus: folder with ``fer2013new.csv`` and the image-folder mapping
             ``fer2013_imagefolder_to_ferplus.csv`` ("" = ``ferplus/`` beside
             the data folder).
+    A user's own folder (``data`` is ``DIR/<label>/<image>``, :mod:`train.folder`):
+        labels: the label order, comma-separated ("" = the folders, sorted;
+            the run writes the resolved order here and in ``labels.json``).
+        detect: find faces by the runtime's detector and crop rule (False:
+            every image is a face crop, ``--no-detect``).
+        val_data: a separate validation folder ("" = split the training folder).
+        val_split: share of each label's faces held out for validation.
+        group: a regular expression whose first group on a file name is the
+            person, so that nobody lands on both sides of the split.
+        head_epochs: epochs that train the new head alone (the rest frozen)
+            before the whole network.
+        patience: stop when validation accuracy has not improved for this many
+            epochs (0 = run every epoch).
     Run:
         epochs, batch_size, seed, out (run folder), strategy
         (default / mirrored / multiworker), qat_epochs, prune_epochs,
@@ -108,6 +121,25 @@ class TrainConfig:
     distill_temperature: float = 1.0
     ferplus_weight: float = 0.0
     ferplus: str = ""
+    labels: str = ""
+    detect: bool = True
+    val_data: str = ""
+    val_split: float = 0.2
+    group: str = ""
+    head_epochs: int = 0
+    patience: int = 0
+
+    @property
+    def own_data(self) -> bool:
+        """Whether ``data`` is a user's folder of labelled photos rather than FER-2013."""
+        from .folder import is_fer2013
+
+        return self.recipe == "own" or bool(self.data and not is_fer2013(self.data) and Path(self.data).is_dir()
+                                            and not (Path(self.data) / "train").is_dir())
+
+    @property
+    def label_names(self) -> tuple[str, ...] | None:
+        return tuple(x for x in self.labels.split(",") if x) or None
 
     def validate(self) -> "TrainConfig":
         if not 32 <= self.image_size <= 224:
@@ -133,6 +165,10 @@ class TrainConfig:
             raise ConfigError(f"distill_temperature must be positive (got {self.distill_temperature})")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch_size must be positive")
+        if not 0.0 < self.val_split < 1.0:
+            raise ConfigError(f"val_split must be between 0 and 1 (got {self.val_split})")
+        if self.head_epochs < 0 or self.patience < 0:
+            raise ConfigError("head_epochs and patience must be >= 0")
         return self
 
     def to_dict(self) -> dict:

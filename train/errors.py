@@ -37,8 +37,12 @@ def cli_error(e: BaseException) -> int | None:
     message and return its exit code. None for anything else (re-raise it)."""
     import sys
 
+    from runtime.errors import FerError
+
     if isinstance(e, (ConfigError, DataError, ModelError, OutputError, PeerError)):
         msg, code = str(e), e.exit_code
+    elif isinstance(e, FerError):      # the runtime's face path: a detector or model problem (2), else data (3)
+        msg, code = str(e), e.exit_code if e.exit_code != 1 else 3
     elif isinstance(e, ModuleNotFoundError):
         msg, code = f"{e.name} is missing; install the training extra: pip install '.[train]'", 2
     elif isinstance(e, OSError):      # e.g. the run folder cannot be created

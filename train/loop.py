@@ -6,7 +6,9 @@ Run folder layout (``cfg.out``)::
     data.json            data checksum, split sizes, skipped rows
     ckpt/last.keras      model + optimizer after the last finished epoch
     ckpt/state.json      that epoch, best validation accuracy so far
-    best.keras           the model with the best validation accuracy (PublicTest)
+    best.keras           the model with the best validation accuracy (PublicTest, or a user's validation split)
+    labels.json          a user's folder: the labels in output order (read by python -m convert.quantize)
+    split.json           a user's folder: which images trained and which validated, per label and group
     history.csv/.json    per-epoch loss and accuracy, train and validation
     train.log            (when started by the CLI) the console output
 """
@@ -81,7 +83,7 @@ def source_model(path: str):
 
 def model_kwargs(cfg: TrainConfig) -> dict:
     """Builder arguments implied by the config (torchvision init = torch padding etc.)."""
-    torch_style = _torch_style(cfg.init)
+    torch_style = _torch_style(resolve_init(cfg.init))
     return dict(image_size=cfg.image_size, alpha=cfg.alpha, channels=cfg.channels, dropout=cfg.dropout, seed=cfg.seed,
                 head_channels=cfg.head_channels, blocks=cfg.blocks, stem=cfg.stem,
                 padding="torch" if torch_style else "keras",
@@ -93,8 +95,8 @@ def build_initialized(cfg: TrainConfig):
     """Build the model and load its initial weights as ``cfg.init`` says."""
     from .model import build_model
 
-    model = build_model(**model_kwargs(cfg))
-    init = cfg.init
+    model = build_model(num_classes=num_classes(cfg), **model_kwargs(cfg))
+    init = resolve_init(cfg.init)
     if init == "random":
         pass
     elif init == "torchvision" or init.endswith((".pth", ".pt")):
@@ -108,7 +110,10 @@ def build_initialized(cfg: TrainConfig):
                                              alpha=cfg.alpha, include_top=False, weights="imagenet")
         _copy_weights(ref, model)
     elif init.endswith(".keras"):
-        _copy_weights(source_model(init), model, init)
+        src = source_model(init)
+        # a new label set gets a new head: every other layer comes from the trained model
+        new_head = int(src.outputs[0].shape[-1]) != num_classes(cfg)
+        _copy_weights(src, model, init, skip=("predictions",) if new_head else ())
     elif init.endswith(".h5"):
         if not Path(init).is_file():
             raise ConfigError(f"init weights not found: {init}")
@@ -128,7 +133,17 @@ def build_initialized(cfg: TrainConfig):
     return model
 
 
-def _copy_weights(src, dst, init: str | None = None) -> int:
+def resolve_init(init: str) -> str:
+    """``init: release`` is the bundled release model's float file (``models/fer_mobilenetv2.keras``)."""
+    if init != "release":
+        return init
+    path = Path(__file__).resolve().parents[1] / "models" / "fer_mobilenetv2.keras"
+    if not path.is_file():
+        raise ConfigError(f"init release: {path} is not in this checkout (pass --init MODEL.keras)")
+    return str(path)
+
+
+def _copy_weights(src, dst, init: str | None = None, skip=()) -> int:
     """Copy every weighted layer of ``dst`` (the dropout layer's mask counter
     excepted) from the same-named layer of ``src``; return how many.
 
@@ -138,7 +153,7 @@ def _copy_weights(src, dst, init: str | None = None) -> int:
     layers ``src`` lacks keep their weights.
     """
     src_names = {layer.name for layer in src.layers}
-    wanted = [layer for layer in dst.layers if layer.weights and layer.name != "dropout"]
+    wanted = [layer for layer in dst.layers if layer.weights and layer.name != "dropout" and layer.name not in skip]
     missing = [layer.name for layer in wanted if layer.name not in src_names]
     n = 0
     for layer in wanted:
@@ -237,12 +252,17 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
 
 
-def class_weights(labels: np.ndarray, power: float) -> dict[int, float] | None:
+def num_classes(cfg: TrainConfig) -> int:
+    """The model's class count: the run's labels (a user's folder), else FER-2013's."""
+    return len(cfg.label_names) if cfg.label_names else NUM_CLASSES
+
+
+def class_weights(labels: np.ndarray, power: float, k: int = NUM_CLASSES) -> dict[int, float] | None:
     """``(N / (K n_c)) ** power`` per class, or None for power 0."""
     if power <= 0:
         return None
-    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
-    w = (counts.sum() / (NUM_CLASSES * np.maximum(counts, 1))) ** power
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    w = (counts.sum() / (k * np.maximum(counts, 1))) ** power
     return {i: float(v) for i, v in enumerate(w)}
 
 
@@ -285,11 +305,12 @@ def epoch_dataset(x, y, cfg: TrainConfig, epoch: int, augment: bool, targets: np
     if cfg.channels == 3:
         xs = np.repeat(xs, 3, axis=-1)
     weighted = targets is not None or share is not None
+    k = num_classes(cfg)
     ys = (targets[rows].astype(np.float32) if targets is not None
-          else np.eye(NUM_CLASSES, dtype=np.float32)[y[rows]])
+          else np.eye(k, dtype=np.float32)[y[rows]])
     if weighted:
-        cw = class_weights(y, cfg.class_weight_power) or {c: 1.0 for c in range(NUM_CLASSES)}
-        sw = np.array([cw[c] for c in range(NUM_CLASSES)], np.float32)[y[rows]]
+        cw = class_weights(y, cfg.class_weight_power, k) or {c: 1.0 for c in range(k)}
+        sw = np.array([cw[c] for c in range(k)], np.float32)[y[rows]]
         ds = tf.data.Dataset.from_tensor_slices((xs, ys, sw))
     else:
         ds = tf.data.Dataset.from_tensor_slices((xs, ys))
@@ -334,9 +355,14 @@ def train_batches(strategy, x, y, cfg: TrainConfig, epoch: int, targets: np.ndar
     return strategy.distribute_datasets_from_function(pipeline)
 
 
-def load_splits(cfg: TrainConfig):
-    """(x_train, y_train, x_val, y_val, data, (soft targets or None, their summary)) as the config asks."""
+def load_splits(cfg: TrainConfig, own=None):
+    """(x_train, y_train, x_val, y_val, data, (soft targets or None, their summary)) as the config asks
+    (``own``: a user's folder already split, :func:`train.folder.for_run`)."""
     from . import dataset, distill
+
+    if own is not None:
+        tr, va, _ = own
+        return tr.images, tr.labels, va.images, va.labels, tr, (None, {})
 
     path = dataset.find_data(cfg.data or None)
     if path is None:
@@ -382,6 +408,40 @@ def _write_history(out: Path, rows: list[dict]) -> None:
     atomic_write_text(out / "history.csv", buf.getvalue())
 
 
+def stalled(rows: list[dict], patience: int) -> bool:
+    """Whether the last ``patience`` epochs all failed to beat the best validation accuracy before them."""
+    if not patience or len(rows) <= patience:
+        return False
+    val = [r["val_accuracy"] for r in rows]
+    return max(val[-patience:]) <= max(val[:-patience])
+
+
+def head_first(model, cfg: TrainConfig, strategy, x_tr, y_tr, x_va, y_va, steps: int, log) -> None:
+    """Train the new head alone for ``cfg.head_epochs`` epochs (every other layer
+    frozen, BatchNorm in inference mode), at ten times the peak learning rate,
+    before the whole network trains: the randomly initialized head then does not
+    send large gradients back through the trained features."""
+    import tf_keras as keras
+
+    frozen = [layer for layer in model.layers if layer.name != "predictions" and layer.trainable]
+    for layer in frozen:
+        layer.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(cfg.lr * 10),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    cw = class_weights(y_tr, cfg.class_weight_power, num_classes(cfg))
+    val = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
+    for e in range(cfg.head_epochs):
+        h = model.fit(train_batches(strategy, x_tr, y_tr, cfg, 500 + e), validation_data=val,
+                      steps_per_epoch=None if strategy.num_replicas_in_sync == 1 else steps,
+                      class_weight=cw if strategy.num_replicas_in_sync == 1 else None,
+                      epochs=1, verbose=1 if sys.stderr.isatty() else 0)
+        log(f"head {e + 1}/{cfg.head_epochs}: loss {h.history['loss'][-1]:.4f} acc {h.history['accuracy'][-1]:.4f} "
+            f"val_acc {h.history['val_accuracy'][-1]:.4f}")
+    for layer in frozen:
+        layer.trainable = True
+
+
 def _save_model(model, path: Path) -> None:
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
@@ -417,22 +477,35 @@ def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         if state_path.is_file():
             raise ConfigError(f"{run_dir} holds an earlier run: add --resume to continue it, or pick another --out")
+    own = None
+    if cfg.own_data:
+        # a user's folder is read, checked and split before anything is written: bad data leaves no run folder
+        from . import folder
+
+        own = folder.for_run(cfg, log)
+        cfg.labels = ",".join(own[0].label_names)
     out.mkdir(parents=True, exist_ok=True)        # an unwritable run folder fails here, before any peer waits
     # A multi-worker strategy configures TensorFlow's runtime: it comes before any other TensorFlow call.
     strategy = get_strategy(cfg.strategy, target.task)
     log = tee(log, out / "train.log")
     keras.utils.set_random_seed(cfg.seed)
 
-    x_tr, y_tr, x_va, y_va, data, (t_tr, soft_info) = load_splits(cfg)
+    x_tr, y_tr, x_va, y_va, data, (t_tr, soft_info) = load_splits(cfg, own)
+    if own is not None:
+        from . import folder
+
+        folder.write_run_record(out, cfg, own)
     # several replicas use whole global batches only (epoch_dataset)
     steps = (math.ceil if strategy.num_replicas_in_sync == 1 else math.floor)(len(x_tr) / cfg.batch_size)
     config_mod.save(cfg, out / "config.yaml")
     atomic_write_json(out / "data.json", {
         "data_checksum_sha256": data.checksum, "train": int(len(x_tr)), "val": int(len(x_va)),
-        "val_split": "balanced subset of Training" if cfg.subset_train else "PublicTest",
+        "val_split": ("a user's folder: split.json" if own is not None else
+                      "balanced subset of Training" if cfg.subset_train else "PublicTest"),
         "skipped": data.skipped, "soft_targets": soft_info,
-        "init_sha256": (file_sha256(cfg.init) if Path(cfg.init).suffix in (".keras", ".h5", ".pth", ".pt")
-                        and Path(cfg.init).is_file() else None)})
+        "init_sha256": (file_sha256(resolve_init(cfg.init))
+                        if Path(resolve_init(cfg.init)).suffix in (".keras", ".h5", ".pth", ".pt")
+                        and Path(resolve_init(cfg.init)).is_file() else None)})
 
     log(f"strategy {cfg.strategy}: {strategy.num_replicas_in_sync} replica(s)"
         + ("" if target.chief else f"; not the chief: writing only to {out}, removed at the end"))
@@ -448,12 +521,18 @@ def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
             log(f"resuming {out} after epoch {start_epoch} (best val accuracy {best:.4f})")
         else:
             model = build_initialized(cfg)
+            if cfg.head_epochs:
+                head_first(model, cfg, strategy, x_tr, y_tr, x_va, y_va, steps, log)
             compile_model(model, cfg, steps)
     rows = _history_rows(run_dir)[:start_epoch]
-    cw = class_weights(y_tr, cfg.class_weight_power)
+    cw = class_weights(y_tr, cfg.class_weight_power, num_classes(cfg))
     val_ds = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
     t_start = time.time()
     for epoch in range(start_epoch, cfg.epochs):
+        if stalled(rows, cfg.patience):
+            log(f"early stop: validation accuracy has not improved for {cfg.patience} epochs "
+                f"(best {best:.4f} at epoch {1 + int(np.argmax([r['val_accuracy'] for r in rows]))})")
+            break
         t0 = time.time()
         log(f"epoch {epoch + 1}/{cfg.epochs}")
         plain = strategy.num_replicas_in_sync == 1 and t_tr is None

@@ -14,20 +14,21 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int = NUM_CLASSES) -> n
     return m
 
 
-def per_class(cm: np.ndarray) -> dict[str, dict[str, float]]:
+def per_class(cm: np.ndarray, labels=None) -> dict[str, dict[str, float]]:
     tp = np.diag(cm).astype(np.float64)
     prec = np.divide(tp, cm.sum(0), out=np.zeros_like(tp), where=cm.sum(0) > 0)
     rec = np.divide(tp, cm.sum(1), out=np.zeros_like(tp), where=cm.sum(1) > 0)
     f1 = np.divide(2 * prec * rec, prec + rec, out=np.zeros_like(tp), where=(prec + rec) > 0)
     return {name: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]),
-                   "support": int(cm[i].sum())} for i, name in enumerate(LABELS[: len(cm)])}
+                   "support": int(cm[i].sum())} for i, name in enumerate((labels or LABELS)[: len(cm)])}
 
 
-def summarize(y_true: np.ndarray, probs: np.ndarray) -> dict:
-    """Accuracy, macro-F1, per-class P/R/F1, confusion matrix, ECE."""
+def summarize(y_true: np.ndarray, probs: np.ndarray, labels=None) -> dict:
+    """Accuracy, macro-F1, per-class P/R/F1, confusion matrix, ECE (``labels``: the class names, FER-2013's by
+    default)."""
     y_pred = probs.argmax(1)
     cm = confusion(y_true, y_pred, probs.shape[1])
-    pc = per_class(cm)
+    pc = per_class(cm, labels)
     return {"n": int(len(y_true)), "accuracy": float((y_pred == y_true).mean()) if len(y_true) else 0.0,
             "macro_f1": float(np.mean([v["f1"] for v in pc.values()])), "per_class": pc,
             "confusion": cm.tolist(), "ece": expected_calibration_error(y_true, probs)}

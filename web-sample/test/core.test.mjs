@@ -96,3 +96,17 @@ test('wrong files get one clear error', async () => {
   await assert.rejects(readContract(cut_), /out of bounds|no fer_contract|subgraph/);
   assert.throws(() => tensors(new Uint8Array([1, 2, 3])), /not a TensorFlow Lite model/);
 });
+
+test('a three-label model (a user\'s own labels) gives its own labels', async () => {
+  const g = JSON.parse(readFileSync(new URL('tests/fixtures/three_labels.json', repo)));
+  const c = await readContract(new Uint8Array(readFileSync(new URL(g.model, repo))));
+  assert.deepEqual(c.labels, g.labels);
+  assert.equal(c.labels.length, 3);
+  assert.equal(c.output.scale, g.output_scale);
+  for (const k of g.cases) {
+    const probs = calibrate(dequantize(Uint8Array.from(k.raw_output), c.output), c.temperature);
+    assert.equal(probs.length, 3);
+    probs.forEach((p, i) => assert.ok(Math.abs(p - k.probabilities[i]) < 1e-6, `${k.name}[${i}]`));
+    assert.equal(label(probs, c).label, k.label, k.name);
+  }
+});

@@ -59,4 +59,23 @@ class CoreTest {
     fun aModelWithoutMetadataIsRefused() {
         Contract.fromModel(ByteArray(64))
     }
+
+    /** A model fine-tuned on a user's own labels: the core reads its three labels from the file. */
+    @Test fun aThreeLabelModelGivesItsOwnLabels() {
+        @Suppress("UNCHECKED_CAST")
+        val g = Json.parse(File(root, "tests/fixtures/three_labels.json").readText()) as Map<String, Any?>
+        val c = Contract.fromModel(File(root, g["model"] as String).readBytes())
+        assertEquals(g["labels"], c.labels)
+        assertEquals(3, c.labels.size)
+        @Suppress("UNCHECKED_CAST")
+        for (case in g["cases"] as List<Map<String, Any?>>) {
+            val crop = Base64.getDecoder().decode(case["crop_b64"] as String)
+            assertArrayEquals(crop, Preprocess.inputBytes(crop, c))
+            val raw = (case["raw_output"] as List<*>).map { (it as Double).toInt().toByte() }.toByteArray()
+            val probs = Postprocess.calibrate(Postprocess.dequantizeUint8(raw, (g["output_scale"] as Double).toFloat(),
+                (g["output_zero_point"] as Double).toInt()), c.temperature)
+            assertEquals(3, probs.size)
+            assertEquals(case["label"], Postprocess.label(probs, c).label)
+        }
+    }
 }
