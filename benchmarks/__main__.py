@@ -153,7 +153,11 @@ def main(argv=None) -> int:
             if not a.quick:    # each detector on the sample photos and on a group photo of far faces
                 group = [latency.group_photo(REPO / "build" / "photos")]
                 r["detectors"] = [latency.photo_latency(model, ph, 1, 3, runs, 3.0, detector=d)
-                                  for d in ("short", "full", "auto") for ph in (photos[:1], group)]
+                                  for d in ("short", "full", "auto", "all") for ph in (photos[:1], group)]
+            if not a.quick:    # the whole pipeline: detector modes, auto's misses, folders, tracked video, fer
+                from benchmarks import pipeline
+
+                r["pipeline"] = pipeline.measure(model, log=_log, peers=not a.no_peers)
             if not a.quick:    # a phone-size JPEG, decoded at reduced scale (the default) and whole
                 phone = [latency.phone_photo(REPO / "build" / "photos")]
                 r["phone_photo"] = [latency.photo_latency(model, phone, 1, 3, runs, 3.0, reduce_jpeg=x)
@@ -169,7 +173,7 @@ def main(argv=None) -> int:
             clip = latency.video_clip(REPO / "build" / "photos")
             if clip is not None and cached_detector_path() is not None:
                 _log(f"[2/{steps}] video, 720p, end to end")
-                r["video"] = latency.video_fps(model, clip)
+                r["video"] = {k: v for k, v in latency.video_fps(model, clip, detect_every=10).items() if k != "labels"}
         _log(f"[3/{steps}] cold start")
         r["cold_start"] = latency.cold_start(model, photos[0], 1 if a.quick else 5)
         r["plots"] = []

@@ -77,13 +77,19 @@ def headline() -> str:
               f"report `benchmarks/results/{path.with_suffix('.md').name}`). PrivateTest is FER-2013's test split, "
               "never used to choose; every figure is in [docs/results.md](docs/results.md).", ""]
     lines += report.tier_lines(r)
+    pipe = r.get("pipeline")
+    src = "the same run"
+    if not pipe and (REPO / "benchmarks" / "results" / "pipeline.json").is_file():
+        pipe = json.loads((REPO / "benchmarks" / "results" / "pipeline.json").read_text())
+        src = f"`{pipe.get('command', 'python -m benchmarks.pipeline').strip()}`, {pipe['date']}, report " \
+              "`benchmarks/results/pipeline.md`"
+    if pipe:
+        from benchmarks import pipeline
+
+        lines += ["", f"The whole pipeline ({src}):", ""] + pipeline.headline_lines(pipe)
     peer = (r.get("peers") or {}).get("fer")
     if peer:
-        lines += ["", f"Peer, same run: PyPI `fer` {peer['version']}, PrivateTest "
-                  f"{report.pct(peer['accuracy']['PrivateTest']['accuracy'])}; one crop "
-                  f"{peer['crop_latency']['p50']:.2f} ms ({peer['crop_ratio']:.1f}x ours)"
-                  + (f"; a photo {peer['pipeline']['median_of_photo_medians_ms']:.1f} ms ({peer['photo_ratio']:.1f}x "
-                     "ours)." if peer.get("pipeline") else ".")]
+        lines += ["", report.peer_text(peer, "Peer, in the run of the tier table")]
     return "\n".join(lines + ["", HEAD_END])
 
 
@@ -171,11 +177,7 @@ def section() -> str:
                       f"| peak RSS of that process | {c['peak_rss_mb_max']:.0f} MB |"]
         peer = (r.get("peers") or {}).get("fer")
         if peer:
-            lines += ["", f"Same run, PyPI `fer` {peer['version']}: PrivateTest accuracy "
-                      f"{report.pct(peer['accuracy']['PrivateTest']['accuracy'])}; one crop "
-                      f"{peer['crop_latency']['p50']:.2f} ms ({peer['crop_ratio']:.1f}x ours)"
-                      + (f"; its photo pipeline {peer['pipeline']['median_of_photo_medians_ms']:.1f} ms "
-                         f"({peer['photo_ratio']:.1f}x ours)." if peer.get("pipeline") else ".")]
+            lines += ["", report.peer_text(peer, "Same run")]
         if r.get("pi4"):
             lines += ["", "Raspberry Pi 4: " + report.pi4_text(r)]
         if r.get("consistency"):
@@ -183,6 +185,13 @@ def section() -> str:
                       "[consistency.md](consistency.md)):", ""] + report.consistency_lines(r["consistency"])
             if r.get("consistency_float"):
                 lines += ["", report.float_pair_text(r["consistency_float"])]
+    pipe_file = REPO / "benchmarks" / "results" / "pipeline.json"
+    pipe = (got[1].get("pipeline") if got else None) or (json.loads(pipe_file.read_text()) if pipe_file.is_file()
+                                                        else None)
+    if pipe:
+        from benchmarks import pipeline
+
+        lines += ["", pipeline.markdown(pipe).replace("# Pipeline speed", "The whole pipeline:").rstrip()]
     lines += ["", END]
     return "\n".join(lines)
 

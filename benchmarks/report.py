@@ -87,6 +87,14 @@ def tier_lines(r: dict) -> list[str]:
     return lines
 
 
+def peer_text(peer: dict, lead: str) -> str:
+    """One sentence on the PyPI fer package of a benchmark run: accuracy, crop time, photo time, with ratios."""
+    return (f"{lead}, PyPI `fer` {peer['version']}: PrivateTest accuracy {pct(peer['accuracy']['PrivateTest']['accuracy'])}"
+            f"; one crop {peer['crop_latency']['p50']:.2f} ms ({peer['crop_ratio']:.1f}x ours)"
+            + (f"; its photo pipeline {peer['pipeline']['median_of_photo_medians_ms']:.1f} ms "
+               f"({peer['photo_ratio']:.1f}x ours)." if peer.get("pipeline") else "."))
+
+
 def consistency_lines(c: dict) -> list[str]:
     """The interpreter-consistency matrix (benchmarks.consistency) as Markdown rows, one per tier x pair."""
     lines = ["| model | kernels A | kernels B | crops | same label | largest difference | mean difference | "
@@ -161,12 +169,17 @@ def markdown(r: dict) -> str:
     lines += photos_lines(r)
     if r.get("video"):
         v = r["video"]
-        lines.append(f"| video `{v['clip']}` ({v['size']}, {v['frames']} frames): decode + detect + crop + classify "
-                     f"every frame, {v['threads']} thread | {v['fps']:.1f} frames/s |")
+        lines.append(f"| video `{v['clip']}` ({v['size']}, {v['frames']} frames): decode + faces (detector every "
+                     f"{v.get('detect_every', 1)} frames, tracked between) + crop + classify every frame, "
+                     f"{v['threads']} thread | {v['fps']:.1f} frames/s |")
     if r.get("cold_start"):
         c = r["cold_start"]
         lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",
                   f"| peak RSS of that process | {c['peak_rss_mb_max']:.0f} MB |"]
+    if r.get("pipeline"):
+        from benchmarks import pipeline
+
+        lines += ["", pipeline.markdown(r["pipeline"]).replace("# Pipeline speed", "## The whole pipeline"), ""]
     if r.get("tta"):
         lines += ["", "## Flip averaging (`--tta flip`)", "",
                   "Each face classified as is and mirrored, probabilities averaged: accuracy from the rows "

@@ -182,7 +182,19 @@ def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray, names=
             out["per_class_delta"][name] = float((yt[m] == c).mean() - (yf[m] == c).mean())
     out["drop_points"] = 100.0 * (out["float_accuracy"] - out["tflite_accuracy"])
     out["_tflite_probs"] = pt
+    out["_float_right"], out["_tflite_right"] = yf == labels, yt == labels
     return out
+
+
+def sign_test(float_right: np.ndarray, tflite_right: np.ndarray) -> float:
+    """One-sided p-value that int8 is less accurate than float: of the faces exactly one of them gets right,
+    how likely so few are int8's if each were a coin toss (exact binomial)."""
+    from math import comb
+
+    worse = int(np.sum(float_right & ~tflite_right))
+    better = int(np.sum(~float_right & tflite_right))
+    n = worse + better
+    return float(sum(comb(n, k) for k in range(better + 1)) / 2 ** n) if n else 1.0
 
 
 def debug_report(model, qcfg: QuantizationConfig, calibration: np.ndarray, top: int = 15) -> list[dict]:
@@ -320,6 +332,7 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
         eval_split = f"the run's validation split ({len(val)} faces)"
         gate = evaluate(model, tflite, val.images, val.labels, labels)
         gate.update(split="validation", max_drop_points=max_drop, data_checksum_sha256=val.checksum)
+        gate["sign_test_p"] = sign_test(gate.pop("_float_right"), gate.pop("_tflite_right"))
         from convert.hints import fit_temperature
 
         temperature = fit_temperature(gate.pop("_tflite_probs"), val.labels)
@@ -339,15 +352,23 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
                             "or skip it explicitly with --skip-gate (recorded in the metadata)")
         split = dataset.load(path).split(eval_split)
         gate = evaluate(model, tflite, split.images, split.labels)
-        gate.pop("_tflite_probs")
+        for k in ("_tflite_probs", "_float_right", "_tflite_right"):
+            gate.pop(k)
         gate.update(split=eval_split, max_drop_points=max_drop, data_checksum_sha256=split.checksum)
     if gate is not None:
         report["gate"] = gate
         log(f"{eval_split}: float {100 * gate['float_accuracy']:.2f}%  tflite {100 * gate['tflite_accuracy']:.2f}%  "
             f"drop {gate['drop_points']:.2f} points  agreement {100 * gate['top1_agreement']:.2f}%")
-        if gate["drop_points"] > max_drop:
+        # a user's validation split is small: one face is half a point of 200. There the gate fails only
+        # when int8 is also measurably worse (sign test on the faces float and int8 disagree on, p < 0.05)
+        p = gate.get("sign_test_p")
+        if gate["drop_points"] > max_drop and (p is None or p < 0.05):
             raise GateError(f"accuracy gate failed: {qcfg.mode} is {gate['drop_points']:.2f} points below float "
-                            f"on {eval_split} (--max-drop {max_drop}); nothing written")
+                            f"on {eval_split} (--max-drop {max_drop}"
+                            + (f", sign test p = {p:.3f}" if p is not None else "") + "); nothing written")
+        if p is not None and gate["drop_points"] > max_drop:
+            log(f"int8 is {gate['drop_points']:.2f} points below float on {len(val)} faces, within chance "
+                f"(sign test p = {p:.3f}); passed")
     contract = ModelContract(labels=labels, input=inp, crop=_crop_rule(), temperature=temperature)
     extra = {"quantization": {k: v for k, v in report.items() if k != "debug_worst_layers"},
              "accuracy_gate": "skipped by --skip-gate" if skip_gate else "passed"}

@@ -137,7 +137,12 @@ class Classifier:
 
     # -- running ------------------------------------------------------------
     def run_raw(self, crop: np.ndarray) -> np.ndarray:
-        """The output tensor as the interpreter gives it (quantized for int8 models)."""
+        """The output tensor as the interpreter gives it (quantized for int8 models).
+
+        Faces of one photo or frame go through this one interpreter in turn: the
+        converted graph has a batch of one (``convert.graph``), and resizing
+        XNNPACK's input to each photo's face count would re-plan the graph every
+        time, which costs more than the invokes it saves."""
         self.interpreter.set_tensor(self._in["index"], self.input_tensor(crop))
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self._out["index"]).copy()

@@ -44,10 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "and quickest, least accurate)")
     p.add_argument("--sample", action="store_true", help="also run on the bundled sample photo")
     p.add_argument("--no-detect", action="store_true", help="treat every input as a face crop")
-    p.add_argument("--detector", default="auto", choices=["auto", "short", "full", "blazeface", "haar"],
+    p.add_argument("--detector", default="auto", choices=["auto", "all", "short", "full", "blazeface", "haar"],
                    help="face detector: BlazeFace short-range (short, alias blazeface: faces within about 2 m), "
-                   "full-range (full: farther, smaller faces), auto (both, tiles for large photos: selfies and "
-                   "group photos), or OpenCV's Haar cascade")
+                   "full-range (full: farther, smaller faces), auto (short-range first; full-range and then tiles "
+                   "of large photos only when the faces found so far leave room for smaller ones), all (every "
+                   "pass on every photo), or OpenCV's Haar cascade")
     p.add_argument("--min-score", type=float, default=0.5, help="face detection threshold")
     p.add_argument("--align", action="store_true", help="rotate faces upright by the eye keypoints")
     p.add_argument("--min-face", type=float, default=0.0, metavar="PX",
@@ -62,10 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--csv", action="store_true", help="CSV, one row per face")
     p.add_argument("--top-k", type=int, default=3, help="probabilities to show per face (0 = all)")
     p.add_argument("--annotate", metavar="DIR", help="write copies of the images with boxes and labels")
-    p.add_argument("--threads", type=int, default=None, help="interpreter threads")
+    p.add_argument("--threads", type=int, default=None, help="interpreter threads (default: 1 a worker)")
+    p.add_argument("--workers", type=int, default=None, help="processes that decode, detect and classify a folder "
+                   "or a list of photos in parallel (default: one a CPU core); output stays in input order")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images with more pixels")
     p.add_argument("--camera", type=int, metavar="INDEX", help="live camera (needs OpenCV)")
     p.add_argument("--smooth", type=float, default=0.6, help="video: weight of the past in probability smoothing")
+    p.add_argument("--detect-every", type=int, default=10, metavar="N",
+                   help="video: run the face detector on every N-th analysed frame (and when a face is lost); in "
+                   "between, each face's box follows from the last frame (1 = detect every frame)")
     sample = p.add_mutually_exclusive_group()
     sample.add_argument("--every", type=float, metavar="SECONDS", help="video: analyse one frame every SECONDS")
     sample.add_argument("--fps", type=float, metavar="N", help="video: analyse about N frames a second")
@@ -112,6 +118,62 @@ def expand_inputs(items: list[str]) -> tuple[list[str], list[str]]:
     return files, errors
 
 
+_WORKER = {}
+
+
+def _worker_init(kwargs: dict, no_detect: bool, annotate: str | None) -> None:
+    """A worker process of ``--workers``: its own recognizer; Ctrl-C is the parent's to handle."""
+    import signal
+
+    from .recognizer import Recognizer
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER.update(rec=Recognizer(**kwargs), no_detect=no_detect, annotate=annotate)
+
+
+def _analyse(rec, path: str, no_detect: bool, annotate: str | None):
+    """One photo: ``("ok", faces, timings, size)``, ``("image", message)`` for a photo that cannot be used,
+    ``("fatal", exception)`` for anything that stops the run (a broken detector)."""
+    from .errors import FerError, ImageError
+
+    try:
+        faces = rec.predict(path, detect=None if not no_detect else False)
+        timings, size = dict(rec.last_timings), rec.last_size
+        if annotate:
+            from .preprocess import load_image
+
+            _annotate_image(path, load_image(path, rec.max_pixels), faces, annotate)
+        return ("ok", faces, timings, size)
+    except ImageError as e:
+        return ("image", str(e))
+    except FerError as e:
+        return ("fatal", e)
+
+
+def _analyse_in_worker(path: str):
+    return _analyse(_WORKER["rec"], path, _WORKER["no_detect"], _WORKER["annotate"])
+
+
+def _results(rec, kwargs: dict, files: list[str], args, workers: int):
+    """``(path, result)`` in input order: in this process, or from ``workers`` processes."""
+    if workers <= 1:
+        for path in files:
+            yield path, _analyse(rec, path, args.no_detect, args.annotate)
+        return
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    pool = ctx.Pool(workers, _worker_init, (kwargs, args.no_detect, args.annotate))
+    try:
+        # in order, one photo at a time a worker: a slow photo holds back only the lines after it
+        for path, res in zip(files, pool.imap(_analyse_in_worker, files, chunksize=1)):
+            yield path, res
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
 def _table(path, faces, timings, top_k) -> str:
     lines = [f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''} ({timings.get('total_ms', 0):.1f} ms)"]
     for i, f in enumerate(faces):
@@ -152,8 +214,6 @@ def _run(args) -> int:
     import time
     from pathlib import Path
 
-    from .errors import FerError, ImageError
-
     if args.fetch_detector:
         from .fetch import fetch_detector
 
@@ -176,6 +236,9 @@ def _run(args) -> int:
     from .preprocess import DEFAULT_MAX_PIXELS
     from .recognizer import Recognizer
 
+    if args.detect_every < 1:
+        print("fer-infer: error: --detect-every must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
     if (args.every is not None and args.every <= 0) or (args.fps is not None and args.fps <= 0):
         print("fer-infer: error: --every and --fps must be positive", file=sys.stderr)
         return EXIT_USAGE
@@ -183,10 +246,14 @@ def _run(args) -> int:
         print("fer-infer: error: --min-face must be >= 0 and --min-confidence within 0..1", file=sys.stderr)
         return EXIT_USAGE
 
+    if args.workers is not None and args.workers < 1:
+        print("fer-infer: error: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
     t_start = time.perf_counter()
-    rec = Recognizer(args.model, detector="none" if args.no_detect else args.detector, threads=args.threads,
-                     align=args.align, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, min_score=args.min_score,
-                     tta=args.tta, min_face=args.min_face, min_confidence=args.min_confidence)
+    kwargs = dict(model=args.model, detector="none" if args.no_detect else args.detector, threads=args.threads,
+                  align=args.align, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, min_score=args.min_score,
+                  tta=args.tta, min_face=args.min_face, min_confidence=args.min_confidence)
+    rec = Recognizer(**kwargs)
     if args.camera is not None or any(Path(i).suffix.lower() in VIDEO_EXTS for i in inputs):
         from .video import run_video
 
@@ -205,29 +272,28 @@ def _run(args) -> int:
         writer.writerow(["path", "face", "x", "y", "width", "height", "score", "label", "uncertain"]
                         + list(rec.classifier.labels))
     show_progress = not args.quiet and len(files) > 1 and sys.stderr.isatty()
-    for n, path in enumerate(files, 1):
+    import os
+
+    workers = args.workers if args.workers is not None else min(len(files), os.cpu_count() or 1)
+    if workers > 1 and args.threads is None:
+        kwargs["threads"] = 1            # the cores go to the workers
+    for n, (path, res) in enumerate(_results(rec, kwargs, files, args, min(workers, len(files))), 1):
         if show_progress:
             print(f"\r[{n}/{len(files)}] {path[-50:]:<50}", end="", file=sys.stderr, flush=True)
-        try:
-            faces = rec.predict(path, detect=None if not args.no_detect else False)
-            timings = dict(rec.last_timings)
-            size = rec.last_size
-            if n == 1:
-                timings["first_result_ms"] = (time.perf_counter() - t_start) * 1e3
-            if args.annotate:
-                from .preprocess import load_image
-
-                _annotate_image(path, load_image(path, rec.max_pixels), faces, args.annotate)
-        except ImageError as e:
+        if res[0] == "fatal":
+            raise res[1]
+        if res[0] == "image":
             failed += 1
             if show_progress:
                 print(file=sys.stderr)
-            print(f"fer-infer: {e}", file=sys.stderr)
+            print(f"fer-infer: {res[1]}", file=sys.stderr)
             if args.json:
-                print(json.dumps({"path": path, "error": str(e)}), file=out)
+                print(json.dumps({"path": path, "error": res[1]}), file=out)
+                out.flush()
             continue
-        except FerError:
-            raise
+        _, faces, timings, size = res
+        if n == 1:
+            timings["first_result_ms"] = (time.perf_counter() - t_start) * 1e3
         if args.json:
             rec_obj = {"path": path, "width": size[0], "height": size[1],
                        "faces": [f.to_dict(args.top_k or None) for f in faces],

@@ -31,6 +31,11 @@ BLAZEFACE_MIN_FACE = 0.12
 #: the same for full-range alone and for auto (with tiles); measured in tests/test_runtime.py
 BLAZEFACE_FULL_MIN_FACE = 0.06
 AUTO_MIN_FACE = 0.03
+#: auto stops after a pass when every face found so far is at least this many
+#: times the smallest face that pass finds (AutoBlazeFace.needs_next)
+AUTO_SPREAD = 1.5
+#: ... and every face found so far scores at least this (a doubtful box is no reason to stop)
+AUTO_SURE = 0.75
 #: SSD anchor layout of the short-range model: (feature-map side, anchors per cell).
 BLAZEFACE_LAYERS = ((16, 2), (8, 6))
 #: the full-range model: 192x192 input, one 48x48 anchor layer
@@ -241,16 +246,38 @@ def _short_range_box(box: np.ndarray) -> np.ndarray:
 
 
 class AutoBlazeFace:
-    """Short-range and full-range together, so that a selfie and a group photo
-    both work: short-range on the whole photo, full-range on the whole photo
-    and, for photos of at least :data:`TILE_FROM` pixels, on 3x3 overlapping
-    tiles (:meth:`tiles`), which finds faces of about 3% of the longer side.
-    Overlapping detections are merged, short-range boxes preferred (the crop
-    rule was measured on them)."""
+    """Short-range, full-range and tiles, each pass only when the passes before
+    it cannot rule out faces it would find, so that a selfie costs short-range
+    alone and a group photo still has every face.
 
-    def __init__(self, short: BlazeFace, full: BlazeFace):
+    The passes, each finding smaller faces (fraction of the photo's longer side):
+
+    1. short-range on the whole photo (faces down to :data:`BLAZEFACE_MIN_FACE`);
+    2. full-range on the whole photo (down to :data:`BLAZEFACE_FULL_MIN_FACE`);
+    3. full-range on 3x3 overlapping tiles (:meth:`tiles`, photos of at least
+       :data:`TILE_FROM` pixels), down to :data:`AUTO_MIN_FACE`.
+
+    The rule (:meth:`needs_next`): after a pass, stop when it found faces, each
+    scored at least :data:`AUTO_SURE`, and the smallest of all found so far is
+    at least :data:`AUTO_SPREAD` times the smallest face that pass can find:
+    the faces of one photo are taken to be within that factor of each other in
+    size, so a face the next pass would find (smaller than this pass's limit)
+    is not expected. A photo where the passes so far found nothing, or only
+    doubtful boxes, goes on. What the rule misses is a much smaller
+    face beside a large one (someone far behind a selfie): ``--detector full``
+    or :meth:`exhaustive` searches every pass. ``python -m benchmarks`` measures
+    the misses on its group photos against :meth:`exhaustive`.
+
+    Overlapping detections are merged, short-range boxes preferred (the crop
+    rule was measured on them). :attr:`last_passes` names the passes the last
+    photo took."""
+
+    def __init__(self, short: BlazeFace, full: BlazeFace, exhaustive: bool = False):
         self.short, self.full = short, full
-        self.name = "blazeface-auto"
+        self.exhaustive = exhaustive
+        self.name = "blazeface-auto" + ("-exhaustive" if exhaustive else "")
+        self.last_passes: list[str] = []
+        self.wants_tiles = False
 
     @property
     def min_score(self):
@@ -270,12 +297,18 @@ class AutoBlazeFace:
         ys = sorted({0, (h - th) // 2, h - th})
         return [(x, y, x + tw, y + th) for y in ys for x in xs]
 
-    def detect(self, rgb) -> list[Detection]:
-        from PIL import Image
+    @staticmethod
+    def needs_next(found: list, side: float, limit: float) -> bool:
+        """Whether a pass that finds faces down to ``limit`` (of the longer side ``side``) leaves room for
+        smaller faces: nothing found yet, a found face under :data:`AUTO_SPREAD` times ``limit``, or one
+        scored under :data:`AUTO_SURE`."""
+        if not found:
+            return True
+        smallest = min(max(d.box[2], d.box[3]) for d, _ in found) / side
+        return smallest < AUTO_SPREAD * limit or min(d.score for d, _ in found) < AUTO_SURE
 
-        im = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.asarray(rgb, np.uint8))
-        found = [(d, 1) for d in self.short.detect(im)] + [(d, 0) for d in self.full.detect(im)]
-        W, H = im.size
+    def _tile_pass(self, im, W: int, H: int) -> list:
+        out = []
         for x0, y0, x1, y1 in self.tiles(W, H):
             for d in self.full.detect(im.crop((x0, y0, x1, y1))):
                 bx, by, bw, bh = d.box
@@ -283,8 +316,31 @@ class AutoBlazeFace:
                 if (x0 > 0 and bx <= 1) or (y0 > 0 and by <= 1) or (x1 < W and bx + bw >= x1 - x0 - 1) \
                         or (y1 < H and by + bh >= y1 - y0 - 1):
                     continue
-                found.append((Detection((bx + x0, by + y0, bw, bh), d.score,
-                                        tuple((px + x0, py + y0) for px, py in d.keypoints)), 0))
+                out.append((Detection((bx + x0, by + y0, bw, bh), d.score,
+                                      tuple((px + x0, py + y0) for px, py in d.keypoints)), 0))
+        return out
+
+    def detect(self, rgb, tiles: bool = True) -> list[Detection]:
+        """Faces in an RGB image; with ``tiles=False`` the tile pass is left out, and
+        :attr:`wants_tiles` says whether the rule asked for it (``Recognizer``
+        then decodes a reduced JPEG again, larger, for the tiles)."""
+        from PIL import Image
+
+        im = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.asarray(rgb, np.uint8))
+        W, H = im.size
+        side = float(max(W, H))
+        found = [(d, 1) for d in self.short.detect(im)]
+        passes = ["short"]
+        self.wants_tiles = False
+        if self.exhaustive or self.needs_next(found, side, BLAZEFACE_MIN_FACE):
+            found += [(d, 0) for d in self.full.detect(im)]
+            passes.append("full")
+            self.wants_tiles = bool(self.tiles(W, H)) and (
+                self.exhaustive or self.needs_next(found, side, BLAZEFACE_FULL_MIN_FACE))
+            if self.wants_tiles and tiles:
+                found += self._tile_pass(im, W, H)
+                passes.append("tiles")
+        self.last_passes = passes
         # short-range first, then by score; a detection overlapping one kept is dropped
         found.sort(key=lambda t: (-t[1], -t[0].score))
         kept: list[Detection] = []
@@ -325,7 +381,7 @@ class HaarCascade:
 
 
 #: detector names: "short" and "blazeface" are the same (short-range)
-DETECTORS = ("auto", "short", "full", "blazeface", "haar")
+DETECTORS = ("auto", "all", "short", "full", "blazeface", "haar")
 
 
 def blazeface_model(name: str = "auto"):
@@ -336,7 +392,7 @@ def blazeface_model(name: str = "auto"):
 
     if name == "full":
         return cached_full_range_path()
-    return cached_detector_path() if name in ("auto", "blazeface", "short") else None
+    return cached_detector_path() if name in ("auto", "all", "blazeface", "short") else None
 
 
 def min_face_fraction(detector) -> float:
@@ -345,8 +401,14 @@ def min_face_fraction(detector) -> float:
     (known without loading it)."""
     from .fetch import cached_full_range_path
 
-    if isinstance(detector, AutoBlazeFace) or (detector == "auto" and cached_full_range_path() is not None):
+    if (isinstance(detector, AutoBlazeFace) and detector.exhaustive) or (
+            detector == "all" and cached_full_range_path() is not None):
         return AUTO_MIN_FACE
+    if isinstance(detector, AutoBlazeFace) or (detector == "auto" and cached_full_range_path() is not None):
+        # for decoding: auto decodes a JPEG at the size its first pass needs (short-range's), and again larger
+        # only when the faces it finds there are too small for good crops, or it goes on to tiles
+        # (Recognizer._decode_again)
+        return BLAZEFACE_MIN_FACE
     if (isinstance(detector, BlazeFace) and detector.full) or detector == "full":
         return BLAZEFACE_FULL_MIN_FACE
     return BLAZEFACE_MIN_FACE
@@ -364,12 +426,13 @@ def load_detector(name: str = "auto", threads: int | None = None, backend=None):
 
     if name not in DETECTORS:
         raise DetectorError(f"unknown detector {name!r} (one of {', '.join(DETECTORS)})")
-    if name in ("auto", "blazeface", "short", "full"):
+    if name in ("auto", "all", "blazeface", "short", "full"):
         p = blazeface_model(name)
         if p is not None:
             det = BlazeFace(p, threads=threads, backend=backend)
-            full = cached_full_range_path() if name == "auto" else None
-            return AutoBlazeFace(det, BlazeFace(full, threads=threads, backend=backend)) if full else det
+            full = cached_full_range_path() if name in ("auto", "all") else None
+            return AutoBlazeFace(det, BlazeFace(full, threads=threads, backend=backend),
+                                 exhaustive=name == "all") if full else det
         if name != "auto":
             raise DetectorError(f"BlazeFace {'full-range' if name == 'full' else 'short-range'} is not set up: "
                                 "run `fer-infer --fetch-detector` once")

@@ -131,7 +131,30 @@ class Recognizer:
         from .detect import min_face_fraction
 
         frac = min_face_fraction(self._detector if self._detector is not None else self._detector_spec)
+        return self._long_side_for(frac)
+
+    def _long_side_for(self, frac: float) -> int:
+        """The longer side at which a face of ``frac`` of it gives a crop of twice the model's input side."""
         return int(np.ceil(2 * self.classifier.size / (self.contract.crop.scale * frac)))
+
+    def _decode_again(self, found_size: tuple[int, int], full_size: tuple[int, int], dets) -> int | None:
+        """After detecting on a JPEG decoded at reduced size: the longer side to decode it at again, when the
+        faces found (or the tiles ``auto`` went on to) are too small there for a crop of twice the model's input
+        side, and the full-size photo holds more pixels; else None."""
+        from .detect import AUTO_MIN_FACE, AutoBlazeFace
+
+        side, full = max(found_size), max(full_size)
+        if full <= side:
+            return None
+        need = None
+        det = self._detector
+        if isinstance(det, AutoBlazeFace) and (det.wants_tiles or "tiles" in det.last_passes):
+            need = self._long_side_for(AUTO_MIN_FACE)
+        elif dets:
+            smallest = min(max(d.box[2], d.box[3]) for d in dets) / side
+            if self.contract.crop.scale * smallest * side < 2 * self.classifier.size:
+                need = self._long_side_for(smallest)
+        return need if need is not None and need > side else None
 
     def face_crop(self, image, det) -> np.ndarray:
         """The model-input crop of one detection, by the model's crop rule
@@ -179,12 +202,31 @@ class Recognizer:
             detect = self._detector_spec != "none" and not looks_like_crop(rgb)
         if detect:
             det = self.detector
-            dets = det.detect(rgb if isinstance(det, (BlazeFace, AutoBlazeFace, HaarCascade)) else np.asarray(rgb))
+            reduced = reduce and (sx > 1 or sy > 1)
+            if isinstance(det, AutoBlazeFace) and reduced:
+                dets = det.detect(rgb, tiles=False)       # tiles, if wanted, on a larger decode (below)
+            else:
+                dets = det.detect(rgb if isinstance(det, (BlazeFace, AutoBlazeFace, HaarCascade)) else np.asarray(rgb))
+            again = self._decode_again(rgb.size, self.last_size, dets) if reduced else None
+            if again:     # small faces in a photo decoded small: once more at the size their crops need
+                rgb, (sx, sy) = open_image(image, self.max_pixels, again)
+                w, h = rgb.size
+                dets = det.detect(rgb if isinstance(det, (BlazeFace, AutoBlazeFace, HaarCascade)) else np.asarray(rgb))
+            elif isinstance(det, AutoBlazeFace) and reduced and det.wants_tiles:
+                dets = det.detect(rgb)                    # no larger decode helps: the tiles here
         else:
             from .detect import Detection
 
             dets = [Detection((0.0, 0.0, float(w), float(h)), 1.0)]
         t2 = time.perf_counter()
+        out = self._crops(rgb, dets, sx, sy, detect)
+        self._found_at = (t0, t1, t2)
+        return out
+
+    def _crops(self, rgb, dets, sx: float = 1.0, sy: float = 1.0, detect: bool = True):
+        """``[(face, crop)]`` of detections ``dets`` (boxes in pixels of ``rgb``; ``sx``, ``sy``: its scale to
+        the original image)."""
+        w, h = rgb.size if not isinstance(rgb, np.ndarray) else rgb.shape[1::-1]
         out = []
         for d in dets:
             x, y, bw, bh = d.box
@@ -199,17 +241,10 @@ class Recognizer:
                 continue
             crop = cut(rgb, (0, 0, w, h), self.classifier.size) if not detect else self.face_crop(rgb, d)
             out.append((Face(box, float(d.score), None, {}, kps), crop))
-        self._found_at = (t0, t1, t2)
         return out
 
-    def predict(self, image, detect: bool | None = None) -> list[Face]:
-        """Faces and expressions in ``image`` (path, bytes, array or PIL image).
-
-        ``detect=None`` detects unless the image looks like a face crop
-        already (small, square, gray) or the recognizer has no detector.
-        """
-        found = self.find_faces(image, detect)
-        t0, t1, t2 = self._found_at
+    def classify(self, found) -> list[Face]:
+        """Label the faces of :meth:`find_faces` (those with a crop) in place; returns the faces."""
         faces = []
         for face, crop in found:
             if crop is not None:
@@ -219,6 +254,27 @@ class Recognizer:
                 face.probabilities = {lab: float(v) for lab, v in zip(self.classifier.labels, p)}
                 face.uncertain = bool(p[i] < self.min_confidence)
             faces.append(face)
+        return faces
+
+    def predict_at(self, rgb: np.ndarray, dets) -> list[Face]:
+        """Faces and expressions at given detections of an RGB frame (``runtime.video``'s tracking: the boxes
+        follow from the frame before, no detector over the whole frame)."""
+        t0 = time.perf_counter()
+        faces = self.classify(self._crops(rgb, dets))
+        self.last_size = tuple(rgb.shape[1::-1])
+        self.last_timings = {"decode_ms": 0.0, "detect_ms": 0.0, "classify_ms": (time.perf_counter() - t0) * 1e3,
+                             "total_ms": (time.perf_counter() - t0) * 1e3}
+        return faces
+
+    def predict(self, image, detect: bool | None = None) -> list[Face]:
+        """Faces and expressions in ``image`` (path, bytes, array or PIL image).
+
+        ``detect=None`` detects unless the image looks like a face crop
+        already (small, square, gray) or the recognizer has no detector.
+        """
+        found = self.find_faces(image, detect)
+        t0, t1, t2 = self._found_at
+        faces = self.classify(found)
         t3 = time.perf_counter()
         self.last_timings = {"decode_ms": (t1 - t0) * 1e3, "detect_ms": (t2 - t1) * 1e3,
                              "classify_ms": (t3 - t2) * 1e3, "total_ms": (t3 - t0) * 1e3}

@@ -69,6 +69,153 @@ class Tracker:
         return out
 
 
+class Follower:
+    """Faces of a video without the detector on every frame.
+
+    The recognizer's detector runs on every ``every``-th analysed frame and on
+    any frame where a face is lost. In between, each face's box follows from the
+    frame before: the face's gray patch, at about :data:`PATCH` pixels across, is
+    searched for in a window of the new frame around its old box (normalized
+    cross-correlation, OpenCV's ``matchTemplate``), and the box moves to the best
+    match. A face whose best match scores under ``min_match`` (occluded, turned
+    away, out of the window) is lost: that frame is detected whole. The box keeps
+    its size between detections (the next detection corrects it), and new faces
+    appear at the next detection. ``every=1`` detects every frame.
+    :attr:`detected` counts the whole-frame detections."""
+
+    #: side of the tracked patch (pixels, after scaling down) and the search margin (box sides)
+    PATCH, MARGIN = 32, 0.75
+
+    def __init__(self, rec, every: int = 5, min_match: float = 0.6):
+        self.rec, self.every, self.min_match = rec, max(1, int(every)), min_match
+        self.dets: list = []
+        self.patches: list = []
+        self.since = 0
+        self.detected = 0
+
+    def _patch(self, rgb: np.ndarray, box):
+        import cv2
+
+        x, y, w, h = box
+        H, W = rgb.shape[:2]
+        s = min(1.0, self.PATCH / max(w, h, 1.0))
+        x0, y0, x1, y1 = int(max(0, x)), int(max(0, y)), int(min(W, x + w)), int(min(H, y + h))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return None, s
+        g = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+        return cv2.resize(g, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR), s
+
+    def _follow(self, rgb: np.ndarray):
+        """Detections following the last ones in ``rgb`` (and their new patches), or None when one is lost."""
+        import cv2
+
+        from .detect import Detection
+
+        H, W = rgb.shape[:2]
+        dets, patches = [], []
+        for d, patch in zip(self.dets, self.patches):
+            x, y, w, h = d.box
+            s = min(1.0, self.PATCH / max(w, h, 1.0))
+            m = self.MARGIN * max(w, h)
+            X0, Y0 = int(max(0, x - m)), int(max(0, y - m))
+            X1, Y1 = int(min(W, x + w + m)), int(min(H, y + h + m))
+            g = cv2.cvtColor(np.ascontiguousarray(rgb[Y0:Y1, X0:X1]), cv2.COLOR_RGB2GRAY)
+            g = cv2.resize(g, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+            th, tw = patch.shape
+            if g.shape[0] < th or g.shape[1] < tw:
+                return None
+            _, score, _, (lx, ly) = cv2.minMaxLoc(cv2.matchTemplate(g, patch, cv2.TM_CCOEFF_NORMED))
+            if score < self.min_match:
+                return None
+            dx, dy = X0 + lx / s - max(0.0, x), Y0 + ly / s - max(0.0, y)
+            moved = Detection((x + dx, y + dy, w, h), d.score, tuple((px + dx, py + dy) for px, py in d.keypoints))
+            dets.append(moved)
+            patches.append(g[ly:ly + th, lx:lx + tw].copy())
+        return dets, patches
+
+    def faces(self, rgb: np.ndarray, detect: bool = True) -> list:
+        if detect and self.dets and self.since < self.every - 1:
+            got = self._follow(rgb)
+            if got is not None:
+                self.since += 1
+                self.dets, self.patches = got
+                return self.rec.predict_at(rgb, self.dets)
+        faces = self.rec.predict(rgb, detect=detect)
+        self.detected += 1
+        self.since = 0
+        self.dets, self.patches = [], []
+        if detect and self.every > 1:
+            from .detect import Detection
+
+            for f in faces:
+                if f.label is None:
+                    continue
+                patch, _ = self._patch(rgb, f.box)
+                if patch is None:
+                    self.dets, self.patches = [], []      # a face at the edge: detect the next frame whole
+                    break
+                self.dets.append(Detection(tuple(f.box), f.score, tuple(tuple(k) for k in f.keypoints)))
+                self.patches.append(patch)
+        return faces
+
+
+def read_frames(cap, step: int = 1, queue_size: int = 4):
+    """``(index, time_ms or None, rgb)`` of every ``step``-th frame of an OpenCV capture, decoded and
+    converted to RGB in a background thread, so that decoding the next frame overlaps the work on this one
+    (OpenCV releases the GIL while it decodes). Frames skipped by ``step`` are grabbed, never decoded into
+    images. Stops at the end of the stream or when the caller stops iterating."""
+    import queue
+    import threading
+
+    import cv2
+
+    q: queue.Queue = queue.Queue(queue_size)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        index = -1
+        try:
+            while not stop.is_set():
+                index += 1
+                if index % step:
+                    if not cap.grab():
+                        break
+                    continue
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                pos = cap.get(cv2.CAP_PROP_POS_MSEC)
+                if not put((index, float(pos) if pos else None, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))):
+                    break
+        except Exception as e:  # noqa: BLE001 - handed to the reading side
+            put(e)
+        finally:
+            put(None)
+
+    t = threading.Thread(target=work, name="fer-video-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
+                break
+            if isinstance(item, Exception):
+                raise FerError(f"video decoding failed: {item}") from None
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
 def frame_step(fps: float, every: float | None, rate: float | None) -> int:
     """Frames to advance between analysed frames for ``--every SECONDS`` or ``--fps N`` (1 = every frame)."""
     if every:
@@ -163,23 +310,14 @@ def run_video(rec, args, inputs) -> int:
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         step = frame_step(fps, getattr(args, "every", None), getattr(args, "fps", None))
         tracker = Tracker(labels, smooth=args.smooth, min_confidence=rec.min_confidence)
+        follower = Follower(rec, getattr(args, "detect_every", 1) or 1)
         summary = TrackSummary(labels)
         annotated = None
-        n, index, t0, ok_end = 0, -1, time.perf_counter(), False
+        n, t0, ok_end = 0, time.perf_counter(), False
         try:
-            while True:
-                index += 1
-                if index % step:
-                    if not cap.grab():              # skipped frames are not decoded into images
-                        break
-                    continue
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                pos = cap.get(cv2.CAP_PROP_POS_MSEC)
+            for index, pos, rgb in read_frames(cap, step):
                 time_ms = index * 1000.0 / fps if fps > 0 else float(pos or 0.0)
-                rgb = np.ascontiguousarray(frame[:, :, ::-1])
-                faces = rec.predict(rgb, detect=not args.no_detect)
+                faces = follower.faces(rgb, detect=not args.no_detect)
                 tracked = tracker.update(faces)
                 summary.add(time_ms, tracked)
                 n += 1
@@ -209,8 +347,11 @@ def run_video(rec, args, inputs) -> int:
         fps_done = n / max(time.perf_counter() - t0, 1e-9)
         if args.json:
             print(json.dumps({"path": str(src), "summary": {"frames_analysed": n, "frame_step": step,
-                                                           "video_fps": round(fps, 3), "tracks": summary.result()}}))
-        print(f"{src}: {n} frames analysed (every {step}), {fps_done:.1f} frames/s", file=sys.stderr)
+                                                           "video_fps": round(fps, 3), "detect_every": follower.every,
+                                                           "frames_detected": follower.detected,
+                                                           "tracks": summary.result()}}))
+        print(f"{src}: {n} frames analysed (every {step}), {follower.detected} detected whole, "
+              f"{fps_done:.1f} frames/s", file=sys.stderr)
         if n == 0:
             print(f"fer-infer: {src}: no frames could be read", file=sys.stderr)
             failed += 1

@@ -40,6 +40,17 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FER_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture
+def blazeface(_isolated_cache):
+    """BlazeFace short- and full-range in this session's cache (from the pinned mediapipe wheel)."""
+    from runtime.fetch import cached_detector_path, cached_full_range_path, fetch_detector
+
+    if cached_detector_path() is None or cached_full_range_path() is None:
+        from .helpers import mediapipe_wheel
+
+        fetch_detector(from_wheel=str(mediapipe_wheel()), log=lambda m: None)
+
+
 def synthetic_faces(n: int, seed: int = 0, size: int = 48) -> np.ndarray:
     """Face-like uint8 images spanning 0..255: a bright oval on a gradient with noise."""
     rng = np.random.default_rng(seed)

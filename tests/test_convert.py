@@ -146,3 +146,16 @@ def test_wrong_number_of_outputs_is_refused(tmp_path):
     p = tmp_path / "five.keras"
     m.save(p)
     assert main([str(p), "--out", str(tmp_path / "x.tflite"), "--skip-gate"]) == 2
+
+
+def test_the_sign_test_of_the_small_split_gate():
+    import numpy as np
+
+    from convert.quantize import sign_test
+
+    f = np.array([True] * 4 + [False] * 96)
+    assert sign_test(f, ~f & False) == 1 / 16                     # 4 faces float alone gets right, none int8
+    assert sign_test(f, f) == 1.0                                 # no face they disagree on
+    both = np.array([True, False] * 10)
+    assert sign_test(both, ~both) == sign_test(~both, both) > 0.5   # 10 each way: no evidence
+    assert sign_test(np.array([True] * 8), np.array([False] * 8)) < 0.05

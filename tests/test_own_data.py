@@ -1,12 +1,13 @@
 """A user's own labelled photos, end to end: folder -> train -> convert -> fer-infer -> benchmark.
 
-The sets are built here (tests/own_data.py): FER-2013 crops regrouped under
+The sets are built here (benchmarks/own_data.py): FER-2013 crops regrouped under
 three labels that are not FER-2013's seven (one shared, for the zero-shot
 comparison), as crops or pasted into larger colour photos so that face
 detection runs.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 from .conftest import REPO, synthetic_faces
-from .own_data import make_folder
+from benchmarks.own_data import make_folder
 
 MAPPING = {"calm": "neutral", "gasp": "surprise", "happy": "happy"}
 
@@ -133,7 +134,7 @@ def test_no_detect_crops_are_the_runtime_crops_and_are_cached(tmp_path, monkeypa
     (root / "b" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     data = folder.load(root, detect=False, log=lambda m: None)
     assert len(data) == 11 and data.images.shape[1:] == (48, 48)
-    assert [p["file"] for p in data.problems] == ["b/broken.jpg"] and "unreadable" in data.problems[0]["reason"]
+    assert [p["file"] for p in data.problems] == ["b/broken.jpg"] and "not an image" in data.problems[0]["reason"]
     rec = Recognizer(detector="none")
     i = list(data.names).index("a/S0_00.png")
     assert np.array_equal(data.images[i], rec.find_faces(root / "a" / "S0_00.png", detect=False)[0][1])
@@ -144,13 +145,15 @@ def test_no_detect_crops_are_the_runtime_crops_and_are_cached(tmp_path, monkeypa
 
 
 @pytest.mark.data
-def test_faces_are_found_in_photos_and_images_without_one_are_listed(fer_root, tmp_path, monkeypatch):
+def test_faces_are_found_in_photos_and_images_without_one_are_listed(fer_root, tmp_path, blazeface):
+    from runtime.detect import AutoBlazeFace
     from train import folder
 
-    monkeypatch.setenv("FER_CACHE", str(tmp_path / "cache"))
     root = make_folder(fer_root, tmp_path / "photos", per_label=8, photos=True, mapping=MAPPING)
     Image.new("RGB", (320, 240), (120, 140, 160)).save(root / "calm" / "P09_wall.jpg")
-    data = folder.load(root, log=lambda m: None)
+    fp = folder.FacePath()
+    assert isinstance(fp.rec.detector, AutoBlazeFace)              # the default face path: BlazeFace, auto
+    data = folder.load(root, log=lambda m: None, face_path=fp)
     assert {"file": "calm/P09_wall.jpg", "reason": "no face found"} in data.problems
     assert data.counts["calm"]["images"] == 9
     assert len(data) >= 20 and data.images.shape[1:] == (48, 48)
@@ -170,7 +173,7 @@ def test_faces_are_found_in_photos_and_images_without_one_are_listed(fer_root, t
     ("missing", "no such folder"), ("one", "at least 2"), ("few", "fewer than 5"),
     ("labels", "do not match"), ("noface", "no face found in any"),
 ])
-def test_train_on_a_bad_folder_exits_3_and_writes_nothing(tmp_path, case, message):
+def test_train_on_a_bad_folder_exits_3_and_writes_nothing(tmp_path, case, message, blazeface):
     root = tmp_path / "data"
     extra = []
     if case == "one":
@@ -211,7 +214,15 @@ def own_run(tmp_path_factory):
     fer = real_data_path()
     if fer is None:
         pytest.skip("FER-2013 not found (its crops make the test photos)")
+    from runtime.fetch import cached_detector_path, cached_full_range_path, fetch_detector
+
     tmp = tmp_path_factory.mktemp("own")
+    before = os.environ.get("FER_CACHE")
+    os.environ["FER_CACHE"] = str(tmp / "cache")       # the module's own cache; its runs inherit it
+    from .helpers import mediapipe_wheel
+
+    fetch_detector(from_wheel=str(mediapipe_wheel()), log=lambda m: None)
+    assert cached_detector_path() and cached_full_range_path()
     data = make_folder(fer, tmp / "photos", per_label=24, photos=True, mapping=MAPPING)
     test = make_folder(fer, tmp / "test", per_label=15, photos=True, mapping=MAPPING, usage="PublicTest", seed=3)
     run = tmp / "run"
@@ -223,7 +234,11 @@ def own_run(tmp_path_factory):
                         "--out", str(out), "--max-drop", "100"], capture_output=True, text=True, cwd=REPO,
                        timeout=900)
     assert c.returncode == 0, c.stderr[-3000:]
-    return {"data": data, "test": test, "run": run, "model": out, "train_log": r.stdout + r.stderr}
+    yield {"data": data, "test": test, "run": run, "model": out, "train_log": r.stdout + r.stderr}
+    if before is None:
+        os.environ.pop("FER_CACHE", None)
+    else:
+        os.environ["FER_CACHE"] = before
 
 
 @pytest.mark.data
@@ -252,7 +267,7 @@ def test_the_run_folder_holds_the_model_its_labels_and_a_report(own_run):
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_the_converted_model_carries_the_users_labels(own_run):
+def test_the_converted_model_carries_the_users_labels(own_run, blazeface):
     from runtime.metadata import inspect_file
 
     info = inspect_file(own_run["model"])
@@ -278,7 +293,7 @@ def test_the_converted_model_carries_the_users_labels(own_run):
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_benchmark_accuracy_on_a_users_folder(own_run, tmp_path):
+def test_benchmark_accuracy_on_a_users_folder(own_run, blazeface, tmp_path):
     r = subprocess.run([sys.executable, "-m", "benchmarks.accuracy", "--model", str(own_run["model"]), "--data",
                         str(own_run["test"]), "--json"], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -300,7 +315,7 @@ def test_benchmark_accuracy_on_a_users_folder(own_run, tmp_path):
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_resume_continues_a_run_on_a_users_folder(own_run, tmp_path):
+def test_resume_continues_a_run_on_a_users_folder(own_run, blazeface, tmp_path):
     """--resume on a user's folder: the saved config (labels, split, face path) and the checkpoint carry on."""
     import shutil
 
@@ -313,3 +328,26 @@ def test_resume_continues_a_run_on_a_users_folder(own_run, tmp_path):
     hist = json.loads((run / "history.json").read_text())
     assert [h["epoch"] for h in hist] == [1, 2, 3] or "early stop" in r.stdout
     assert "resuming" in r.stdout + r.stderr and "head 1/1" not in r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_multiworker_training_on_a_users_folder(tmp_path):
+    """--strategy multiworker on a user's folder: two workers on 127.0.0.1 read the same folder, make the same
+    split and train one model; the chief alone writes the run folder and its report."""
+    from .test_multiworker import env_for, finish, free_ports
+
+    data = _write(tmp_path / "data", {"calm": 8, "gasp": 8}, size=64)
+    out = tmp_path / "run"
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = [subprocess.Popen([sys.executable, "-m", "train", "--data", str(data), "--out", str(out), "--no-detect",
+                               "--epochs", "1", "--set", "head_epochs=1", "--set", "image_size=48", "--set",
+                               "batch_size=8", "--strategy", "multiworker"], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env=env_for(tmp_path, {"cluster": cluster, "task": {"type": "worker", "index": i}}))
+             for i in range(2)]
+    for code, err in finish(procs, timeout=900):
+        assert code == 0, err[-3000:]
+    assert json.loads((out / "labels.json").read_text()) == {"labels": ["calm", "gasp"]}
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["validation"]["n"] == rep["split"]["val"] and (out / "best.keras").is_file()

@@ -38,7 +38,7 @@ MIN_LABELS, MAX_LABELS = 2, 50
 #: the fewest usable faces a label needs (in the training folder)
 MIN_FACES = 5
 #: bump when the face path changes in a way the settings below do not capture
-FACE_PATH_VERSION = 1
+FACE_PATH_VERSION = 2
 
 
 @dataclass
@@ -225,8 +225,9 @@ class FacePath:
 
         try:
             found = self.rec.find_faces(path, detect=self.detect)
-        except FerError as e:
-            return f"unreadable: {e}"        # not cached: the file may be fixed under the same name
+        except FerError as e:             # unreadable or over the pixel limit; not cached: it may be fixed
+            msg = str(e)
+            return msg[len(str(path)) + 2:] if msg.startswith(f"{path}: ") else msg
         usable = [(f, c) for f, c in found if c is not None]
         if usable:
             result = max(usable, key=lambda fc: fc[0].box[2] * fc[0].box[3])[1]

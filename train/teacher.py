@@ -73,7 +73,7 @@ def figures(probs: np.ndarray, labels: np.ndarray, masks: dict) -> dict[str, flo
 
 def build(members: list[str], data_path=None, log=print) -> tuple[np.ndarray, dict]:
     """(teacher probabilities over all rows, report) for the member models."""
-    import convert  # noqa: F401  (TF_USE_LEGACY_KERAS)
+    import train  # noqa: F401  (TF_USE_LEGACY_KERAS)
     from .saved import load_keras_model
 
     from . import dataset

@@ -1,0 +1,275 @@
+"""Speed as users feel it: the whole pipeline, side by side in one run.
+
+    python -m benchmarks.pipeline          # writes benchmarks/results/pipeline.json and .md
+
+In one run, on photos and a clip made here from the bundled sample photo:
+
+* per-photo warm time (decode, detect, crop, classify; 1 thread) of each
+  detector mode (``short``, ``auto``, ``all``) on ordinary photos (portraits,
+  a pair, a group, a 12-megapixel phone JPEG), with the faces each finds, and
+  which passes ``auto`` took;
+* ``auto``'s misses: faces found by ``auto`` and by ``all`` (every pass) on
+  group photos of known face counts, uniform and mixed sizes;
+* a folder: photos per second of ``fer-infer DIR --json`` with 1 worker and
+  with one a core (wall time of the command, start included);
+* video: frames per second of a 10 s 1280x720 clip of one moving face, the
+  detector on every frame (``--detect-every 1``), tracked (the default), and
+  short-range on every frame, and the share of frames labelled the same as
+  every-frame detection;
+* the PyPI ``fer`` package's own pipeline on the same ordinary photos, when
+  installed (``make bench-peers``).
+
+The benchmark suite (``python -m benchmarks``) runs the same measurement;
+``python -m benchmarks.readme`` puts its headline into the README.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "results" / "pipeline"
+PHOTOS = REPO / "build" / "pipeline"
+
+
+def _head(frac: float, width: int):
+    """The sample photo's head scaled so that its face is about ``frac`` of ``width`` (as latency.group_photo)."""
+    from PIL import Image
+
+    head = Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB").crop((130, 10, 320, 220))
+    s = frac * width / 95.0
+    return head.resize((max(1, int(190 * s)), max(1, int(210 * s))), Image.BILINEAR)
+
+
+def group(path: Path, width: int, fracs: list[float]) -> Path:
+    """A width x 0.7 width photo with one head per entry of ``fracs`` (face size as a fraction of the width)."""
+    from PIL import Image
+
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(fracs) * 1000 + width)
+    canvas = Image.new("RGB", (width, int(width * 0.7)), tuple(int(v) for v in rng.integers(90, 170, 3)))
+    heads = [_head(f, width) for f in sorted(fracs, reverse=True)]
+    gap = int(width * 0.02)
+    if sum(h.width for h in heads) + gap * (len(heads) + 1) > width:
+        raise ValueError(f"{len(fracs)} heads of {fracs} do not fit side by side in {width} pixels")
+    x = gap
+    for head in heads:       # side by side, every head whole inside the photo
+        y = int((canvas.height - head.height) * rng.uniform(0.1, 0.9)) if canvas.height > head.height else 0
+        canvas.paste(head, (x, y))
+        x += head.width + gap
+    if path.suffix == ".jpg":
+        canvas.save(path, "JPEG", quality=90)
+    else:
+        canvas.save(path)
+    return path
+
+
+def ordinary_photos(root: Path = PHOTOS) -> list[tuple[Path, int]]:
+    """``(photo, faces in it)``: what a user points fer-infer at."""
+    from benchmarks import latency
+
+    root.mkdir(parents=True, exist_ok=True)
+    photos = [(p, 1) for p in latency.sample_photos(root)]
+    photos.append((group(root / "pair-1600.jpg", 1600, [0.2, 0.18]), 2))
+    photos.append((group(root / "portrait-1200.jpg", 1200, [0.35]), 1))
+    photos.append((group(root / "group-2000-5x8pct.jpg", 2000, [0.08] * 5), 5))
+    photos.append((latency.phone_photo(root), 1))
+    return photos
+
+
+def group_photos(root: Path = PHOTOS) -> list[tuple[Path, int, str]]:
+    """``(photo, faces, kind)``: uniform sizes from 3% to 25%, and mixed sizes (a large face beside small ones,
+    where the ``auto`` rule may stop early)."""
+    sets = [("uniform", [0.03] * 4), ("uniform", [0.05] * 4), ("uniform", [0.08] * 4), ("uniform", [0.12] * 3),
+            ("uniform", [0.16] * 2), ("mixed", [0.16, 0.12, 0.1]), ("mixed", [0.16, 0.1, 0.1]),
+            ("mixed", [0.25, 0.06, 0.06]), ("mixed", [0.3, 0.04])]
+    out = []
+    for kind, fracs in sets:
+        name = f"{kind}-2000-{'-'.join(str(round(100 * f)) for f in fracs)}pct.png"
+        out.append((group(root / name, 2000, fracs), len(fracs), kind))
+    return out
+
+
+def photo_times(model, photos, detector: str, runs: int = 15) -> list[dict]:
+    from runtime.recognizer import Recognizer
+    from convert.timing import time_calls
+
+    rec = Recognizer(model, threads=1, detector=detector)
+    out = []
+    for p, n in photos:
+        faces = rec.predict(p)
+        r = time_calls(lambda: rec.predict(p), 2, runs, budget_s=2.0, min_runs=5)
+        out.append({"photo": Path(p).name, "faces": n, "found": len([f for f in faces if f.label]),
+                    "p50": r["p50"], "passes": list(getattr(rec.detector, "last_passes", []))})
+    return out
+
+
+def folder_rate(model, photos: list[Path], workers: int, root: Path) -> dict:
+    """Photos per second of ``fer-infer DIR --json --workers N`` on a folder of ``photos`` (wall time)."""
+    import shutil
+
+    d = root / "folder"
+    if not d.is_dir():
+        d.mkdir(parents=True)
+        for i, p in enumerate(photos):
+            shutil.copy(p, d / f"{i:03d}{Path(p).suffix}")
+    n = len(list(d.iterdir()))
+    cmd = [sys.executable, "-m", "runtime.cli", str(d), "--json", "--quiet", "--workers", str(workers),
+           "--model", str(model)]
+    best = None
+    for _ in range(2):
+        t = time.perf_counter()
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
+        wall = time.perf_counter() - t
+        if r.returncode:
+            raise RuntimeError((r.stderr.strip().splitlines() or ["fer-infer failed"])[-1])
+        best = wall if best is None else min(best, wall)
+    lines = r.stdout.strip().splitlines()
+    return {"workers": workers, "photos": n, "results": len(lines), "wall_s": best, "photos_per_s": n / best}
+
+
+def measure(model=None, log=print, peers: bool = True) -> dict:
+    from benchmarks import latency
+    from runtime.classifier import BUNDLED_MODEL
+    from runtime.detect import AUTO_SPREAD
+
+    model = Path(model or BUNDLED_MODEL)
+    ordinary = ordinary_photos()
+    r = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), "auto_spread": AUTO_SPREAD}
+    log("pipeline: per-photo time of each detector mode")
+    modes = {d: photo_times(model, ordinary, d) for d in ("short", "auto", "all")}
+    r["photos"] = modes
+    r["auto_vs_short"] = {p["photo"]: p["p50"] / s["p50"] for p, s in zip(modes["auto"], modes["short"])}
+    #: the photos of one or a few faces filling a good part of the frame (not the group shot, not the 12 MP one)
+    r["ordinary"] = [p.name for p, n in ordinary if n <= 2 and "4032" not in p.name]
+    log("pipeline: auto's misses on group photos")
+    groups = group_photos()
+    g_auto = photo_times(model, [(p, n) for p, n, _ in groups], "auto", runs=5)
+    g_all = photo_times(model, [(p, n) for p, n, _ in groups], "all", runs=5)
+    r["groups"] = [{"photo": a["photo"], "kind": k, "faces": n, "auto": a["found"], "all": b["found"],
+                    "auto_ms": a["p50"], "all_ms": b["p50"], "auto_passes": a["passes"]}
+                   for (_, n, k), a, b in zip(groups, g_auto, g_all)]
+    log("pipeline: a folder, 1 worker and one a core")
+    folder = [p for p, _ in ordinary if p.stat().st_size < 3_000_000] * 24
+    r["folder"] = [folder_rate(model, folder, w, PHOTOS) for w in (1, os.cpu_count() or 1)]
+    r["folder_speedup"] = r["folder"][1]["photos_per_s"] / r["folder"][0]["photos_per_s"]
+    clip = latency.video_clip(PHOTOS)
+    if clip is not None:
+        log("pipeline: video, 720p")
+        r["video"] = latency.video_tracking(model, clip, 10)
+    if peers:
+        from benchmarks import peers as peer
+
+        if peer.available():
+            log("pipeline: the PyPI fer package on the same photos")
+            p = peer.pipeline([p for p, _ in ordinary])
+            ours = float(np.median([x["p50"] for x in modes["auto"]]))
+            r["fer"] = {"version": p["version"], "median_ms": p["median_of_photo_medians_ms"], "ours_median_ms": ours,
+                        "faces_found": p["faces_found"], "faces": sum(n for _, n in ordinary),
+                        "per_photo_ms": p["per_photo_p50_ms"], "ratio": p["median_of_photo_medians_ms"] / ours}
+    return r
+
+
+def markdown(r: dict) -> str:
+    lines = ["# Pipeline speed", "", f"`python -m benchmarks.pipeline`, {r['date']}, {r['cores']} cores; photos and "
+             "clip made from the bundled sample photo (`benchmarks/pipeline.py`).", "",
+             "Per photo, warm, 1 thread (decode + detect + crop + classify), p50 ms; faces found / in the photo:", "",
+             "| photo | short | auto | all | auto / short | auto's passes |", "|---|---|---|---|---|---|"]
+    m = r["photos"]
+    for s, a, x in zip(m["short"], m["auto"], m["all"]):
+        lines.append(f"| {a['photo']} | {s['p50']:.1f} ({s['found']}/{s['faces']}) | {a['p50']:.1f} "
+                     f"({a['found']}/{a['faces']}) | {x['p50']:.1f} ({x['found']}/{x['faces']}) | "
+                     f"{a['p50'] / s['p50']:.2f}x | {' + '.join(a['passes'])} |")
+    lines += ["", f"`auto`'s rule (stop after a pass when every face found is at least {r['auto_spread']}x the "
+              "smallest that pass finds) on group photos of known face counts:", "",
+              "| photo | kind | faces | auto found | all found | auto ms | all ms | auto's passes |",
+              "|---|---|---|---|---|---|---|---|"]
+    for g in r["groups"]:
+        lines.append(f"| {g['photo']} | {g['kind']} | {g['faces']} | {g['auto']} | {g['all']} | {g['auto_ms']:.1f} | "
+                     f"{g['all_ms']:.1f} | {' + '.join(g['auto_passes'])} |")
+    missed = sum(max(0, g["all"] - g["auto"]) for g in r["groups"])
+    lines += ["", f"Faces `all` found and `auto` did not: {missed} of {sum(g['all'] for g in r['groups'])}.", "",
+              "Folder (`fer-infer DIR --json`, wall time of the command, start included):", "",
+              "| workers | photos | seconds | photos/s |", "|---|---|---|---|"]
+    for f in r["folder"]:
+        lines.append(f"| {f['workers']} | {f['photos']} | {f['wall_s']:.2f} | {f['photos_per_s']:.1f} |")
+    lines += ["", f"{r['folder_speedup']:.2f}x the single-worker throughput."]
+    v = r.get("video")
+    if v:
+        lines += ["", "Video, 1280x720, 10 s, one moving face, end to end (decode, faces, crop, classify), 1 thread:", "",
+                  "| run | fps | whole-frame detections |", "|---|---|---|"]
+        for k, what in (("every_frame", "detector every frame (`--detect-every 1`)"),
+                        ("tracked", f"tracked (`--detect-every {v['tracked']['detect_every']}`, the default)"),
+                        ("short_every_frame", "short-range every frame")):
+            lines.append(f"| {what} | {v[k]['fps']:.1f} | {v[k]['frames_detected']} of {v[k]['frames']} |")
+        lines += ["", f"Tracked: {v['speedup']:.2f}x the every-frame run, {v['vs_short_every_frame']:.2f}x short-range "
+                  f"on every frame; {100 * v['same_labels_as_every_frame']:.1f}% of frames labelled the same."]
+    f = r.get("fer")
+    if f:
+        lines += ["", f"PyPI `fer` {f['version']} (its own pipeline, `FER(mtcnn=False).detect_emotions`), same photos: "
+                  f"median {f['median_ms']:.1f} ms a photo against {f['ours_median_ms']:.1f} ms (`auto`): "
+                  f"{f['ratio']:.1f}x ours; faces found {f['faces_found']} of {f['faces']}."]
+    return "\n".join(lines) + "\n"
+
+
+def headline_lines(r: dict) -> list[str]:
+    """The README's short table of a pipeline measurement."""
+    auto = r["photos"]["auto"]
+    med = float(np.median([x["p50"] for x in auto]))
+    phone = next((x for x in auto if x["photo"].startswith("astronaut_4032")), None)
+    ratio = max(v for k, v in r["auto_vs_short"].items() if k in r.get("ordinary", r["auto_vs_short"]))
+    lines = ["| pipeline (1 thread unless said) | ours | |", "|---|---|---|"]
+    f = r.get("fer")
+    lines.append(f"| photo, warm: median of {len(auto)} ordinary photos (default detector) | {med:.1f} ms | "
+                 + (f"PyPI `fer` {f['version']}: {f['median_ms']:.1f} ms ({f['ratio']:.1f}x ours) |" if f else " |"))
+    lines.append(f"| default detector against short-range alone: portraits and pairs "
+                 f"({len(r.get('ordinary', []))} photos) | at most {ratio:.2f}x | |")
+    if phone:
+        lines.append(f"| 4032x3024 JPEG | {phone['p50']:.1f} ms | |")
+    one, many = r["folder"][0], r["folder"][-1]
+    lines.append(f"| folder: photos a second, 1 worker / {many['workers']} | {one['photos_per_s']:.1f} / "
+                 f"{many['photos_per_s']:.1f} | {r['folder_speedup']:.2f}x |")
+    v = r.get("video")
+    if v:
+        lines.append(f"| 720p video, frames a second: tracked / detector every frame / short-range every frame | "
+                     f"{v['tracked']['fps']:.0f} / {v['every_frame']['fps']:.0f} / {v['short_every_frame']['fps']:.0f} | "
+                     f"{v['speedup']:.2f}x, {100 * v['same_labels_as_every_frame']:.1f}% of frames labelled the same |")
+    missed = sum(max(0, g["all"] - g["auto"]) for g in r["groups"])
+    lines.append(f"| group photos: faces the default detector misses against every pass | {missed} of "
+                 f"{sum(g['all'] for g in r['groups'])} | |")
+    return lines
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    from train.io import atomic_write_json, atomic_write_text
+
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.pipeline", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", help="int8 .tflite (default: the bundled release model)")
+    ap.add_argument("--out", default=str(OUT), help="writes OUT.json and OUT.md")
+    ap.add_argument("--no-peers", action="store_true", help="skip the PyPI fer package")
+    a = ap.parse_args(argv)
+    from runtime.fetch import cached_detector_path
+
+    if cached_detector_path() is None:
+        print("error: no face detector: run fer-infer --fetch-detector once", file=sys.stderr)
+        return 2
+    r = measure(a.model, log=lambda m: print(m, file=sys.stderr), peers=not a.no_peers)
+    r["command"] = "python -m benchmarks.pipeline " + " ".join(argv if argv is not None else sys.argv[1:])
+    atomic_write_json(Path(a.out + ".json"), r)
+    atomic_write_text(Path(a.out + ".md"), markdown(r))
+    print(markdown(r))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
