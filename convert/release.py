@@ -1,7 +1,7 @@
 """Package a finished training run as the release under ``models/``.
 
     python -m convert.release --run runs/release
-    python -m convert.release --run models/fast --out models/fast   # convert a release again (new converter)
+    python -m convert.release --run models/micro --out models/micro   # convert a release again (new converter)
 
 The int8 model is chosen among routes (:data:`ROUTES`): post-training int8
 of the float model with several calibration sizes, and int8 from the

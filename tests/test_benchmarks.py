@@ -56,7 +56,7 @@ def test_markdown_lists_every_cell_and_peer_ratio():
                                                             "median_of_photo_medians_ms": 90.0}, "photo_ratio": 10.0}}}
     r["browser"] = {"browser": "Chromium 1", "runtime": "LiteRT.js wasm, 1 thread",
                     "tiers": {"release": {"median_ms": 5.0, "mean_ms": 5.1, "runs": 300},
-                              "fast": {"median_ms": 4.0, "mean_ms": 4.1, "runs": 300}}}
+                              "micro": {"median_ms": 4.0, "mean_ms": 4.1, "runs": 300}}}
     from benchmarks.report import tier_lines
 
     t = dict(r, latency=r["latency"] + [dict(cell, variant="micro_int8", p50=0.5)],
@@ -68,7 +68,7 @@ def test_markdown_lists_every_cell_and_peer_ratio():
     assert "| micro_int8 | 60.00% |  | 0.500 | 0.25x | 4.0 M | 1 KiB |  |" in rows
     md = markdown(r)
     assert "| release | 5.0 | 2.000 | 2.5x |" in md      # browser beside the Python runtime, same run
-    assert "| fast | 4.0 |  |  |" in md                   # no Python fast_int8 cell in this run
+    assert "| micro | 4.0 |  |  |" in md                  # no Python micro_int8 cell in this run
     assert "| int8 | litert 2 | 1 | on | 30 | 2.000 |" in md
     assert "tflite_runtime 2 (own env) | 1 | off" in md
     assert "| float32 | litert 2 | 1 | on | failed: boom |" in md
@@ -201,15 +201,15 @@ def test_pi4_plugin_compiles_and_counts_under_qemu(tmp_path):
 
 def test_release_cells_are_the_release_model_only():
     """Ratios (Pi 4 estimate, the fer comparison) use the release model's
-    cells, not the fast model's measured in the same run."""
+    cells, not the micro model's measured in the same run."""
     from benchmarks import report
 
     cell = {"backend": "litert", "xnnpack": True, "threads": 1, "p50": 2.0}
     r = {"hardware": {"interpreter": "litert 2.3.0"},
-         "latency": [dict(cell, variant="int8"), dict(cell, variant="fast_int8", p50=1.0),
+         "latency": [dict(cell, variant="int8"), dict(cell, variant="micro_int8", p50=1.0),
                      dict(cell, variant="int8", xnnpack=False), dict(cell, variant="int8", backend="tensorflow")]}
     assert [c["p50"] for c in report.primary_cells(r)] == [2.0]
-    assert [c["variant"] for c in report.primary_cells(r, ("int8", "fast_int8"))] == ["int8", "fast_int8"]
+    assert [c["variant"] for c in report.primary_cells(r, ("int8", "micro_int8"))] == ["int8", "micro_int8"]
 
 
 def test_browser_benchmark_says_why_it_is_skipped(monkeypatch, tmp_path):

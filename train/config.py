@@ -134,8 +134,7 @@ class TrainConfig:
         """Whether ``data`` is a user's folder of labelled photos rather than FER-2013."""
         from .folder import is_fer2013
 
-        return self.recipe == "own" or bool(self.data and not is_fer2013(self.data) and Path(self.data).is_dir()
-                                            and not (Path(self.data) / "train").is_dir())
+        return self.recipe == "own" or bool(self.data and Path(self.data).is_dir() and not is_fer2013(self.data))
 
     @property
     def label_names(self) -> tuple[str, ...] | None:
