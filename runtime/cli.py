@@ -162,7 +162,8 @@ def _results(rec, kwargs: dict, files: list[str], args, workers: int):
         return
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    # fork on Linux (workers start in milliseconds); spawn elsewhere (fork is unsafe on macOS)
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     pool = ctx.Pool(workers, _worker_init, (kwargs, args.no_detect, args.annotate))
     try:
         # in order, one photo at a time a worker: a slow photo holds back only the lines after it
