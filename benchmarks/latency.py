@@ -302,6 +302,15 @@ def video_tracking(model: Path, clip: Path, detect_every: int = 5, rounds: int =
     return out
 
 
+def sample_head(frac: float, width: int):
+    """The sample photo's head, scaled so that its face is about ``frac`` of ``width`` pixels."""
+    from PIL import Image
+
+    head = Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB").crop((130, 10, 320, 220))
+    s = frac * width / 95.0
+    return head.resize((max(1, int(190 * s)), max(1, int(210 * s))), Image.BILINEAR)
+
+
 def group_photo(out_dir: Path, width: int = 2000, face_frac: float = 0.04, faces: int = 3) -> Path:
     """A generated 2000x1400 group photo: the sample photo's head ``faces`` times, each face
     about ``face_frac`` of the width (far faces, where the detectors differ)."""
@@ -311,10 +320,7 @@ def group_photo(out_dir: Path, width: int = 2000, face_frac: float = 0.04, faces
     path = out_dir / f"group-{width}-{faces}x{round(100 * face_frac)}pct.png"
     if path.is_file():
         return path
-    head = Image.open(Path(__file__).resolve().parents[1] / "runtime" / "samples" / "astronaut.png") \
-        .convert("RGB").crop((130, 10, 320, 220))
-    s = face_frac * width / 95.0
-    head = head.resize((max(1, int(190 * s)), max(1, int(210 * s))), Image.BILINEAR)
+    head = sample_head(face_frac, width)
     canvas = Image.new("RGB", (width, int(width * 0.7)), (120, 120, 120))
     for k in range(faces):
         canvas.paste(head, (int(width * (0.08 + 0.3 * k)), int(width * (0.1 + 0.15 * k))))

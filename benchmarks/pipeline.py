@@ -38,25 +38,18 @@ OUT = REPO / "benchmarks" / "results" / "pipeline"
 PHOTOS = REPO / "build" / "pipeline"
 
 
-def _head(frac: float, width: int):
-    """The sample photo's head scaled so that its face is about ``frac`` of ``width`` (as latency.group_photo)."""
-    from PIL import Image
-
-    head = Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB").crop((130, 10, 320, 220))
-    s = frac * width / 95.0
-    return head.resize((max(1, int(190 * s)), max(1, int(210 * s))), Image.BILINEAR)
-
-
 def group(path: Path, width: int, fracs: list[float]) -> Path:
     """A width x 0.7 width photo with one head per entry of ``fracs`` (face size as a fraction of the width)."""
     from PIL import Image
+
+    from benchmarks import latency
 
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(len(fracs) * 1000 + width)
     canvas = Image.new("RGB", (width, int(width * 0.7)), tuple(int(v) for v in rng.integers(90, 170, 3)))
-    heads = [_head(f, width) for f in sorted(fracs, reverse=True)]
+    heads = [latency.sample_head(f, width) for f in sorted(fracs, reverse=True)]
     gap = int(width * 0.02)
     if sum(h.width for h in heads) + gap * (len(heads) + 1) > width:
         raise ValueError(f"{len(fracs)} heads of {fracs} do not fit side by side in {width} pixels")

@@ -156,8 +156,9 @@ def io_contract(tflite: bytes) -> InputContract:
     return InputContract(size=int(i.shape[1]), channels=int(i.shape[3]), dtype=dtype)
 
 
-def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray, names=None) -> dict:
-    """Float Keras vs TFLite on the same faces: accuracy, agreement, per-class deltas (``names``: the labels)."""
+def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray, names=None):
+    """Float Keras vs TFLite on the same faces: ``(metrics, float probabilities, TFLite probabilities)``;
+    the metrics are accuracy, agreement and per-class deltas (``names``: the labels)."""
     from runtime.classifier import Classifier
     from runtime.contract import LABELS
 
@@ -181,9 +182,7 @@ def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray, names=
         if m.any():
             out["per_class_delta"][name] = float((yt[m] == c).mean() - (yf[m] == c).mean())
     out["drop_points"] = 100.0 * (out["float_accuracy"] - out["tflite_accuracy"])
-    out["_tflite_probs"] = pt
-    out["_float_right"], out["_tflite_right"] = yf == labels, yt == labels
-    return out
+    return out, pf, pt
 
 
 def sign_test(float_right: np.ndarray, tflite_right: np.ndarray) -> float:
@@ -330,12 +329,12 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
             raise ConvertError(f"{run}/split.json labels ({', '.join(val.label_names)}) are not the model's "
                                f"({', '.join(labels)})")
         eval_split = f"the run's validation split ({len(val)} faces)"
-        gate = evaluate(model, tflite, val.images, val.labels, labels)
+        gate, pf, pt = evaluate(model, tflite, val.images, val.labels, labels)
         gate.update(split="validation", max_drop_points=max_drop, data_checksum_sha256=val.checksum)
-        gate["sign_test_p"] = sign_test(gate.pop("_float_right"), gate.pop("_tflite_right"))
+        gate["sign_test_p"] = sign_test(pf.argmax(1) == val.labels, pt.argmax(1) == val.labels)
         from convert.hints import fit_temperature
 
-        temperature = fit_temperature(gate.pop("_tflite_probs"), val.labels)
+        temperature = fit_temperature(pt, val.labels)
         gate["temperature"] = temperature
         log(f"calibration temperature {temperature:.2f} (fitted on the validation split)")
     elif not skip_gate:
@@ -351,9 +350,7 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
             raise DataError("the accuracy gate needs FER-2013: pass --data PATH, set FER_DATA, "
                             "or skip it explicitly with --skip-gate (recorded in the metadata)")
         split = dataset.load(path).split(eval_split)
-        gate = evaluate(model, tflite, split.images, split.labels)
-        for k in ("_tflite_probs", "_float_right", "_tflite_right"):
-            gate.pop(k)
+        gate = evaluate(model, tflite, split.images, split.labels)[0]
         gate.update(split=eval_split, max_drop_points=max_drop, data_checksum_sha256=split.checksum)
     if gate is not None:
         report["gate"] = gate

@@ -264,9 +264,9 @@ class AutoBlazeFace:
     size, so a face the next pass would find (smaller than this pass's limit)
     is not expected. A photo where the passes so far found nothing, or only
     doubtful boxes, goes on. What the rule misses is a much smaller
-    face beside a large one (someone far behind a selfie): ``--detector full``
-    or :meth:`exhaustive` searches every pass. ``python -m benchmarks`` measures
-    the misses on its group photos against :meth:`exhaustive`.
+    face beside a large one (someone far behind a selfie): ``exhaustive=True``
+    (``--detector all``) runs every pass. ``python -m benchmarks.pipeline``
+    measures the misses on its group photos against it.
 
     Overlapping detections are merged, short-range boxes preferred (the crop
     rule was measured on them). :attr:`last_passes` names the passes the last
@@ -278,6 +278,7 @@ class AutoBlazeFace:
         self.name = "blazeface-auto" + ("-exhaustive" if exhaustive else "")
         self.last_passes: list[str] = []
         self.wants_tiles = False
+        self._pending = None
 
     @property
     def min_score(self):
@@ -341,8 +342,21 @@ class AutoBlazeFace:
                 found += self._tile_pass(im, W, H)
                 passes.append("tiles")
         self.last_passes = passes
+        self._pending = (im, found) if self.wants_tiles and not tiles else None
+        return self._merge(found)
+
+    def finish_tiles(self) -> list[Detection]:
+        """The tile pass that ``detect(..., tiles=False)`` left out, on the same image, merged with what the
+        whole-frame passes found there (they are not run again)."""
+        im, found = self._pending
+        self._pending = None
+        self.last_passes.append("tiles")
+        return self._merge(found + self._tile_pass(im, *im.size))
+
+    @staticmethod
+    def _merge(found: list) -> list[Detection]:
         # short-range first, then by score; a detection overlapping one kept is dropped
-        found.sort(key=lambda t: (-t[1], -t[0].score))
+        found = sorted(found, key=lambda t: (-t[1], -t[0].score))
         kept: list[Detection] = []
         for d, _ in found:
             b = np.array([d.box[0], d.box[1], d.box[0] + d.box[2], d.box[1] + d.box[3]])

@@ -148,7 +148,7 @@ class Recognizer:
             return None
         need = None
         det = self._detector
-        if isinstance(det, AutoBlazeFace) and (det.wants_tiles or "tiles" in det.last_passes):
+        if isinstance(det, AutoBlazeFace) and det.wants_tiles:
             need = self._long_side_for(AUTO_MIN_FACE)
         elif dets:
             smallest = min(max(d.box[2], d.box[3]) for d in dets) / side
@@ -202,18 +202,20 @@ class Recognizer:
             detect = self._detector_spec != "none" and not looks_like_crop(rgb)
         if detect:
             det = self.detector
+
+            def run(im):          # the built-in detectors read the PIL image; another gets its pixels
+                return det.detect(im if isinstance(det, (BlazeFace, AutoBlazeFace, HaarCascade)) else np.asarray(im))
+
             reduced = reduce and (sx > 1 or sy > 1)
-            if isinstance(det, AutoBlazeFace) and reduced:
-                dets = det.detect(rgb, tiles=False)       # tiles, if wanted, on a larger decode (below)
-            else:
-                dets = det.detect(rgb if isinstance(det, (BlazeFace, AutoBlazeFace, HaarCascade)) else np.asarray(rgb))
+            lazy = isinstance(det, AutoBlazeFace) and reduced
+            dets = det.detect(rgb, tiles=False) if lazy else run(rgb)   # tiles, if wanted, on a larger decode
             again = self._decode_again(rgb.size, self.last_size, dets) if reduced else None
             if again:     # small faces in a photo decoded small: once more at the size their crops need
                 rgb, (sx, sy) = open_image(image, self.max_pixels, again)
                 w, h = rgb.size
-                dets = det.detect(rgb if isinstance(det, (BlazeFace, AutoBlazeFace, HaarCascade)) else np.asarray(rgb))
-            elif isinstance(det, AutoBlazeFace) and reduced and det.wants_tiles:
-                dets = det.detect(rgb)                    # no larger decode helps: the tiles here
+                dets = run(rgb)
+            elif lazy and det.wants_tiles:
+                dets = det.finish_tiles()                 # no larger decode helps: the tiles here
         else:
             from .detect import Detection
 

@@ -93,17 +93,25 @@ class Follower:
         self.since = 0
         self.detected = 0
 
-    def _patch(self, rgb: np.ndarray, box):
+    @staticmethod
+    def _gray(rgb: np.ndarray, x0: int, y0: int, x1: int, y1: int, s: float) -> np.ndarray:
+        """The region (x0, y0)-(x1, y1) of an RGB frame in gray, scaled by ``s``."""
         import cv2
 
+        g = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+        return cv2.resize(g, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+
+    def _scale(self, w: float, h: float) -> float:
+        return min(1.0, self.PATCH / max(w, h, 1.0))
+
+    def _patch(self, rgb: np.ndarray, box):
+        """The tracked patch of a face box, or None for a box too thin to track (cut by the frame's edge)."""
         x, y, w, h = box
         H, W = rgb.shape[:2]
-        s = min(1.0, self.PATCH / max(w, h, 1.0))
         x0, y0, x1, y1 = int(max(0, x)), int(max(0, y)), int(min(W, x + w)), int(min(H, y + h))
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return None, s
-        g = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-        return cv2.resize(g, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR), s
+            return None
+        return self._gray(rgb, x0, y0, x1, y1, self._scale(w, h))
 
     def _follow(self, rgb: np.ndarray):
         """Detections following the last ones in ``rgb`` (and their new patches), or None when one is lost."""
@@ -115,12 +123,10 @@ class Follower:
         dets, patches = [], []
         for d, patch in zip(self.dets, self.patches):
             x, y, w, h = d.box
-            s = min(1.0, self.PATCH / max(w, h, 1.0))
+            s = self._scale(w, h)
             m = self.MARGIN * max(w, h)
             X0, Y0 = int(max(0, x - m)), int(max(0, y - m))
-            X1, Y1 = int(min(W, x + w + m)), int(min(H, y + h + m))
-            g = cv2.cvtColor(np.ascontiguousarray(rgb[Y0:Y1, X0:X1]), cv2.COLOR_RGB2GRAY)
-            g = cv2.resize(g, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+            g = self._gray(rgb, X0, Y0, int(min(W, x + w + m)), int(min(H, y + h + m)), s)
             th, tw = patch.shape
             if g.shape[0] < th or g.shape[1] < tw:
                 return None
@@ -150,7 +156,7 @@ class Follower:
             for f in faces:
                 if f.label is None:
                     continue
-                patch, _ = self._patch(rgb, f.box)
+                patch = self._patch(rgb, f.box)
                 if patch is None:
                     self.dets, self.patches = [], []      # a face at the edge: detect the next frame whole
                     break

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -31,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .dataset import default_cache_dir
 from .errors import DataError
+from .io import file_sha256
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 MIN_LABELS, MAX_LABELS = 2, 50
@@ -98,16 +99,6 @@ def is_fer2013(path) -> bool:
     return False
 
 
-def parse_labels(text: str | None) -> tuple[str, ...] | None:
-    """``--labels a,b,c`` as a tuple (None when not given)."""
-    if not text:
-        return None
-    labels = tuple(x.strip() for x in str(text).split(",") if x.strip())
-    if len(set(labels)) != len(labels):
-        raise DataError(f"--labels names a label twice: {text}")
-    return labels
-
-
 def scan(root, labels=None) -> tuple[tuple[str, ...], list[tuple[Path, int]], list[dict]]:
     """``(labels, [(image path, label index)], skipped)`` of ``root/<label>/<image>``.
 
@@ -148,18 +139,6 @@ def scan(root, labels=None) -> tuple[tuple[str, ...], list[tuple[Path, int]], li
     return order, items, skipped
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("FER_CACHE") or Path.home() / ".cache" / "fer-edge") / "faces"
-
-
 class FacePath:
     """The runtime's face path for training data: a :class:`runtime.Recognizer`
     on the bundled release model (its crop rule and input side) with the
@@ -176,12 +155,12 @@ class FacePath:
         if detect:
             from runtime.fetch import cached_detector_path, cached_full_range_path
 
-            det_sha = ";".join(_sha256(p) if p else "" for p in (cached_detector_path(), cached_full_range_path()))
+            det_sha = ";".join(file_sha256(p) if p else "" for p in (cached_detector_path(), cached_full_range_path()))
         settings = {"v": FACE_PATH_VERSION, "detect": detect, "detector": detector if detect else "none",
                     "size": self.size, "crop": [crop.scale, crop.shift_y, crop.square], "detectors": det_sha,
                     "max_pixels": self.rec.max_pixels}
         self.signature = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        self.cache = cache_root() / self.signature
+        self.cache = default_cache_dir() / "faces" / self.signature
 
     def _cached(self, sha: str):
         f = self.cache / f"{sha}.npy"
@@ -261,7 +240,7 @@ def load(root, labels=None, detect: bool = True, detector: str = "auto", log=pri
         rel = str(f.relative_to(root))
         counts[order[y]]["images"] += 1
         try:
-            sha = _sha256(f)
+            sha = file_sha256(f)
         except OSError as e:
             problems.append({"file": rel, "reason": f"unreadable: {e.strerror or e}"})
             continue
@@ -356,8 +335,8 @@ def split(data: FolderData, val_split: float = 0.2, seed: int = 0, group: str | 
     if short:
         raise DataError("no training faces left for " + ", ".join(short) + " after the split"
                         + (" (its people all went to validation: add people, or lower --val-split)" if group else ""))
-    return data.select(np.flatnonzero(tr)), data.select(np.flatnonzero(va)), split_info(
-        data.select(np.flatnonzero(tr)), data.select(np.flatnonzero(va)), info_groups)
+    train, val = data.select(np.flatnonzero(tr)), data.select(np.flatnonzero(va))
+    return train, val, split_info(train, val, info_groups)
 
 
 def split_info(tr: FolderData, va: FolderData, groups=None, how: str = "val_split") -> dict:

@@ -247,7 +247,14 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
         for layer in model.layers:
             if layer.trainable and hasattr(layer, "kernel") and layer.name == "predictions":
                 model.add_loss(lambda layer=layer: reg(layer.kernel))
-    model.compile(optimizer=make_optimizer(cfg, steps_per_epoch),
+    _compile(model, cfg, make_optimizer(cfg, steps_per_epoch))
+
+
+def _compile(model, cfg: TrainConfig, optimizer) -> None:
+    """The loss and metric of every training stage, with ``optimizer``."""
+    import tf_keras as keras
+
+    model.compile(optimizer=optimizer,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
 
@@ -416,7 +423,7 @@ def stalled(rows: list[dict], patience: int) -> bool:
     return max(val[-patience:]) <= max(val[:-patience])
 
 
-def head_first(model, cfg: TrainConfig, strategy, x_tr, y_tr, x_va, y_va, steps: int, log) -> None:
+def head_first(model, cfg: TrainConfig, strategy, x_tr, y_tr, val_ds, cw, steps: int, log) -> None:
     """Train the new head alone for ``cfg.head_epochs`` epochs (every other layer
     frozen, BatchNorm in inference mode), at ten times the peak learning rate,
     before the whole network trains: the randomly initialized head then does not
@@ -426,13 +433,9 @@ def head_first(model, cfg: TrainConfig, strategy, x_tr, y_tr, x_va, y_va, steps:
     frozen = [layer for layer in model.layers if layer.name != "predictions" and layer.trainable]
     for layer in frozen:
         layer.trainable = False
-    model.compile(optimizer=keras.optimizers.Adam(cfg.lr * 10),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-    cw = class_weights(y_tr, cfg.class_weight_power, num_classes(cfg))
-    val = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
+    _compile(model, cfg, keras.optimizers.Adam(cfg.lr * 10))
     for e in range(cfg.head_epochs):
-        h = model.fit(train_batches(strategy, x_tr, y_tr, cfg, 500 + e), validation_data=val,
+        h = model.fit(train_batches(strategy, x_tr, y_tr, cfg, 500 + e), validation_data=val_ds,
                       steps_per_epoch=None if strategy.num_replicas_in_sync == 1 else steps,
                       class_weight=cw if strategy.num_replicas_in_sync == 1 else None,
                       epochs=1, verbose=1 if sys.stderr.isatty() else 0)
@@ -492,9 +495,8 @@ def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
 
     x_tr, y_tr, x_va, y_va, data, (t_tr, soft_info) = load_splits(cfg, own)
     if own is not None:
-        from . import folder
-
         folder.write_run_record(out, cfg, own)
+    init = resolve_init(cfg.init)
     # several replicas use whole global batches only (epoch_dataset)
     steps = (math.ceil if strategy.num_replicas_in_sync == 1 else math.floor)(len(x_tr) / cfg.batch_size)
     config_mod.save(cfg, out / "config.yaml")
@@ -503,13 +505,14 @@ def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
         "val_split": ("a user's folder: split.json" if own is not None else
                       "balanced subset of Training" if cfg.subset_train else "PublicTest"),
         "skipped": data.skipped, "soft_targets": soft_info,
-        "init_sha256": (file_sha256(resolve_init(cfg.init))
-                        if Path(resolve_init(cfg.init)).suffix in (".keras", ".h5", ".pth", ".pt")
-                        and Path(resolve_init(cfg.init)).is_file() else None)})
+        "init_sha256": (file_sha256(init) if Path(init).suffix in (".keras", ".h5", ".pth", ".pt")
+                        and Path(init).is_file() else None)})
 
     log(f"strategy {cfg.strategy}: {strategy.num_replicas_in_sync} replica(s)"
         + ("" if target.chief else f"; not the chief: writing only to {out}, removed at the end"))
     start_epoch, best = 0, -1.0
+    cw = class_weights(y_tr, cfg.class_weight_power, num_classes(cfg))
+    val_ds = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
     with strategy.scope():
         if resume and state_path.is_file() and ckpt.is_file():
             state = json.loads(state_path.read_text())
@@ -522,11 +525,9 @@ def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
         else:
             model = build_initialized(cfg)
             if cfg.head_epochs:
-                head_first(model, cfg, strategy, x_tr, y_tr, x_va, y_va, steps, log)
+                head_first(model, cfg, strategy, x_tr, y_tr, val_ds, cw, steps, log)
             compile_model(model, cfg, steps)
     rows = _history_rows(run_dir)[:start_epoch]
-    cw = class_weights(y_tr, cfg.class_weight_power, num_classes(cfg))
-    val_ds = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
     t_start = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         if stalled(rows, cfg.patience):
