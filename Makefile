@@ -40,11 +40,11 @@ train: $(VENV)/.installed
 	$(VENV)/bin/python -m train --preset release
 
 train-paper: $(VENV)/.installed
-	$(VENV)/bin/python -m train --preset paper
+	$(VENV)/bin/python -m train.recipes --preset paper
 
 # Budget runs from the published recipe to the release recipe, one change a step.
 ablation: $(VENV)/.installed
-	$(VENV)/bin/python -m train.ablation --out runs/ablation
+	$(VENV)/bin/python -m train.recipes.ablation --out runs/ablation
 
 # Coverage-guided fuzzing of the runtime (atheris); writes tests/fuzz/results.json and the README table.
 FUZZ_SECONDS ?= 300

@@ -30,9 +30,32 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.variants import shipped_tiers
+import numpy
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks import (
+    accuracy,
+    arm64,
+    browser,
+    consistency,
+    latency,
+    peers,
+    pi4,
+    pipeline,
+    report,
+)
+from benchmarks import variants as var
+from benchmarks.latency import installed_backends
+from benchmarks.variants import shipped_tiers
+from convert.graph import multiply_accumulates
+from runtime.classifier import BUNDLED_MODEL, MICRO_MODEL
+from runtime.errors import FerError
+from runtime.fetch import cached_detector_path
+from runtime.interpreter import probe_backend
+from train import fer2013
+from train import plots as p
+from train.io import atomic_write_json, atomic_write_text
+from train.paths import REPO
+
 RESULTS = REPO / "benchmarks" / "results"
 TFLRT_PYTHON = REPO / ".venv-tflrt" / "bin" / "python"
 #: the shipped tiers among the variants (flip averaging and the consistency matrix are measured for these)
@@ -48,10 +71,6 @@ def hardware() -> dict:
                 break
     except OSError:
         pass
-    import numpy
-
-    from benchmarks.latency import installed_backends
-    from runtime.interpreter import probe_backend
 
     b = probe_backend()
     return {"host": socket.gethostname(), "machine": platform.machine(), "cpu": cpu, "cores": os.cpu_count(),
@@ -67,19 +86,13 @@ def _log(msg: str) -> None:
 def pi4_section(variants: dict) -> dict:
     """Every tier's Pi 4 estimate from its aarch64 instruction count
     (``benchmarks.pi4``), or the reason there is none."""
-    from benchmarks import arm64, pi4
-
     try:
         return pi4.estimate({k: variants[k] for k in TIERS if k in variants}, log=_log)
     except (arm64.SetupError, RuntimeError, OSError) as e:
         return {"error": str(e)}
 
 
-def main(argv=None) -> int:
-    from benchmarks import latency, report
-    from runtime.classifier import BUNDLED_MODEL, MICRO_MODEL
-    from runtime.errors import FerError
-
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--model", default=str(BUNDLED_MODEL), help="int8 .tflite to measure")
@@ -96,7 +109,79 @@ def main(argv=None) -> int:
                     help="python of an environment with tflite-runtime (make bench-env-tflite-runtime)")
     ap.add_argument("--no-peers", action="store_true", help="skip the PyPI fer comparison")
     ap.add_argument("--out", default=str(RESULTS), help="results folder")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def _speed(r: dict, a, model: Path, variants: dict, threads: list[int], steps: int) -> list[Path]:
+    """Crop, photo, pipeline, browser and video latency into ``r``; returns the sample photos."""
+    _log(f"[1/{steps}] crop latency")
+    backends = latency.installed_backends()
+    runs, warm = (20, 5) if a.quick else (a.runs, 20)
+    r["latency"] = latency.cells(variants, backends[:1] if a.quick else backends, threads[:1] if a.quick else threads,
+                                 (True,) if a.quick else (True, False), warm, runs,
+                                 None if a.quick else a.budget, log=_log)
+    tflrt = Path(a.tflite_runtime_python)
+    if not a.quick and tflrt.is_file() and all(b.name != "tflite_runtime" for b in backends):
+        try:
+            r["latency"] += latency.cells_from_python(str(tflrt), variants, threads, "tflite_runtime", runs,
+                                                      a.budget, log=_log)
+        except RuntimeError as e:
+            _log(f"  tflite-runtime environment failed: {e}")
+    _log(f"[2/{steps}] photo latency")
+    photos = latency.sample_photos(REPO / "build" / "photos")
+    if cached_detector_path() is not None:
+        r["photo"] = latency.photo_latency(model, photos if not a.quick else photos[:1], 1,
+                                           3 if a.quick else 10, runs, None if a.quick else 3.0)
+        if not a.quick:    # each detector on the sample photos and on a group photo of far faces
+            group = [latency.group_photo(REPO / "build" / "photos")]
+            r["detectors"] = [latency.photo_latency(model, ph, 1, 3, runs, 3.0, detector=d)
+                              for d in ("short", "full", "auto", "all") for ph in (photos[:1], group)]
+        if not a.quick:    # the whole pipeline: detector modes, auto's misses, folders, tracked video, fer
+            r["pipeline"] = pipeline.measure(model, log=_log, peers=not a.no_peers)
+        if not a.quick:    # a phone-size JPEG, decoded at reduced scale (the default) and whole
+            phone = [latency.phone_photo(REPO / "build" / "photos")]
+            r["phone_photo"] = [latency.photo_latency(model, phone, 1, 3, runs, 3.0, reduce_jpeg=x)
+                                for x in (True, False)]
+    if not a.quick:
+        _log(f"[2/{steps}] flip averaging: crop latency with and without")
+        r["tta"] = {k: latency.tta_latency(v) for k, v in variants.items() if k in TIERS}
+
+        _log(f"[2/{steps}] crop latency in the browser")
+        r["browser"] = browser.measure()
+        clip = latency.video_clip(REPO / "build" / "photos")
+        if clip is not None and cached_detector_path() is not None:
+            _log(f"[2/{steps}] video, 720p, end to end")
+            r["video"] = {k: v for k, v in latency.video_fps(model, clip, detect_every=10).items() if k != "labels"}
+    return photos
+
+
+def _accuracy_and_more(r: dict, a, variants: dict, photos, out: Path, stem: str, steps: int) -> None:
+    """Accuracy, the same answers on every interpreter, peers, the Pi 4 estimate and plots into ``r``."""
+    tflrt = Path(a.tflite_runtime_python)
+    r["plots"] = []
+    if not a.quick:
+        path = fer2013.find_data(a.data)
+        if path is not None and path.exists():
+            _log(f"[4/{steps}] accuracy on {path}")
+            tiers = tuple(k for k in variants if k in TIERS)
+            r["accuracy"] = accuracy.run(variants, path, Path(a.keras) if a.keras else None, log=_log, flip=tiers)
+            _log(f"[4/{steps}] the same answers on every interpreter")
+            pv = fer2013.load(path).split("PrivateTest")
+            r["consistency"] = consistency.measure({k: variants[k] for k in tiers}, pv.images, pv.labels,
+                                                   str(tflrt), log=_log)
+            if "float32" in variants:
+                r["consistency_float"] = consistency.float_pair(variants["float32"], pv.images)
+        _log(f"[5/{steps}] peers")
+        r["peers"] = {} if a.no_peers else peers_section(r, photos, path)
+        _log(f"[6/{steps}] Raspberry Pi 4 estimate (aarch64 instruction counts under qemu)")
+        r["pi4"] = pi4_section(variants)
+        _log(f"[7/{steps}] plots")
+        out.mkdir(parents=True, exist_ok=True)
+        r["plots"] = plots(r, out, stem)
+
+
+def main(argv=None) -> int:
+    a = _parser().parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
     model = Path(a.model)
     try:
@@ -118,95 +203,23 @@ def main(argv=None) -> int:
         if a.quick:
             variants = {"int8": model}
         else:
-            from benchmarks import variants as var
-
             variants = var.build(model, Path(a.keras) if a.keras else Path("/nonexistent"), log=_log)
             if a.micro_model and Path(a.micro_model).is_file():
                 variants["micro_int8"] = Path(a.micro_model)
         r["variants"] = {k: {"file": str(v.relative_to(REPO)) if v.is_relative_to(REPO) else str(v),
                              "bytes": v.stat().st_size} for k, v in variants.items()}
-        from convert.graph import multiply_accumulates
-
         r["tiers"] = {k: {"bytes": v.stat().st_size, "macs": multiply_accumulates(v.read_bytes())}
                       for k, v in variants.items() if k in TIERS}
         steps = 4 + (not a.quick) * 3
-        _log(f"[1/{steps}] crop latency")
-        backends = latency.installed_backends()
-        runs, warm = (20, 5) if a.quick else (a.runs, 20)
-        r["latency"] = latency.cells(variants, backends[:1] if a.quick else backends, threads[:1] if a.quick else threads,
-                                     (True,) if a.quick else (True, False), warm, runs,
-                                     None if a.quick else a.budget, log=_log)
-        tflrt = Path(a.tflite_runtime_python)
-        if not a.quick and tflrt.is_file() and all(b.name != "tflite_runtime" for b in backends):
-            try:
-                r["latency"] += latency.cells_from_python(str(tflrt), variants, threads, "tflite_runtime", runs,
-                                                          a.budget, log=_log)
-            except RuntimeError as e:
-                _log(f"  tflite-runtime environment failed: {e}")
-        _log(f"[2/{steps}] photo latency")
-        from runtime.fetch import cached_detector_path
-
-        photos = latency.sample_photos(REPO / "build" / "photos")
-        if cached_detector_path() is not None:
-            r["photo"] = latency.photo_latency(model, photos if not a.quick else photos[:1], 1,
-                                               3 if a.quick else 10, runs, None if a.quick else 3.0)
-            if not a.quick:    # each detector on the sample photos and on a group photo of far faces
-                group = [latency.group_photo(REPO / "build" / "photos")]
-                r["detectors"] = [latency.photo_latency(model, ph, 1, 3, runs, 3.0, detector=d)
-                                  for d in ("short", "full", "auto", "all") for ph in (photos[:1], group)]
-            if not a.quick:    # the whole pipeline: detector modes, auto's misses, folders, tracked video, fer
-                from benchmarks import pipeline
-
-                r["pipeline"] = pipeline.measure(model, log=_log, peers=not a.no_peers)
-            if not a.quick:    # a phone-size JPEG, decoded at reduced scale (the default) and whole
-                phone = [latency.phone_photo(REPO / "build" / "photos")]
-                r["phone_photo"] = [latency.photo_latency(model, phone, 1, 3, runs, 3.0, reduce_jpeg=x)
-                                    for x in (True, False)]
-        if not a.quick:
-            from benchmarks import browser
-
-            _log(f"[2/{steps}] flip averaging: crop latency with and without")
-            r["tta"] = {k: latency.tta_latency(v) for k, v in variants.items() if k in TIERS}
-
-            _log(f"[2/{steps}] crop latency in the browser")
-            r["browser"] = browser.measure()
-            clip = latency.video_clip(REPO / "build" / "photos")
-            if clip is not None and cached_detector_path() is not None:
-                _log(f"[2/{steps}] video, 720p, end to end")
-                r["video"] = {k: v for k, v in latency.video_fps(model, clip, detect_every=10).items() if k != "labels"}
+        photos = _speed(r, a, model, variants, threads, steps)
         _log(f"[3/{steps}] cold start")
         r["cold_start"] = latency.cold_start(model, photos[0], 1 if a.quick else 5)
-        r["plots"] = []
-        if not a.quick:
-            from benchmarks import accuracy
-            from train import dataset
-
-            path = dataset.find_data(a.data)
-            if path is not None and path.exists():
-                _log(f"[4/{steps}] accuracy on {path}")
-                tiers = tuple(k for k in variants if k in TIERS)
-                r["accuracy"] = accuracy.run(variants, path, Path(a.keras) if a.keras else None, log=_log, flip=tiers)
-                _log(f"[4/{steps}] the same answers on every interpreter")
-                from benchmarks import consistency
-
-                pv = dataset.load(path).split("PrivateTest")
-                r["consistency"] = consistency.measure({k: variants[k] for k in tiers}, pv.images, pv.labels,
-                                                       str(tflrt), log=_log)
-                if "float32" in variants:
-                    r["consistency_float"] = consistency.float_pair(variants["float32"], pv.images)
-            _log(f"[5/{steps}] peers")
-            r["peers"] = {} if a.no_peers else peers_section(r, photos, path)
-            _log(f"[6/{steps}] Raspberry Pi 4 estimate (aarch64 instruction counts under qemu)")
-            r["pi4"] = pi4_section(variants)
-            _log(f"[7/{steps}] plots")
-            out.mkdir(parents=True, exist_ok=True)
-            r["plots"] = plots(r, out, stem)
+        _accuracy_and_more(r, a, variants, photos, out, stem, steps)
         _log(f"[{steps}/{steps}] writing")
     except (FerError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
-    from train.io import atomic_write_json, atomic_write_text
 
     r["wall_s"] = round(time.monotonic() - started, 1)
     atomic_write_json(out / f"{stem}.json", r)
@@ -217,8 +230,6 @@ def main(argv=None) -> int:
 
 
 def peers_section(r: dict, photos, data_path) -> dict:
-    from benchmarks import accuracy, peers, report
-
     if not peers.available():
         _log("  PyPI fer is not installed; no peer comparison")
         return {}
@@ -242,11 +253,9 @@ def peers_section(r: dict, photos, data_path) -> dict:
 
 def plots(r: dict, out: Path, stem: str) -> list[str]:
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  (deferred: matplotlib is heavy and only needed for plots)
     except ImportError:
         return []
-    from benchmarks import accuracy, report
-    from train import plots as p
 
     files = []
     if r.get("accuracy"):

@@ -21,9 +21,21 @@ float model.
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
+
+from runtime.classifier import BUNDLED, Classifier
+from runtime.contract import calibrate
+from runtime.errors import ConfigError, DataError, run_command
+from train import fer2013, ferplus, user_folder
+from train import plots as p
+from train.audit import evaluation_masks
+from train.metrics import expected_calibration_error, reliability, summarize
+from train.saved import load_keras_model
 
 SPLITS = ("PrivateTest", "PublicTest", "PrivateTest_clean")
 
@@ -32,10 +44,7 @@ class EvalData:
     """The test images, labels and masks, loaded once for all variants."""
 
     def __init__(self, data_path, ferplus_dir=None):
-        from train import dataset
-        from train.audit import evaluation_masks
-
-        self.data = dataset.load(data_path)
+        self.data = fer2013.load(data_path)
         masks = evaluation_masks(self.data)
         self.test = masks["PublicTest"] | masks["PrivateTest"]
         self.images = self.data.images[self.test]
@@ -45,8 +54,6 @@ class EvalData:
         self.majority = None
         fp = Path(ferplus_dir) if ferplus_dir else Path(data_path).parent / "ferplus"
         if (fp / "fer2013new.csv").is_file() and (fp / "fer2013_imagefolder_to_ferplus.csv").is_file():
-            from train import ferplus
-
             f = ferplus.attach(self.data, fp / "fer2013new.csv", fp / "fer2013_imagefolder_to_ferplus.csv")
             self.majority = f.majority[self.test]
 
@@ -54,24 +61,17 @@ class EvalData:
 def tflite_probs(model: Path, ev: EvalData, threads: int = 2, tta: str = "none") -> tuple[np.ndarray, np.ndarray]:
     """(probabilities as the runtime reports them, the model's raw softmax): one
     pass over the images; the first is the second with the model's temperature."""
-    from runtime.classifier import Classifier
-    from runtime.contract import calibrate
-
     clf = Classifier(model, threads=threads, tta=tta, calibrated=False)
     raw = clf.predict_proba(ev.images)
     return calibrate(raw, clf.contract.temperature).astype(np.float32), raw
 
 
 def keras_probs(keras_path: Path, ev: EvalData) -> np.ndarray:
-    from train.saved import load_keras_model
-
     model = load_keras_model(keras_path)
     return model.predict(ev.images[..., None].astype(np.float32), batch_size=256, verbose=0)
 
 
 def evaluate(probs: np.ndarray, ev: EvalData, reference: np.ndarray | None = None) -> dict:
-    from train.metrics import reliability, summarize
-
     out = {}
     for name in SPLITS:
         m = ev.masks[name]
@@ -104,7 +104,6 @@ def run(variants: dict[str, Path], data_path, keras_path: Path | None = None, lo
         results[name] = evaluate(probs, ev, reference)
         if name in flip:
             # calibration before the model's temperature: ECE and reliability of its raw softmax
-            from train.metrics import expected_calibration_error, reliability
 
             for split in SPLITS:
                 m = ev.masks[split]
@@ -117,8 +116,6 @@ def run(variants: dict[str, Path], data_path, keras_path: Path | None = None, lo
 
 def plots(results: dict, out_dir: Path, stem: str) -> list[str]:
     """Confusion matrix and reliability diagram (PrivateTest) per variant; returns file names."""
-    from train import plots as p
-
     files = []
     for name, r in results.items():
         if name.endswith("+flip"):
@@ -138,13 +135,8 @@ def plots(results: dict, out_dir: Path, stem: str) -> list[str]:
 
 def folder_accuracy(model, root, detect: bool = True, log=print) -> dict:
     """The ``.tflite`` model (as ``fer-infer --model`` runs it) on a user's folder ``root/<label>/<image>``."""
-    from runtime.classifier import Classifier
-    from train import folder
-    from train.errors import ConfigError
-    from train.metrics import summarize
-
     clf = Classifier(model, threads=2)
-    data = folder.load(root, None, detect, log=log, face_path=folder.FacePath(detect, model=model))
+    data = user_folder.load(root, None, detect, log=log, face_path=user_folder.FacePath(detect, model=model))
     unknown = [x for x in data.label_names if x not in clf.labels]
     if unknown:
         raise ConfigError(f"{root}: labels {', '.join(unknown)} are not the model's ({', '.join(clf.labels)})")
@@ -179,13 +171,6 @@ def folder_text(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    import argparse
-    import json
-    import sys
-
-    from runtime.errors import FerError
-    from train.errors import ConfigError, DataError
-
     ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="release", help="a .tflite model, or a bundled tier (release, micro)")
     ap.add_argument("--data", help="a folder DIR/<label>/<image>, or FER-2013 (default: $FER_DATA)")
@@ -193,15 +178,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     a = ap.parse_args(argv)
     log = (lambda m: print(m, file=sys.stderr))
-    try:
-        from train import dataset, folder
 
-        root = a.data or dataset.find_data(None)
+    def body():
+        root = a.data or fer2013.find_data(None)
         if root is None:
             raise DataError("no data: pass --data DIR (DIR/<label>/<image>) or FER-2013")
-        if folder.is_fer2013(root):
-            from runtime.classifier import BUNDLED
-
+        if user_folder.is_fer2013(root):
             if a.no_detect:
                 raise ConfigError("FER-2013 is face crops already: --no-detect goes with a folder of your own")
             model = BUNDLED.get(a.model, Path(a.model))
@@ -212,14 +194,10 @@ def main(argv=None) -> int:
                 for k, v in r.items()))
             return 0
         r = folder_accuracy(a.model, root, not a.no_detect, log=log)
-    except (ConfigError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except FerError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code if e.exit_code != 1 else 3
-    print(json.dumps(r, indent=2) if a.json else folder_text(r))
-    return 0
+        print(json.dumps(r, indent=2) if a.json else folder_text(r))
+        return 0
+
+    return run_command(body)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from train import fer2013
+from train.io import atomic_write_json
+from train.paths import REPO
+
 OUT = REPO / "benchmarks" / "results" / "arm64-check.json"
 #: what ``benchmarks/arm64_setup.sh`` builds
 ROOTFS = REPO / "build" / "arm64-rootfs"
@@ -44,8 +48,6 @@ def emulated_python(rootfs: Path = ROOTFS, site: Path = SITE, qemu: str = "qemu-
     under qemu-user (emulating a Cortex-A72) with the runtime's aarch64 wheels
     and this checkout on its path. ``plugin``: a TCG plugin argument for
     ``-plugin`` (only the dynamically linked ``qemu-aarch64`` loads plugins)."""
-    import shutil
-
     rootfs, site = Path(rootfs).resolve(), Path(site).resolve()
     py = rootfs / "usr" / "bin" / "python3.11"
     if not py.is_file() or not (site / ".complete").is_file():
@@ -119,13 +121,12 @@ def main(argv=None) -> int:
     except SetupError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from train import dataset
 
-    path = dataset.find_data(a.data)
+    path = fer2013.find_data(a.data)
     if path is None:
         print("error: FER-2013 not found: pass --data PATH or set FER_DATA", file=sys.stderr)
         return 2
-    split = dataset.load(path).split("PrivateTest")
+    split = fer2013.load(path).split("PrivateTest")
     photo = REPO / "runtime" / "samples" / "astronaut.png"
     with tempfile.TemporaryDirectory(prefix="fer-arm64-") as tmp:
         crops = Path(tmp) / "crops.npy"
@@ -139,7 +140,6 @@ def main(argv=None) -> int:
               "x86": {k: x86[k] for k in ("machine", "python", "numpy", "interpreter")},
               "arm64": {k: arm[k] for k in ("machine", "python", "numpy", "interpreter")},
               "data_checksum_sha256": split.checksum, **compare(x86, arm)}
-    from train.io import atomic_write_json
 
     atomic_write_json(OUT, result)
     print(json.dumps(result, indent=1))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 from benchmarks.variants import shipped_tiers
+from train.paths import REPO
 
-WEB = Path(__file__).resolve().parents[1] / "web-sample"
+WEB = REPO / "web-sample"
 #: web-sample tier -> benchmark variant
 TIERS = shipped_tiers()
 

@@ -24,6 +24,8 @@ on every interpreter*.
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,18 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks import arm64
+from benchmarks.latency import installed_backends
+from convert import graph
+from convert.calibration import representative_faces
+from convert.firmware import TFLM_MAX_BYTES, TflmModel
+from runtime.classifier import Classifier
+from runtime.errors import FerError
+from runtime.interpreter import find_backend, make_interpreter
+from train import fer2013
+from train.io import atomic_write_json, atomic_write_text
+from train.paths import REPO
+from train.saved import load_keras_model
 
 #: name -> (backend, xnnpack, reference kernels)
 KERNELS = {
@@ -46,9 +59,6 @@ def raw_outputs(model: Path, crops: np.ndarray, backend: str, xnnpack: bool = Tr
                 reference: bool = False) -> np.ndarray:
     """The output tensor for each uint8 crop ``[N, S, S]``, as the interpreter gives it:
     int32 for a quantized output (differences in output steps), float64 for a float one."""
-    from runtime.classifier import Classifier
-    from runtime.interpreter import find_backend
-
     clf = Classifier(model, threads=1, backend=find_backend(backend), xnnpack=xnnpack, reference=reference)
     out = np.stack([clf.run_raw(c).reshape(-1) for c in crops])
     return out.astype(np.int32 if np.issubdtype(out.dtype, np.integer) else np.float64)
@@ -59,10 +69,9 @@ def raw_outputs(model: Path, crops: np.ndarray, backend: str, xnnpack: bool = Tr
 def tflm_outputs(model: Path, crops: np.ndarray) -> np.ndarray | None:
     """The raw outputs under TFLM, or None when tflite-micro is not installed or the model is too large."""
     try:
-        import tflite_micro  # noqa: F401
+        import tflite_micro  # noqa: F401  (deferred: TFLM's interpreter is an optional extra (micro))
     except ImportError:
         return None
-    from convert.firmware import TFLM_MAX_BYTES, TflmModel
 
     if Path(model).stat().st_size > TFLM_MAX_BYTES:
         return None
@@ -74,9 +83,6 @@ def tflm_outputs(model: Path, crops: np.ndarray) -> np.ndarray | None:
 def browser_outputs(model: Path, crops: np.ndarray) -> np.ndarray | None:
     """The raw outputs under LiteRT.js (WebAssembly) in headless Chromium, or
     None when Node.js, Chromium or the built web sample is missing."""
-    import json
-    import shutil
-
     web = REPO / "web-sample"
     node = shutil.which("node")
     if node is None or not (web / "dist" / "config.json").is_file() or not (web / "node_modules").is_dir():
@@ -119,8 +125,6 @@ ARM64_CROPS = 600
 def arm64_outputs(model: Path, crops: np.ndarray, xnnpack: bool = True) -> np.ndarray | None:
     """The raw outputs of LiteRT's aarch64 build under qemu (``make arm64-setup``),
     or None when that userland is not built."""
-    from benchmarks import arm64
-
     try:
         prefix, env = arm64.emulated_python()
     except arm64.SetupError:
@@ -165,8 +169,6 @@ def matrix(outputs: dict[str, np.ndarray], labels: np.ndarray | None,
 def measure(models: dict[str, Path], crops: np.ndarray, labels: np.ndarray | None, tflrt_python: str | None = None,
             log=print) -> dict:
     """The matrix for every model (``{tier: path}``) over every kernel set installed here."""
-    from benchmarks.latency import installed_backends
-
     have = {b.name for b in installed_backends()}
     sample = np.sort(np.random.default_rng(0).permutation(len(crops))[:ARM64_CROPS])
     out = {}
@@ -208,7 +210,7 @@ CUTS = ("Conv1_relu", "expanded_conv_project_BN", "block_1_project_BN", "block_2
 
 
 def _int8(model, calib: np.ndarray, io=np.int8) -> bytes:
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     xs = calib.astype(np.float32)
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -221,8 +223,6 @@ def _int8(model, calib: np.ndarray, io=np.int8) -> bytes:
 
 def _run_all(tfl: bytes, inputs: np.ndarray) -> dict[str, np.ndarray]:
     """Raw outputs of ``tfl`` for each input under the three LiteRT kernel sets."""
-    from runtime.interpreter import find_backend, make_interpreter
-
     out = {}
     for name, (_, xnn, ref) in list(KERNELS.items())[:3]:
         it = make_interpreter(tfl, 1, find_backend("litert"), xnnpack=xnn, reference=ref)
@@ -246,8 +246,7 @@ def op_table(seed: int = 0) -> list[dict]:
     """One-operator int8 models on random inputs: share of outputs that differ
     between XNNPACK and the builtin / reference kernels, and XNNPACK's share
     that differs from the exactly rounded result (for the convolution)."""
-    import convert  # noqa: F401
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     L = keras.layers
     rng = np.random.default_rng(seed)
@@ -255,7 +254,6 @@ def op_table(seed: int = 0) -> list[dict]:
     def one(name, build, shape):
         i = keras.Input(shape)
         tfl = _int8(keras.Model(i, build(i)), rng.normal(0, 1, (200,) + shape))
-        from runtime.interpreter import find_backend, make_interpreter
 
         it = make_interpreter(tfl, 1, find_backend("litert"))
         d = it.get_input_details()[0]
@@ -275,13 +273,7 @@ def diagnose(keras_path: Path, data_path, n_cut: int = 150, log=print) -> dict:
     """Where the kernel sets part: one-operator models, the release model cut
     after successive blocks (folded front), and label agreement on PrivateTest
     with the front folded and as trained."""
-    import convert  # noqa: F401
-    import tf_keras as keras
-
-    from convert import graph
-    from convert.calibration import representative_faces
-    from train.saved import load_keras_model
-    from train import dataset
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     out = {"model": str(keras_path)}
     log("one-operator models")
@@ -289,7 +281,7 @@ def diagnose(keras_path: Path, data_path, n_cut: int = 150, log=print) -> dict:
     m = load_keras_model(keras_path)
     folded = graph.fold_front(m)
     calib, _ = representative_faces(data_path, 300, 0)
-    pv = dataset.load(dataset.find_data(data_path)).split("PrivateTest")
+    pv = fer2013.load(fer2013.find_data(data_path)).split("PrivateTest")
     faces = pv.images[np.random.default_rng(0).permutation(len(pv))[:n_cut]][..., None]
     out["cuts"] = []
     for name in CUTS:
@@ -338,7 +330,6 @@ def main(argv=None) -> int:
         d.add_argument("--data", help="FER-2013 (default: $FER_DATA)")
         d.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "consistency-diagnosis"))
         a = d.parse_args(argv)
-        from train.io import atomic_write_json, atomic_write_text
 
         res = diagnose(Path(a.keras), a.data, log=lambda m: print(m, file=sys.stderr))
         atomic_write_json(Path(a.out + ".json"), res)
@@ -352,7 +343,6 @@ def main(argv=None) -> int:
     p.add_argument("--no-xnnpack", action="store_true")
     p.add_argument("--out", required=True, help=".npy for the raw outputs [N, K]")
     a = p.parse_args(argv)
-    from runtime.errors import FerError
 
     try:
         raw = raw_outputs(Path(a.model), np.load(a.crops), a.backend, not a.no_xnnpack)

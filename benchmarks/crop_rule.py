@@ -24,12 +24,15 @@ import json
 import sys
 
 import numpy as np
+from PIL import Image
+
+from runtime.detect import load_detector
+from runtime.errors import DataError, FerError
+from train import fer2013
 
 
 def measure(images: np.ndarray, detector, pad: float = 1.0, upscale: int = 4) -> dict:
     """Per-image (scale, shift_x, shift_y) of crops where exactly one face is found."""
-    from PIL import Image
-
     s = images.shape[1]
     p = int(round(pad * s))
     scales, sx, sy, found = [], [], [], 0
@@ -52,8 +55,6 @@ def measure(images: np.ndarray, detector, pad: float = 1.0, upscale: int = 4) ->
 
 def box_mapping(images: np.ndarray, short, full, pad: float = 1.0, upscale: int = 4) -> dict:
     """Medians (and p10/p90) of the full-range box -> short-range box mapping over ``images``."""
-    from PIL import Image
-
     s = images.shape[1]
     p = int(round(pad * s))
     scale, shift, both = [], [], 0
@@ -73,11 +74,6 @@ def box_mapping(images: np.ndarray, short, full, pad: float = 1.0, upscale: int 
 
 
 def main(argv=None) -> int:
-    from runtime.detect import load_detector
-    from runtime.errors import FerError
-    from train import dataset
-    from train.errors import DataError
-
     ap = argparse.ArgumentParser(prog="python -m benchmarks.crop_rule", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", help="FER-2013 path (default: $FER_DATA)")
     ap.add_argument("--n", type=int, default=2000, help="Training images measured (seeded sample)")
@@ -85,7 +81,7 @@ def main(argv=None) -> int:
     ap.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace model measured")
     a = ap.parse_args(argv)
     try:
-        d = dataset.load(dataset.find_data(a.data) or "").split("Training")
+        d = fer2013.load(fer2013.find_data(a.data) or "").split("Training")
         det = load_detector(a.detector)
     except (DataError, FerError) as e:
         print(f"error: {e}", file=sys.stderr)

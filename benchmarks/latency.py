@@ -11,6 +11,7 @@ prints one JSON object per cell (variant x threads x XNNPACK) on stdout.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -19,17 +20,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from convert.timing import call_samples, interleaved, stats_ms, time_calls  # noqa: F401  (used by the suite)
-
-REPO = Path(__file__).resolve().parents[1]
+from runtime.classifier import Classifier
+from runtime.errors import ModelError
+from runtime.interpreter import _CANDIDATES, find_backend
+from runtime.recognizer import Recognizer
+from runtime.video import Follower, read_frames
+from train.paths import REPO
 
 
 def installed_backends() -> list:
     """Every TFLite interpreter importable here (LiteRT, tflite-runtime, TensorFlow)."""
-    from runtime.errors import ModelError
-    from runtime.interpreter import _CANDIDATES, find_backend
-
     out = []
     for name, _, _ in _CANDIDATES:
         try:
@@ -47,8 +50,6 @@ def cells(models: dict[str, Path], backends: list, threads: list[int], xnnpack=(
     every cell ``runs / rounds`` calls and ``budget_s / rounds`` seconds), so a
     slow spell of a shared machine falls on all cells alike instead of on the
     one measured at that moment; each cell's statistics pool its passes."""
-    from runtime.classifier import Classifier
-
     todo = [(v, b, t, x) for v in models for b in backends for t in threads for x in xnnpack]
     rounds = max(1, min(rounds, runs))
     state, out = [], []
@@ -100,15 +101,12 @@ def cells_from_python(python: str, models: dict[str, Path], threads: list[int], 
 def photo_latency(model: Path, photos: list[Path], threads: int, warmup: int, runs: int,
                   budget_s: float | None = None, reduce_jpeg: bool = True, detector: str = "auto") -> dict:
     """Decode + detect + crop + classify, whole photos from disk."""
-    from runtime.recognizer import Recognizer
-
     rec = Recognizer(model, threads=threads, reduce_jpeg=reduce_jpeg, detector=detector)
     per_photo, faces, sizes = [], 0, []
     for p in photos:
         r = time_calls(lambda: rec.predict(p), warmup, runs, budget_s)
         faces += len(rec.predict(p))
         per_photo.append({"photo": Path(p).name, "p50": r["p50"], "p90": r["p90"], "runs": r["runs"]})
-    from PIL import Image
 
     for p in photos:
         with Image.open(p) as im:
@@ -122,8 +120,6 @@ def photo_latency(model: Path, photos: list[Path], threads: int, warmup: int, ru
 def phone_photo(out_dir: Path) -> Path:
     """A 12-megapixel (4032x3024) JPEG, a phone camera's size: the sample photo
     enlarged to 3024x3024 on a grey canvas, made here."""
-    from PIL import Image
-
     p = out_dir / "astronaut_4032x3024.jpg"
     if not p.is_file():
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,8 +133,6 @@ def phone_photo(out_dir: Path) -> Path:
 def sample_photos(out_dir: Path) -> list[Path]:
     """The bundled sample photo (PNG, 512x512) and JPEG copies of it at 512 and
     1024 pixels, made here, so the photo set covers both decoders and two sizes."""
-    from PIL import Image
-
     src = REPO / "runtime" / "samples" / "astronaut.png"
     out_dir.mkdir(parents=True, exist_ok=True)
     photos = [src]
@@ -187,8 +181,6 @@ def cold_start(model: Path, photo: Path, repeats: int = 3) -> dict:
 
 
 def main(argv=None) -> int:
-    import argparse
-
     ap = argparse.ArgumentParser(prog="python -m benchmarks.latency", description="crop latency cells as JSON lines")
     ap.add_argument("--model", action="append", required=True, help="NAME=PATH or PATH")
     ap.add_argument("--backend", help="litert, tflite_runtime or tensorflow (default: every installed one)")
@@ -196,7 +188,6 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=500)
     ap.add_argument("--budget", type=float, default=1.5, help="seconds per cell (at least 30 runs)")
     a = ap.parse_args(argv)
-    from runtime.interpreter import find_backend
 
     models = {}
     for m in a.model:
@@ -216,8 +207,6 @@ if __name__ == "__main__":
 def tta_latency(model: Path, runs: int = 300, budget_s: float = 2.0) -> dict:
     """One crop through ``Classifier.run`` at 1 thread, one pass and with flip
     averaging, interleaved in the same run: ``{"none": stats, "flip": stats, "ratio"}``."""
-    from runtime.classifier import Classifier
-
     crop = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
     clfs = {tta: Classifier(model, threads=1, tta=tta) for tta in ("none", "flip")}
     out = interleaved({tta: (lambda c=c: c.run(crop)) for tta, c in clfs.items()}, runs=runs, budget_s=budget_s)
@@ -230,16 +219,15 @@ def video_clip(out_dir: Path, frames: int = 300) -> Path | None:
     the frame and up and down (the face about 17% of the width, where the short-range detector finds it);
     None without OpenCV."""
     try:
-        import cv2
+        import cv2  # deferred: OpenCV is an optional extra (video)
     except ImportError:
         return None
-    from PIL import Image
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"clip-720p-{frames}.mp4"
     if path.is_file():
         return path
-    face = np.asarray(Image.open(Path(__file__).resolve().parents[1] / "runtime" / "samples" / "astronaut.png")
+    face = np.asarray(Image.open(REPO / "runtime" / "samples" / "astronaut.png")
                       .convert("RGB").crop((80, 0, 392, 312)).resize((640, 640)))
     tmp = out_dir / f"clip-720p-{frames}.tmp.mp4"
     w = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (1280, 720))
@@ -259,12 +247,8 @@ def video_fps(model: Path, clip: Path, threads: int = 1, detect_every: int = 1, 
     """End-to-end frames per second on ``clip`` as ``fer-infer clip.mp4 --detect-every N`` runs it: decode
     (OpenCV), faces (:class:`runtime.video.Follower`: the detector every N frames, boxes followed between),
     crop, classify, every frame; with each frame's labels."""
-    import cv2
+    import cv2  # deferred: OpenCV is an optional extra (video)
 
-    from runtime.recognizer import Recognizer
-    from runtime.video import Follower
-
-    from runtime.video import read_frames
 
     rec = Recognizer(model, threads=threads, detector=detector)
     follow = Follower(rec, detect_every)
@@ -304,8 +288,6 @@ def video_tracking(model: Path, clip: Path, detect_every: int = 5, rounds: int =
 
 def sample_head(frac: float, width: int):
     """The sample photo's head, scaled so that its face is about ``frac`` of ``width`` pixels."""
-    from PIL import Image
-
     head = Image.open(REPO / "runtime" / "samples" / "astronaut.png").convert("RGB").crop((130, 10, 320, 220))
     s = frac * width / 95.0
     return head.resize((max(1, int(190 * s)), max(1, int(210 * s))), Image.BILINEAR)
@@ -314,8 +296,6 @@ def sample_head(frac: float, width: int):
 def group_photo(out_dir: Path, width: int = 2000, face_frac: float = 0.04, faces: int = 3) -> Path:
     """A generated 2000x1400 group photo: the sample photo's head ``faces`` times, each face
     about ``face_frac`` of the width (far faces, where the detectors differ)."""
-    from PIL import Image
-
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"group-{width}-{faces}x{round(100 * face_frac)}pct.png"
     if path.is_file():

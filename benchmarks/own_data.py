@@ -17,9 +17,22 @@ wall time and the figures. The tests build their small sets with
 
 from __future__ import annotations
 
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+from benchmarks.accuracy import folder_accuracy
+from train import fer2013, user_folder
+from train.io import atomic_write_json, atomic_write_text
+from train.paths import REPO
 
 #: new label -> the FER-2013 folder its faces come from (names FER-2013 does not use)
 MAPPING = {"grin": "happy", "gasp": "surprise", "calm": "neutral"}
@@ -32,8 +45,6 @@ def fer_files(fer_root: Path, fer_label: str, usage: str = "Training") -> list[P
 
 def paste(face: np.ndarray, rng, canvas=(320, 240), side: int = 120):
     """A colour photo with the 48x48 gray ``face`` scaled to ``side`` px at a random place."""
-    from PIL import Image
-
     w, h = canvas
     yy, xx = np.mgrid[0:h, 0:w]
     base = rng.integers(40, 200, 3)
@@ -51,8 +62,6 @@ def paste(face: np.ndarray, rng, canvas=(320, 240), side: int = 120):
 def make_folder(fer_root, out, per_label: int = 20, photos: bool = False, seed: int = 0, usage: str = "Training",
                 mapping: dict | None = None, people: int = 6, start: int = 0, fmt: str = "png") -> Path:
     """``out/<label>/P<k>_<i>.<fmt>``: ``per_label`` faces a label, as crops or pasted into photos."""
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
     out = Path(out)
     for label, fer_label in (mapping or MAPPING).items():
@@ -73,10 +82,6 @@ def ferplus_folder(fer_root, ferplus_csv, out, per_label: int, usage: str, photo
                    people: int = 20) -> dict:
     """``out/<label>/P<k>_<i>.png`` from images whose FER+ majority (at least 5 of 10 votes, a unique top) is one
     of :data:`FERPLUS`; returns {label: count}."""
-    import csv
-
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
     votes = list(FERPLUS)
     rows = {k: [] for k in votes}
@@ -109,29 +114,17 @@ def ferplus_folder(fer_root, ferplus_csv, out, per_label: int, usage: str, photo
 
 
 def _run(cmd: list[str], log) -> tuple[float, str]:
-    import subprocess
-    import sys
-    import time
-
     log("$ " + " ".join(cmd))
     t = time.perf_counter()
     r = subprocess.run([sys.executable, *cmd[1:]] if cmd[0] == "python" else cmd, capture_output=True, text=True,
-                       cwd=Path(__file__).resolve().parents[1])
+                       cwd=REPO)
     if r.returncode:
         raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}: " + (r.stderr.strip().splitlines() or [""])[-1])
     return time.perf_counter() - t, r.stdout
 
 
 def main(argv=None) -> int:
-    import argparse
-    import json
-    import sys
-    import time
-
-    from train import dataset
-    from train.io import atomic_write_json, atomic_write_text
-
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     ap = argparse.ArgumentParser(prog="python -m benchmarks.own_data", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", help="FER-2013 (default: $FER_DATA); FER+ is read from ferplus/ beside it")
     ap.add_argument("--work", default=str(repo / "build" / "own-data"), help="folders, run and model go here")
@@ -141,13 +134,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(repo / "benchmarks" / "results" / "own-data"), help="writes OUT.json/.md")
     a = ap.parse_args(argv)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    fer = dataset.find_data(a.data)
+    fer = fer2013.find_data(a.data)
     csv_file = Path(fer).parent / "ferplus" / "fer2013_imagefolder_to_ferplus.csv" if fer else None
     if fer is None or not csv_file.is_file():
         print("error: needs FER-2013 and ferplus/fer2013_imagefolder_to_ferplus.csv beside it", file=sys.stderr)
         return 3
     work = Path(a.work)
-    import shutil
 
     shutil.rmtree(work, ignore_errors=True)
     photos = not a.no_photos
@@ -165,8 +157,6 @@ def main(argv=None) -> int:
                                    "--data", str(work / "test"), *nd, "--json"], log)
     mine = json.loads(out)
     # the bundled model on the same test faces, for the labels it has (contempt is not one)
-    from benchmarks.accuracy import folder_accuracy
-    from train import folder
 
     shared = work / "test-shared"
     shutil.rmtree(shared, ignore_errors=True)
@@ -185,7 +175,7 @@ def main(argv=None) -> int:
               "test_images_without_face": len(mine["images_without_face"]),
               "shared_labels": sorted(p.name for p in shared.iterdir()),
               "bundled_on_shared": base["accuracy"], "finetuned_on_shared": mine_shared["accuracy"],
-              "data_checksum_sha256": folder.load(work / "faces", None, photos, log=lambda m: None).checksum}
+              "data_checksum_sha256": user_folder.load(work / "faces", None, photos, log=lambda m: None).checksum}
     lines = ["# Own data, end to end: FER+ labels with contempt", "",
              f"Command: `{result['command']}` ({result['date']}); "
              f"{'photos through the default face path' if photos else 'crops, --no-detect'}.", "",

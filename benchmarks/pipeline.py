@@ -25,25 +25,33 @@ The benchmark suite (``python -m benchmarks``) runs the same measurement;
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks import latency
+from benchmarks import peers as peer
+from convert.timing import time_calls
+from runtime.classifier import BUNDLED_MODEL
+from runtime.detect import AUTO_SPREAD
+from runtime.fetch import cached_detector_path
+from runtime.recognizer import Recognizer
+from train.io import atomic_write_json, atomic_write_text
+from train.paths import REPO
+
 OUT = REPO / "benchmarks" / "results" / "pipeline"
 PHOTOS = REPO / "build" / "pipeline"
 
 
 def group(path: Path, width: int, fracs: list[float]) -> Path:
     """A width x 0.7 width photo with one head per entry of ``fracs`` (face size as a fraction of the width)."""
-    from PIL import Image
-
-    from benchmarks import latency
-
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,8 +75,6 @@ def group(path: Path, width: int, fracs: list[float]) -> Path:
 
 def ordinary_photos(root: Path = PHOTOS) -> list[tuple[Path, int]]:
     """``(photo, faces in it)``: what a user points fer-infer at."""
-    from benchmarks import latency
-
     root.mkdir(parents=True, exist_ok=True)
     photos = [(p, 1) for p in latency.sample_photos(root)]
     photos.append((group(root / "pair-1600.jpg", 1600, [0.2, 0.18]), 2))
@@ -92,9 +98,6 @@ def group_photos(root: Path = PHOTOS) -> list[tuple[Path, int, str]]:
 
 
 def photo_times(model, photos, detector: str, runs: int = 15) -> list[dict]:
-    from runtime.recognizer import Recognizer
-    from convert.timing import time_calls
-
     rec = Recognizer(model, threads=1, detector=detector)
     out = []
     for p, n in photos:
@@ -107,8 +110,6 @@ def photo_times(model, photos, detector: str, runs: int = 15) -> list[dict]:
 
 def folder_rate(model, photos: list[Path], workers: int, root: Path) -> dict:
     """Photos per second of ``fer-infer DIR --json --workers N`` on a folder of ``photos`` (wall time)."""
-    import shutil
-
     d = root / "folder"
     if not d.is_dir():
         d.mkdir(parents=True)
@@ -130,10 +131,6 @@ def folder_rate(model, photos: list[Path], workers: int, root: Path) -> dict:
 
 
 def measure(model=None, log=print, peers: bool = True) -> dict:
-    from benchmarks import latency
-    from runtime.classifier import BUNDLED_MODEL
-    from runtime.detect import AUTO_SPREAD
-
     model = Path(model or BUNDLED_MODEL)
     ordinary = ordinary_photos()
     r = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), "auto_spread": AUTO_SPREAD}
@@ -159,8 +156,6 @@ def measure(model=None, log=print, peers: bool = True) -> dict:
         log("pipeline: video, 720p")
         r["video"] = latency.video_tracking(model, clip, 10)
     if peers:
-        from benchmarks import peers as peer
-
         if peer.available():
             log("pipeline: the PyPI fer package on the same photos")
             p = peer.pipeline([p for p, _ in ordinary])
@@ -242,16 +237,11 @@ def headline_lines(r: dict) -> list[str]:
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    from train.io import atomic_write_json, atomic_write_text
-
     ap = argparse.ArgumentParser(prog="python -m benchmarks.pipeline", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", help="int8 .tflite (default: the bundled release model)")
     ap.add_argument("--out", default=str(OUT), help="writes OUT.json and OUT.md")
     ap.add_argument("--no-peers", action="store_true", help="skip the PyPI fer package")
     a = ap.parse_args(argv)
-    from runtime.fetch import cached_detector_path
 
     if cached_detector_path() is None:
         print("error: no face detector: run fer-infer --fetch-detector once", file=sys.stderr)

@@ -8,7 +8,7 @@ estimate, and the peers, from one benchmark run), ``docs/results.md`` (every
 figure: the release and each tier, recipes, ablation, distillation, latency,
 photos, the interpreter matrix) and the measured floors in
 ``docs/consistency.md``. Sources: ``models/<tier>/release/int8_eval.json`` and
-``report.json`` (accuracy, int8 and float), ``models/ablation/ablation.json``
+``report.json`` (accuracy, int8 and float), ``models/records/ablation/ablation.json``
 (the paper recipe and the ablation ladder) and the newest full
 ``benchmarks/results/*.json`` for the release model. A result file from before
 a tier was retired still holds its rows; only the shipped tiers are shown.
@@ -21,9 +21,11 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import report
+from benchmarks import pipeline, report
+from benchmarks.variants import shipped_tiers
+from train.io import atomic_write_text
+from train.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 RESULTS_DOC = REPO / "docs" / "results.md"
 CONSISTENCY_DOC = REPO / "docs" / "consistency.md"
@@ -37,8 +39,6 @@ XNNPACK_FAMILY = ("litert-xnnpack", "arm64-xnnpack", "browser-litertjs")
 def shipped_only(r: dict) -> dict:
     """A benchmark result with the variants of retired tiers taken out (``<tier>_int8`` where the tier is no
     longer bundled), so that an older run's tables show what ships now."""
-    from benchmarks.variants import shipped_tiers
-
     keep = set(shipped_tiers().values())
 
     def retired(k: str) -> bool:
@@ -84,8 +84,6 @@ def headline() -> str:
         src = f"`{pipe.get('command', 'python -m benchmarks.pipeline').strip()}`, {pipe['date']}, report " \
               "`benchmarks/results/pipeline.md`"
     if pipe:
-        from benchmarks import pipeline
-
         lines += ["", f"The whole pipeline ({src}):", ""] + pipeline.headline_lines(pipe)
     peer = (r.get("peers") or {}).get("fer")
     if peer:
@@ -115,19 +113,18 @@ def floors() -> str:
 
 
 def section() -> str:
-    rel = REPO / "models" / "release"
+    rel = REPO / "models" / "records" / "release"
     int8 = json.loads((rel / "int8_eval.json").read_text())
     flt = json.loads((rel / "report.json").read_text())["results"]
-    lines = [BEGIN, "", "Release model, FER-2013 (from `models/release/`, written by `python -m convert.release`):", "",
+    lines = [BEGIN, "", "Release model, FER-2013 (from `models/records/release/`, written by `python -m convert.release`):", "",
              "| split | images | float accuracy | int8 accuracy | int8 macro-F1 |", "|---|---|---|---|---|"]
     for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
         lines.append(f"| {split} | {int8[split]['n']} | {100 * flt[split]['accuracy']:.2f}% | "
                      f"{100 * int8[split]['accuracy']:.2f}% | {100 * int8[split]['macro_f1']:.2f}% |")
-    from benchmarks.variants import shipped_tiers
 
     for tier in (t for t in shipped_tiers() if t != "release"):
         what = f"{tier.capitalize()} model"
-        folder = REPO / "models" / tier / "release"
+        folder = REPO / "models" / "records" / tier
         if not (folder / "int8_eval.json").is_file():
             continue
         f8 = json.loads((folder / "int8_eval.json").read_text())
@@ -139,11 +136,11 @@ def section() -> str:
         for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
             lines.append(f"| {split} | {f8[split]['n']} | {100 * ff['results'][split]['accuracy']:.2f}% | "
                          f"{100 * f8[split]['accuracy']:.2f}% | {100 * f8[split]['macro_f1']:.2f}% |")
-    abl = REPO / "models" / "ablation" / "ablation.json"
+    abl = REPO / "models" / "records" / "ablation" / "ablation.json"
     if abl.is_file():
         a = json.loads(abl.read_text())
         pub = {"paper": 0.4268}
-        lines += ["", "Recipes (float Keras models; `models/ablation/`, written by `python -m train.ablation`):", "",
+        lines += ["", "Recipes (float Keras models; `models/records/ablation/`, written by `python -m train.recipes.ablation`):", "",
                   "| run | input | epochs | images seen | PrivateTest | clean PrivateTest | published |",
                   "|---|---|---|---|---|---|---|"]
         for r in a["full_runs"]:
@@ -151,7 +148,7 @@ def section() -> str:
                          f"{report.pct(r['PrivateTest'])} | {report.pct(r['PrivateTest_clean'])} | "
                          f"{report.pct(pub.get(r['step']))} |")
         lines += ["", f"Ablation ladder, budget runs of about {a['budget']['passes_over_training']} passes over "
-                  "Training each (one change per row; `models/ablation/ablation.md`):", "",
+                  "Training each (one change per row; `models/records/ablation/ablation.md`):", "",
                   "| step | change | PrivateTest | Δ |", "|---|---|---|---|"]
         for r in a["steps"]:
             d = "" if r["delta"] is None else f"{100 * r['delta']:+.2f}"
@@ -189,8 +186,6 @@ def section() -> str:
     pipe = (got[1].get("pipeline") if got else None) or (json.loads(pipe_file.read_text()) if pipe_file.is_file()
                                                         else None)
     if pipe:
-        from benchmarks import pipeline
-
         lines += ["", pipeline.markdown(pipe).replace("# Pipeline speed", "The whole pipeline:").rstrip()]
     lines += ["", END]
     return "\n".join(lines)
@@ -198,13 +193,13 @@ def section() -> str:
 
 def distill_lines() -> list[str]:
     """The teacher and the distillation ablation: the same student run with and without the teacher."""
-    teacher = REPO / "models" / "teacher" / "teacher.json"
+    teacher = REPO / "models" / "records" / "teacher" / "teacher.json"
     if not teacher.is_file():
         return []
     t = json.loads(teacher.read_text())
-    lines = ["", "Distillation and soft labels (float models; teacher from `python -m train.teacher`, `models/teacher/`;"
-             " the runs' records in `models/ablation/distill_control/`, `models/candidates/distill/` and "
-             "`models/ablation/ferplus_soft/`):", "",
+    lines = ["", "Distillation and soft labels (float models; teacher from `python -m train.recipes.teacher`, `models/records/teacher/`;"
+             " the runs' records in `models/records/ablation/distill_control/`, `models/records/candidates/distill/` and "
+             "`models/records/ablation/ferplus_soft/`):", "",
              "| model | PublicTest | PrivateTest | clean PrivateTest |", "|---|---|---|---|"]
     e = t["ensemble"]
     lines.append(f"| teacher: {len(t['members'])} models, flip-averaged (never ships) | {e['PublicTest']:.2f}% | "
@@ -213,7 +208,7 @@ def distill_lines() -> list[str]:
                          ("candidates/distill", "student with the teacher (preset `distill`)"),
                          ("ablation/ferplus_soft", "the control with FER+ votes as half the target (preset "
                           "`ferplus_soft`)")):
-        rep = REPO / "models" / folder / "report.json"
+        rep = REPO / "models" / "records" / folder / "report.json"
         if rep.is_file():
             r = json.loads(rep.read_text())["results"]
             lines.append(f"| {what} | " + " | ".join(report.pct(r[s]["accuracy"]) for s in
@@ -241,8 +236,6 @@ def blocks() -> dict[Path, str]:
 
 
 def main(argv=None) -> int:
-    from train.io import atomic_write_text
-
     argv = sys.argv[1:] if argv is None else argv
     try:
         new = blocks()

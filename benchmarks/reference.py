@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from train.io import atomic_path
+from train.paths import REPO
+
 FOLDER = REPO / "build" / "reference"
 
 #: XNNPACK's README at google/XNNPACK commit 1f5d9bc97e24ee6eba48c26d7d74630ffd650d9d,
@@ -27,7 +29,7 @@ PUBLISHED_MS = {
 
 
 def _keras_model(name: str):
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     kw = dict(input_shape=(224, 224, 3), weights=None, classes=1000)
     if name == "mobilenet_v1_1.0_224":
@@ -51,14 +53,14 @@ def build(name: str) -> Path | None:
     if out.is_file():
         return out
     try:
-        import train  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-        import tensorflow as tf
-        import tf_keras as keras
+        import tensorflow as tf  # deferred: TensorFlow is optional for the benchmarks
+        import tf_keras as keras  # deferred: as TensorFlow
+
+        import train  # noqa: F401  (deferred: sets TF_USE_LEGACY_KERAS before TensorFlow loads)
     except ImportError:
         return None
     keras.utils.set_random_seed(0)
     data = tf.lite.TFLiteConverter.from_keras_model(_keras_model(name)).convert()
-    from train.io import atomic_path
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out, suffix=".tflite") as tmp:

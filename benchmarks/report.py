@@ -3,6 +3,8 @@ results section reuse the same row formatters)."""
 
 from __future__ import annotations
 
+from benchmarks import browser, pi4, pipeline
+
 SPLITS = ("PrivateTest", "PublicTest", "PrivateTest_clean", "PrivateTest_FERplus_majority")
 
 
@@ -56,8 +58,6 @@ def photos_lines(r: dict) -> list[str]:
 
 def pi4_text(r: dict) -> str:
     """The Pi 4 estimate and how it was made, in one paragraph (report and README)."""
-    from benchmarks import pi4
-
     return pi4.text(r["pi4"]) if r.get("pi4") else ""
 
 
@@ -117,21 +117,9 @@ def float_pair_text(f: dict) -> str:
             f"difference {f['max_prob_diff']:.1e}.")
 
 
-def markdown(r: dict) -> str:
-    h = r["hardware"]
-    wall = f", suite wall time {r['wall_s'] / 60:.1f} min" if r.get("wall_s") else ""
-    lines = [f"# Benchmark: {r['model']['name']}", "",
-             f"Command: `{r['command']}`  ", f"Date: {r['date']}{wall}  ",
-             f"Hardware: {h['cpu']} ({h['cores']} cores, {h['machine']}), {h['os']}, Python {h['python']}, "
-             f"numpy {h['numpy']}  ",
-             f"Interpreters: {', '.join(h.get('interpreters', [h['interpreter']]))}; thread counts "
-             f"{', '.join(map(str, r.get('threads', [])))}", ""]
-    if r.get("variants"):
-        lines += ["## Model variants", "", "| variant | file | size |", "|---|---|---|"]
-        for k, v in r["variants"].items():
-            lines.append(f"| {k} | `{v['file']}` | {v['bytes'] / 1e6:.2f} MB |")
-        lines.append("")
-    acc = r.get("accuracy") or {}
+def accuracy_lines(acc: dict) -> list[str]:
+    """The accuracy section: every variant on every split, and F1 per class."""
+    lines: list[str] = []
     if acc:
         lines += ["## Accuracy", "", "FER+ majority: the FER+ crowd's majority label on the same PrivateTest images "
                   "(images without a majority emotion left out). Agreement: top-1 agreement with the Keras float "
@@ -154,6 +142,47 @@ def markdown(r: dict) -> str:
             lines.append(f"| {k} | " + " | ".join(f"{100 * c['f1']:.1f}" for c in v["PrivateTest"]["per_class"].values())
                          + " |")
         lines.append("")
+    return lines
+
+
+def peer_lines(r: dict, acc: dict) -> list[str]:
+    """The PyPI ``fer`` peer beside ours, measured in the same run."""
+    lines: list[str] = []
+    peer = (r.get("peers") or {}).get("fer")
+    if peer:
+        lines += ["", f"## Peer: PyPI `fer` {peer['version']} (same run)", "",
+                  "| what | fer | fer-edge int8 | ratio (fer / ours) |", "|---|---|---|---|"]
+        for k, v in peer.get("accuracy", {}).items():
+            ours = acc.get("int8", {}).get(k, {}).get("accuracy")
+            lines.append(f"| accuracy, {k} | {pct(v['accuracy'])} | {pct(ours)} | |")
+        if peer.get("crop_latency"):
+            lines.append(f"| classify one crop, p50 (fer: Keras model call; ours: 1 thread) | "
+                         f"{peer['crop_latency']['p50']:.2f} ms | {peer['ours_crop_p50']:.3f} ms | "
+                         f"{peer['crop_ratio']:.1f}x |")
+        if peer.get("pipeline"):
+            lines.append(f"| photo pipeline, p50 ({peer['pipeline']['photos']} photo(s); fer: Haar + classifier, "
+                         f"found {peer['pipeline']['faces_found']} face(s)) | "
+                         f"{peer['pipeline']['median_of_photo_medians_ms']:.1f} ms | "
+                         f"{r['photo']['median_of_photo_medians_ms']:.2f} ms | {peer['photo_ratio']:.1f}x |")
+    return lines
+
+
+def markdown(r: dict) -> str:
+    h = r["hardware"]
+    wall = f", suite wall time {r['wall_s'] / 60:.1f} min" if r.get("wall_s") else ""
+    lines = [f"# Benchmark: {r['model']['name']}", "",
+             f"Command: `{r['command']}`  ", f"Date: {r['date']}{wall}  ",
+             f"Hardware: {h['cpu']} ({h['cores']} cores, {h['machine']}), {h['os']}, Python {h['python']}, "
+             f"numpy {h['numpy']}  ",
+             f"Interpreters: {', '.join(h.get('interpreters', [h['interpreter']]))}; thread counts "
+             f"{', '.join(map(str, r.get('threads', [])))}", ""]
+    if r.get("variants"):
+        lines += ["## Model variants", "", "| variant | file | size |", "|---|---|---|"]
+        for k, v in r["variants"].items():
+            lines.append(f"| {k} | `{v['file']}` | {v['bytes'] / 1e6:.2f} MB |")
+        lines.append("")
+    acc = r.get("accuracy") or {}
+    lines += accuracy_lines(acc)
     if r.get("tiers"):
         lines += ["## Tiers", "", "The shipped models side by side, all from this run; multiply-accumulates counted "
                   "from each `.tflite` (`convert.graph.multiply_accumulates`); the Pi 4 estimate is each tier's own "
@@ -177,8 +206,6 @@ def markdown(r: dict) -> str:
         lines += [f"| fresh process to first result (median of {c['runs']}) | {1e3 * c['wall_s_median']:.0f} ms |",
                   f"| peak RSS of that process | {c['peak_rss_mb_max']:.0f} MB |"]
     if r.get("pipeline"):
-        from benchmarks import pipeline
-
         lines += ["", pipeline.markdown(r["pipeline"]).replace("# Pipeline speed", "## The whole pipeline"), ""]
     if r.get("tta"):
         lines += ["", "## Flip averaging (`--tta flip`)", "",
@@ -194,30 +221,13 @@ def markdown(r: dict) -> str:
                          f"{cell(one, 'PublicTest')} | {cell(two, 'PublicTest')} | {t['none']['p50']:.3f} | "
                          f"{t['flip']['p50']:.3f} | {t['ratio']:.2f}x |")
     if r.get("browser"):
-        from benchmarks import browser
-
         p50 = {}
         for variant in browser.TIERS.values():
             cells = [c for c in primary_cells(r, (variant,)) if c["threads"] == 1]
             if cells:
                 p50[variant] = cells[0]["p50"]
         lines += ["", "## In the browser (web-sample/)", ""] + browser.lines(r["browser"], p50)
-    peer = (r.get("peers") or {}).get("fer")
-    if peer:
-        lines += ["", f"## Peer: PyPI `fer` {peer['version']} (same run)", "",
-                  "| what | fer | fer-edge int8 | ratio (fer / ours) |", "|---|---|---|---|"]
-        for k, v in peer.get("accuracy", {}).items():
-            ours = acc.get("int8", {}).get(k, {}).get("accuracy")
-            lines.append(f"| accuracy, {k} | {pct(v['accuracy'])} | {pct(ours)} | |")
-        if peer.get("crop_latency"):
-            lines.append(f"| classify one crop, p50 (fer: Keras model call; ours: 1 thread) | "
-                         f"{peer['crop_latency']['p50']:.2f} ms | {peer['ours_crop_p50']:.3f} ms | "
-                         f"{peer['crop_ratio']:.1f}x |")
-        if peer.get("pipeline"):
-            lines.append(f"| photo pipeline, p50 ({peer['pipeline']['photos']} photo(s); fer: Haar + classifier, "
-                         f"found {peer['pipeline']['faces_found']} face(s)) | "
-                         f"{peer['pipeline']['median_of_photo_medians_ms']:.1f} ms | "
-                         f"{r['photo']['median_of_photo_medians_ms']:.2f} ms | {peer['photo_ratio']:.1f}x |")
+    lines += peer_lines(r, acc)
     if r.get("consistency"):
         n = next(iter(r["consistency"].values()))["n"]
         lines += ["", "## Same answers on every interpreter", "",

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from runtime.classifier import BUNDLED
+from train.paths import REPO
+
 KERAS = REPO / "models" / "fer_mobilenetv2.keras"
 CACHE = REPO / "build" / "variants"
 FLOAT_MODES = ("float32", "float16", "dynamic")
@@ -26,8 +28,6 @@ def tier_variant(tier: str) -> str:
 
 def shipped_tiers() -> dict[str, str]:
     """{tier: variant} of the bundled tiers, in ``--model`` order."""
-    from runtime.classifier import BUNDLED
-
     return {tier: tier_variant(tier) for tier in BUNDLED}
 
 
@@ -46,8 +46,11 @@ def build(int8: Path, keras: Path = KERAS, cache: Path = CACHE, log=print) -> di
         log(f"variants: {keras} not found; int8 only")
         return out
     try:
-        import convert  # noqa: F401  (tf-keras)
-        from convert.quantize import QuantizationConfig, quantize
+        import convert  # noqa: F401  (deferred: tf-keras; TensorFlow is optional for the benchmarks)
+        from convert.quantize import (  # deferred: TensorFlow is optional here
+            QuantizationConfig,
+            quantize,
+        )
     except ImportError:
         log("variants: TensorFlow is not installed; int8 only")
         return out

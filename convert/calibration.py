@@ -2,7 +2,7 @@
 
 FER-2013's: stratified by class from the Training split (never the test
 splits). A user's folder (``--calibration DIR``): its faces found by the same
-face path as training (:mod:`train.folder`), stratified by label. Seeded, so
+face path as training (:mod:`train.user_folder`), stratified by label. Seeded, so
 the same command always calibrates on the same faces; their checksum goes into
 the conversion report and the model's metadata.
 """
@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from runtime.contract import NUM_CLASSES
+from runtime.errors import DataError
+from train import fer2013, user_folder
 
 
 def stratified_sample(images: np.ndarray, labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -41,15 +43,12 @@ def representative_faces(data_path=None, n: int = 300, seed: int = 0):
     """(faces uint8 [n, 48, 48], their sha256) from the Training split.
 
     Raises:
-        train.errors.DataError: FER-2013 is not found.
+        runtime.errors.DataError: FER-2013 is not found.
     """
-    from train import dataset
-    from train.errors import DataError
-
-    path = dataset.find_data(data_path)
+    path = fer2013.find_data(data_path)
     if path is None:
         raise DataError("calibration needs FER-2013 faces: pass --data PATH or set FER_DATA")
-    tr = dataset.load(path).split("Training")
+    tr = fer2013.load(path).split("Training")
     idx = stratified_sample(tr.images, tr.labels, n, seed)
     faces = tr.images[idx]
     return faces, checksum(faces)
@@ -59,9 +58,7 @@ def folder_faces(root, n: int = 300, seed: int = 0, detect: bool = True, labels=
     """(faces uint8 [<= n, S, S], their sha256, record) from a user's folder
     ``root/<label>/<image>``, through the training face path; every label's
     faces as evenly as they allow."""
-    from train import folder
-
-    data = folder.load(root, labels, detect, log=log)
+    data = user_folder.load(root, labels, detect, log=log)
     idx = stratified_sample(data.images, data.labels, n, seed)
     faces, stretched = span_full_range(data.images[idx])
     return faces, checksum(faces), {"folder": str(Path(root).resolve()), "detect": detect,

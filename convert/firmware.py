@@ -29,6 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.graph import operators as ops
+from runtime.errors import EXIT_CHECK, EXIT_USAGE, FerError, ModelError
+from runtime.metadata import inspect_bytes
+from train.io import atomic_write_text
+
 #: TFLite builtin operator -> MicroMutableOpResolver method (the operators a fer-edge graph can hold)
 TFLM_OPS = {
     "ADD": "AddAdd", "AVERAGE_POOL_2D": "AddAveragePool2D", "CONCATENATION": "AddConcatenation",
@@ -45,12 +50,13 @@ TFLM_MAX_BYTES = 512 * 1024
 #: arena the measuring interpreter gets (more than any fer-edge model needs)
 PROBE_ARENA = 4 << 20
 
-EXIT_BAD = 2
-EXIT_NO_TFLM = 3
-EXIT_NOT_TFLM = 4
+EXIT_BAD, EXIT_NOT_TFLM = EXIT_USAGE, EXIT_CHECK
+EXIT_NO_TFLM = EXIT_USAGE        # the micro extra is missing
 
 
-class FirmwareError(Exception):
+class FirmwareError(FerError):
+    """The model cannot be exported: a bad model or flag (2), TFLM missing (2) or unable to run it (4)."""
+
     def __init__(self, msg: str, code: int = EXIT_BAD):
         super().__init__(msg)
         self.exit_code = code
@@ -58,7 +64,9 @@ class FirmwareError(Exception):
 
 def _tflm():
     try:
-        from tflite_micro import runtime
+        from tflite_micro import (
+            runtime,  # deferred: TFLM's interpreter is an optional extra (micro)
+        )
     except ImportError:
         raise FirmwareError("TFLM's Python interpreter is not installed: pip install tflite-micro "
                             "(or pass --arena BYTES measured elsewhere)", EXIT_NO_TFLM) from None
@@ -68,8 +76,6 @@ def _tflm():
 def operators(tflite: bytes) -> list[str]:
     """The distinct builtin operators of the model, in first-use order; FirmwareError
     when one is not in :data:`TFLM_OPS`."""
-    from convert.graph import operators as ops
-
     seen = list(dict.fromkeys(ops(tflite)))
     missing = [o for o in seen if o not in TFLM_OPS]
     if missing:
@@ -131,9 +137,6 @@ def _c_string(s: str) -> str:
 
 def model_info(model: bytes, source: str = "model"):
     """The model file's own description; FirmwareError unless it is a fer-edge model with metadata."""
-    from runtime.errors import ModelError
-    from runtime.metadata import inspect_bytes
-
     try:
         info = inspect_bytes(model, source)
     except ModelError as e:
@@ -238,8 +241,6 @@ const uint8_t {name}_data[] {up}_ALIGNED = {{
 
 def export(model_path: Path, out_dir: Path, arena: dict | None = None, name: str = "fer_model") -> dict:
     """Write ``<name>.h`` and ``<name>.c`` into ``out_dir``; return what was written."""
-    from train.io import atomic_write_text
-
     model_path = Path(model_path)
     if not model_path.is_file():
         raise FirmwareError(f"{model_path}: no such model file")

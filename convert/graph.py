@@ -34,20 +34,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from convert.metadata import schema
+from runtime import flatbuf
+from train.model import custom_objects
+
 FRONT = ("normalize", "gray_to_rgb", "imagenet_norm", "resize", "Conv1_pad", "Conv1")
 
 
 def _keras():
-    import convert  # noqa: F401  (TF_USE_LEGACY_KERAS)
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     return keras
 
 
 def edge_pad_layer():
     """A Keras layer that pads H and W by one pixel, repeating the edge (TFLite MIRROR_PAD, SYMMETRIC)."""
-    from train.model import custom_objects
-
     return custom_objects()["EdgePad"]
 
 
@@ -159,10 +160,7 @@ def prepare(model, fold: bool = True):
 def operators(tflite: bytes) -> list[str]:
     """The builtin operator names of a ``.tflite``, in graph order (repeats kept).
     Read with fer-edge's own flatbuffer reader; no TensorFlow needed."""
-    from convert.metadata import _schema
-    from runtime import flatbuf
-
-    names = {v: k for k, v in vars(_schema().BuiltinOperator).items() if not k.startswith("_")}
+    names = {v: k for k, v in vars(schema().BuiltinOperator).items() if not k.startswith("_")}
     model = flatbuf.root(tflite, b"TFL3")
     # OperatorCode: 0 deprecated_builtin_code (int8), 3 builtin_code (int32); the larger is the code
     codes = [max(c.scalar(0, "b"), c.scalar(3, "i")) for c in model.tables(1)]
@@ -179,8 +177,6 @@ def multiply_accumulates(tflite: bytes) -> int:
     tensor shapes: convolutions (out_h * out_w * out_c * k_h * k_w * in_c),
     depthwise convolutions (out_h * out_w * out_c * k_h * k_w) and fully
     connected layers (in * out); elementwise operators are not counted."""
-    from runtime import flatbuf
-
     model = flatbuf.root(tflite, b"TFL3")
     ops = operators(tflite)
     total, k = 0, 0

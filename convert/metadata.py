@@ -20,13 +20,21 @@ tests read it back with the schema's own generated reader.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import zipfile
 from dataclasses import dataclass, field
 
+import flatbuffers
+
 from runtime.contract import ModelContract
-from runtime.metadata import CONTRACT_FILE, LABELS_FILE, METADATA_NAME, MIN_PARSER_VERSION
+from runtime.metadata import (
+    CONTRACT_FILE,
+    LABELS_FILE,
+    METADATA_NAME,
+    MIN_PARSER_VERSION,
+)
 
 # Enum values from metadata_schema.fbs.
 _FILE_DESCRIPTIONS, _FILE_TENSOR_AXIS_LABELS = 1, 2
@@ -46,14 +54,6 @@ class ModelInfo:
     author: str = "fer-edge"
     license: str = "Apache-2.0 (model weights trained on FER-2013, which is for research use)"
     extra: dict = field(default_factory=dict)   # accuracy figures, provenance, gate record
-
-
-def _strings(b, items):
-    offs = [b.CreateString(s) for s in items]
-    b.StartVector(4, len(offs), 4)
-    for o in reversed(offs):
-        b.PrependUOffsetTRelative(o)
-    return b.EndVector()
 
 
 def _vector(b, offs):
@@ -92,8 +92,6 @@ def _associated_file(b, name, description, ftype):
 
 def build_metadata(contract: ModelContract, info: ModelInfo) -> bytes:
     """The ``ModelMetadata`` flatbuffer (file identifier ``M001``)."""
-    import flatbuffers
-
     b = flatbuffers.Builder(1024)
     inp = contract.input
     # --- input tensor: a grayscale image of raw pixels ---
@@ -150,21 +148,20 @@ def associated_files(contract: ModelContract, info: ModelInfo) -> dict[str, byte
             CONTRACT_FILE: (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()}
 
 
-def _schema():
+def schema():
+    """TFLite's generated flatbuffer schema module (LiteRT's copy, else TensorFlow's)."""
     try:
-        from ai_edge_litert import schema_py_generated as s
+        from ai_edge_litert import (
+            schema_py_generated as s,  # deferred: the interpreter package is chosen at run time
+        )
     except ImportError:  # pragma: no cover - TensorFlow's copy of the same schema
-        import importlib
-
         s = importlib.import_module("tensorflow.lite.python.schema_py_generated")
     return s
 
 
 def populate(model_bytes: bytes, contract: ModelContract, info: ModelInfo) -> bytes:
     """Return ``model_bytes`` with the metadata buffer set and the files appended."""
-    import flatbuffers
-
-    s = _schema()
+    s = schema()
     model = s.ModelT.InitFromObj(s.Model.GetRootAs(model_bytes, 0))
     meta_buf = s.BufferT()
     meta_buf.data = list(build_metadata(contract, info))

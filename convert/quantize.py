@@ -21,20 +21,37 @@ Exit codes: 0 written; 2 bad flag, path or model; 3 data missing;
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 import time
+import warnings
 from dataclasses import dataclass
+from math import comb
 from pathlib import Path
 
 import numpy as np
 
 import convert  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from runtime.contract import InputContract, ModelContract
-from train.errors import ModelError
-from train.saved import check_keras_contract, load_keras_model, model_input  # noqa: F401  (convert's API)
+from convert.calibration import folder_faces, representative_faces
+from convert.graph import prepare
+from convert.metadata import ModelInfo, populate
+from convert.temperature import fit_temperature
+from runtime.classifier import BUNDLED_MODEL, Classifier
+from runtime.contract import LABELS, CropRule, InputContract, ModelContract
+from runtime.errors import CheckError, DataError, ModelError, run_command
+from runtime.metadata import inspect_bytes, inspect_file
+from train import fer2013, user_folder
+from train.io import atomic_path
+from train.paths import REPO
+from train.saved import (  # noqa: F401  (convert's API)
+    check_keras_contract,
+    load_keras_model,
+    model_input,
+    saved_labels,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 RELEASE_KERAS = REPO / "models" / "fer_mobilenetv2.keras"
 RELEASE_INT8_REPORT = REPO / "models" / "fer_mobilenetv2_int8.tflite.json"
 
@@ -51,17 +68,15 @@ def shipped_route() -> tuple[Path, int, int]:
     except (OSError, ValueError, KeyError, TypeError):
         return RELEASE_KERAS, 300, 0
 MODES = ("int8", "float16", "dynamic", "float32")
-EXIT_GATE = 4
+EXIT_GATE = CheckError.exit_code
 
 
 class ConvertError(ModelError):
-    """The model cannot be converted (a :class:`train.errors.ModelError`). Exit code 2."""
-
-    exit_code = 2
+    """The model cannot be converted (a :class:`runtime.errors.ModelError`: exit code 2)."""
 
 
-class GateError(Exception):
-    exit_code = EXIT_GATE
+class GateError(CheckError):
+    """The converted model lost more than the gate allows (a :class:`runtime.errors.CheckError`: exit code 4)."""
 
 
 @dataclass
@@ -94,7 +109,7 @@ class QuantizationConfig:
 
 def to_tflite(model, qcfg: QuantizationConfig, calibration: np.ndarray | None = None) -> bytes:
     """Convert with TensorFlow's TFLite converter."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if qcfg.mode == "float16":
@@ -132,7 +147,7 @@ def to_tflite(model, qcfg: QuantizationConfig, calibration: np.ndarray | None = 
 
 
 def _selective(conv, qcfg: QuantizationConfig) -> bytes:
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=conv, debug_dataset=conv.representative_dataset,
@@ -143,8 +158,6 @@ def _selective(conv, qcfg: QuantizationConfig) -> bytes:
 
 def io_contract(tflite: bytes) -> InputContract:
     """The input contract of a converted model, checked against runtime.contract."""
-    from runtime.metadata import inspect_bytes
-
     info = inspect_bytes(tflite)
     i = info.inputs[0]
     if i.dtype in ("uint8", "int8"):
@@ -159,14 +172,9 @@ def io_contract(tflite: bytes) -> InputContract:
 def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray, names=None):
     """Float Keras vs TFLite on the same faces: ``(metrics, float probabilities, TFLite probabilities)``;
     the metrics are accuracy, agreement and per-class deltas (``names``: the labels)."""
-    from runtime.classifier import Classifier
-    from runtime.contract import LABELS
-
     pf = model.predict(model_input(model, faces), batch_size=256, verbose=0)
-    import warnings
 
     if names is not None:       # the gate's copy carries the labels (the final metadata is added after it)
-        from convert.metadata import ModelInfo, populate
 
         tflite = populate(tflite, ModelContract(labels=tuple(names), input=io_contract(tflite)), ModelInfo())
     with warnings.catch_warnings():
@@ -188,8 +196,6 @@ def evaluate(model, tflite: bytes, faces: np.ndarray, labels: np.ndarray, names=
 def sign_test(float_right: np.ndarray, tflite_right: np.ndarray) -> float:
     """One-sided p-value that int8 is less accurate than float: of the faces exactly one of them gets right,
     how likely so few are int8's if each were a coin toss (exact binomial)."""
-    from math import comb
-
     worse = int(np.sum(float_right & ~tflite_right))
     better = int(np.sum(~float_right & tflite_right))
     n = worse + better
@@ -198,7 +204,7 @@ def sign_test(float_right: np.ndarray, tflite_right: np.ndarray) -> float:
 
 def debug_report(model, qcfg: QuantizationConfig, calibration: np.ndarray, top: int = 15) -> list[dict]:
     """Per-layer quantization error (TensorFlow's QuantizationDebugger), worst first."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     xs = model_input(model, calibration)
 
@@ -211,8 +217,6 @@ def debug_report(model, qcfg: QuantizationConfig, calibration: np.ndarray, top: 
     conv.representative_dataset = rep
     dbg = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=rep)
     dbg.run()
-    import csv
-    import io
 
     buf = io.StringIO()
     dbg.layer_statistics_dump(buf)
@@ -231,12 +235,7 @@ def debug_report(model, qcfg: QuantizationConfig, calibration: np.ndarray, top: 
 def _crop_rule():
     """The crop rule the face path uses (the bundled release model's): the
     converted model is served with the crops it was trained on."""
-    from runtime.contract import CropRule
-    from runtime.metadata import inspect_file
-
     try:
-        from runtime.classifier import BUNDLED_MODEL
-
         return inspect_file(BUNDLED_MODEL).contract.crop
     except Exception:  # noqa: BLE001 - no bundled model: the default rule, which it carries too
         return CropRule()
@@ -246,13 +245,9 @@ def model_labels(keras_path, model, labels=None) -> tuple[str, ...]:
     """The labels of a Keras model's outputs, in output order: ``labels`` when given, else the run's
     ``labels.json`` beside the model (``python -m train --data DIR`` writes it), else FER-2013's seven; their
     count must be the model's class count."""
-    from train.saved import saved_labels
-
     k = int(model.outputs[0].shape[-1])
     got = tuple(labels) if labels else saved_labels(keras_path)
     if got is None:
-        from runtime.contract import LABELS
-
         if k != len(LABELS):
             raise ConvertError(f"{keras_path}: {k} outputs and no labels.json beside it; pass --labels a,b,c "
                                f"(FER-2013's {len(LABELS)} labels are the default only for {len(LABELS)} outputs)")
@@ -260,6 +255,88 @@ def model_labels(keras_path, model, labels=None) -> tuple[str, ...]:
     if len(got) != k:
         raise ConvertError(f"{keras_path}: {k} outputs but {len(got)} labels ({', '.join(got)})")
     return got
+
+
+def _calibration_faces(qcfg: QuantizationConfig, data, calibration, detect: bool, own_run: bool, log):
+    """The int8 calibration faces and their record: a user's folder (``calibration``) or FER-2013's Training."""
+    if calibration:
+        calib, calib_sha, where = folder_faces(calibration, qcfg.calibration_samples, qcfg.seed, detect,
+                                               None, log=log)
+        log(f"calibration: {len(calib)} faces of {calibration}, stratified, seed {qcfg.seed}, "
+            f"sha256 {calib_sha[:16]}...")
+        return calib, {"split": "folder", **where, "samples": int(len(calib)), "seed": qcfg.seed,
+                       "stratified": True, "sha256": calib_sha}
+    if own_run:
+        log("warning: this model was trained on your own folder; --calibration DIR calibrates on its faces")
+    calib, calib_sha = representative_faces(data, qcfg.calibration_samples, qcfg.seed)
+    log(f"calibration: {len(calib)} Training faces, stratified, seed {qcfg.seed}, sha256 {calib_sha[:16]}...")
+    return calib, {"split": "Training", "samples": int(len(calib)), "seed": qcfg.seed, "stratified": True,
+                   "sha256": calib_sha}
+
+
+def _gate(model, tflite: bytes, labels, keras_path, data, eval_split: str, max_drop: float, mode: str, log):
+    """The accuracy gate: ``(gate record, calibration temperature)``. A model trained on a user's folder
+    (``split.json`` beside it) is measured on that run's validation split, where its temperature is fitted
+    too; any other on FER-2013's ``eval_split``. Raises GateError when int8 loses more than ``max_drop``."""
+    run = Path(keras_path).parent
+    temperature = 1.0
+    if (run / "split.json").is_file():
+        val = user_folder.validation_of(run, log=lambda m: None)
+        if tuple(val.label_names) != tuple(labels):
+            raise ConvertError(f"{run}/split.json labels ({', '.join(val.label_names)}) are not the model's "
+                               f"({', '.join(labels)})")
+        eval_split = f"the run's validation split ({len(val)} faces)"
+        gate, pf, pt = evaluate(model, tflite, val.images, val.labels, labels)
+        gate.update(split="validation", max_drop_points=max_drop, data_checksum_sha256=val.checksum)
+        gate["sign_test_p"] = sign_test(pf.argmax(1) == val.labels, pt.argmax(1) == val.labels)
+        temperature = fit_temperature(pt, val.labels)
+        gate["temperature"] = temperature
+        log(f"calibration temperature {temperature:.2f} (fitted on the validation split)")
+    else:
+        if tuple(labels) != LABELS:
+            raise ConvertError(f"{keras_path}: the FER-2013 gate needs FER-2013's labels; this model has "
+                               f"{', '.join(labels)} and no split.json beside it (use --skip-gate)")
+        path = fer2013.find_data(data)
+        if path is None:
+            raise DataError("the accuracy gate needs FER-2013: pass --data PATH, set FER_DATA, "
+                            "or skip it explicitly with --skip-gate (recorded in the metadata)")
+        split = fer2013.load(path).split(eval_split)
+        gate = evaluate(model, tflite, split.images, split.labels)[0]
+        gate.update(split=eval_split, max_drop_points=max_drop, data_checksum_sha256=split.checksum)
+    log(f"{eval_split}: float {100 * gate['float_accuracy']:.2f}%  tflite {100 * gate['tflite_accuracy']:.2f}%  "
+        f"drop {gate['drop_points']:.2f} points  agreement {100 * gate['top1_agreement']:.2f}%")
+    # a user's validation split is small: one face is half a point of 200. There the gate fails only
+    # when int8 is also measurably worse (sign test on the faces float and int8 disagree on, p < 0.05)
+    p = gate.get("sign_test_p")
+    if gate["drop_points"] > max_drop and (p is None or p < 0.05):
+        raise GateError(f"accuracy gate failed: {mode} is {gate['drop_points']:.2f} points below float "
+                        f"on {eval_split} (--max-drop {max_drop}"
+                        + (f", sign test p = {p:.3f}" if p is not None else "") + "); nothing written")
+    if p is not None and gate["drop_points"] > max_drop:
+        log(f"int8 is {gate['drop_points']:.2f} points below float on {gate['n']} faces, within chance "
+            f"(sign test p = {p:.3f}); passed")
+    return gate, temperature
+
+
+def _metadata_extra(report: dict, skip_gate: bool, keras_path) -> dict:
+    """What the model's metadata says of its conversion and accuracy (from the run's report or the model's card)."""
+    run = Path(keras_path).parent
+    extra = {"quantization": {k: v for k, v in report.items() if k != "debug_worst_layers"},
+             "accuracy_gate": "skipped by --skip-gate" if skip_gate else "passed"}
+    card = Path(keras_path).with_suffix(".json")
+    if (run / "split.json").is_file() and (run / "report.json").is_file():
+        try:
+            rep = json.loads((run / "report.json").read_text())
+            extra["accuracy"] = {"validation": round(rep["validation"]["accuracy"], 4)}
+            extra["labels_source"] = "python -m train --data " + str(rep["config"]["data"])
+        except (ValueError, OSError, KeyError, TypeError):
+            pass
+    elif card.is_file():
+        try:
+            extra["accuracy"] = json.loads(card.read_text()).get("accuracy", {})
+        except (ValueError, OSError):
+            pass
+    return extra
 
 
 def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="PublicTest",
@@ -272,18 +349,12 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
     calibrate int8 instead of FER-2013's. A model trained on a user's folder
     (``split.json`` beside it) is gated on that run's validation split, and
     its calibration temperature is fitted there."""
-    from convert.calibration import representative_faces
-    from convert.metadata import ModelInfo, populate
-    from train import dataset
-    from train.io import atomic_path
-
     t0 = time.time()
     out = Path(out)
     if out.suffix != ".tflite":
         raise ConvertError(f"--out must end in .tflite (got {out})")
     if out.parent and not out.parent.exists():
         raise ConvertError(f"output folder {out.parent} does not exist")
-    from convert.graph import prepare
 
     model = load_keras_model(keras_path)
     labels = model_labels(keras_path, model, labels)
@@ -296,22 +367,7 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
     own_run = (run / "split.json").is_file()
     calib = None
     if qcfg.mode == "int8" or debug:
-        if calibration:
-            from convert.calibration import folder_faces
-
-            calib, calib_sha, where = folder_faces(calibration, qcfg.calibration_samples, qcfg.seed, detect,
-                                                   None, log=log)
-            report["calibration"] = {"split": "folder", **where, "samples": int(len(calib)), "seed": qcfg.seed,
-                                     "stratified": True, "sha256": calib_sha}
-            log(f"calibration: {len(calib)} faces of {calibration}, stratified, seed {qcfg.seed}, "
-                f"sha256 {calib_sha[:16]}...")
-        else:
-            if own_run:
-                log("warning: this model was trained on your own folder; --calibration DIR calibrates on its faces")
-            calib, calib_sha = representative_faces(data, qcfg.calibration_samples, qcfg.seed)
-            report["calibration"] = {"split": "Training", "samples": int(len(calib)), "seed": qcfg.seed,
-                                     "stratified": True, "sha256": calib_sha}
-            log(f"calibration: {len(calib)} Training faces, stratified, seed {qcfg.seed}, sha256 {calib_sha[:16]}...")
+        calib, report["calibration"] = _calibration_faces(qcfg, data, calibration, detect, own_run, log)
     if debug:
         report["debug_worst_layers"] = debug_report(target, qcfg, calib)
         for r in report["debug_worst_layers"]:
@@ -320,68 +376,12 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
     inp = io_contract(tflite)
     log(f"converted ({qcfg.mode}): {len(tflite) / 1e6:.2f} MB, {time.time() - t0:.0f}s")
 
-    gate, temperature = None, 1.0
-    if not skip_gate and own_run:
-        from train import folder
-
-        val = folder.validation_of(run, log=lambda m: None)
-        if tuple(val.label_names) != tuple(labels):
-            raise ConvertError(f"{run}/split.json labels ({', '.join(val.label_names)}) are not the model's "
-                               f"({', '.join(labels)})")
-        eval_split = f"the run's validation split ({len(val)} faces)"
-        gate, pf, pt = evaluate(model, tflite, val.images, val.labels, labels)
-        gate.update(split="validation", max_drop_points=max_drop, data_checksum_sha256=val.checksum)
-        gate["sign_test_p"] = sign_test(pf.argmax(1) == val.labels, pt.argmax(1) == val.labels)
-        from convert.hints import fit_temperature
-
-        temperature = fit_temperature(pt, val.labels)
-        gate["temperature"] = temperature
-        log(f"calibration temperature {temperature:.2f} (fitted on the validation split)")
-    elif not skip_gate:
-        from runtime.contract import LABELS
-
-        if tuple(labels) != LABELS:
-            raise ConvertError(f"{keras_path}: the FER-2013 gate needs FER-2013's labels; this model has "
-                               f"{', '.join(labels)} and no split.json beside it (use --skip-gate)")
-        path = dataset.find_data(data)
-        if path is None:
-            from train.errors import DataError
-
-            raise DataError("the accuracy gate needs FER-2013: pass --data PATH, set FER_DATA, "
-                            "or skip it explicitly with --skip-gate (recorded in the metadata)")
-        split = dataset.load(path).split(eval_split)
-        gate = evaluate(model, tflite, split.images, split.labels)[0]
-        gate.update(split=eval_split, max_drop_points=max_drop, data_checksum_sha256=split.checksum)
+    gate, temperature = (None, 1.0) if skip_gate else _gate(model, tflite, labels, keras_path, data, eval_split,
+                                                            max_drop, qcfg.mode, log)
     if gate is not None:
         report["gate"] = gate
-        log(f"{eval_split}: float {100 * gate['float_accuracy']:.2f}%  tflite {100 * gate['tflite_accuracy']:.2f}%  "
-            f"drop {gate['drop_points']:.2f} points  agreement {100 * gate['top1_agreement']:.2f}%")
-        # a user's validation split is small: one face is half a point of 200. There the gate fails only
-        # when int8 is also measurably worse (sign test on the faces float and int8 disagree on, p < 0.05)
-        p = gate.get("sign_test_p")
-        if gate["drop_points"] > max_drop and (p is None or p < 0.05):
-            raise GateError(f"accuracy gate failed: {qcfg.mode} is {gate['drop_points']:.2f} points below float "
-                            f"on {eval_split} (--max-drop {max_drop}"
-                            + (f", sign test p = {p:.3f}" if p is not None else "") + "); nothing written")
-        if p is not None and gate["drop_points"] > max_drop:
-            log(f"int8 is {gate['drop_points']:.2f} points below float on {len(val)} faces, within chance "
-                f"(sign test p = {p:.3f}); passed")
     contract = ModelContract(labels=labels, input=inp, crop=_crop_rule(), temperature=temperature)
-    extra = {"quantization": {k: v for k, v in report.items() if k != "debug_worst_layers"},
-             "accuracy_gate": "skipped by --skip-gate" if skip_gate else "passed"}
-    card = Path(keras_path).with_suffix(".json")
-    if own_run and (run / "report.json").is_file():
-        try:
-            rep = json.loads((run / "report.json").read_text())
-            extra["accuracy"] = {"validation": round(rep["validation"]["accuracy"], 4)}
-            extra["labels_source"] = "python -m train --data " + str(rep["config"]["data"])
-        except (ValueError, OSError, KeyError, TypeError):
-            pass
-    elif card.is_file():
-        try:
-            extra["accuracy"] = json.loads(card.read_text()).get("accuracy", {})
-        except (ValueError, OSError):
-            pass
+    extra = _metadata_extra(report, skip_gate, keras_path)
     final = populate(tflite, contract, ModelInfo(extra=extra))
     with atomic_path(out, suffix=".tflite") as tmp:
         tmp.write_bytes(final)
@@ -420,9 +420,6 @@ def main(argv=None) -> int:
                    help="convert the front (normalize, gray to RGB, resize) as trained instead of folding it "
                         "into one convolution (docs/consistency.md)")
     a = p.parse_args(argv)
-    from runtime.errors import FerError
-    from train.errors import DataError, OutputError
-
     if a.model is None:
         src, n, seed = shipped_route()
         a.model, a.samples = str(src), a.samples or n
@@ -436,7 +433,8 @@ def main(argv=None) -> int:
             "float16": QuantizationConfig.for_float16, "dynamic": QuantizationConfig.for_dynamic,
             "float32": QuantizationConfig.for_float32}[a.mode]()
     qcfg.fold = not a.no_fold
-    try:
+
+    def body():
         if a.samples < 1:
             raise ConvertError("--samples must be at least 1")
         if a.no_detect and not a.calibration:
@@ -445,16 +443,8 @@ def main(argv=None) -> int:
         quantize(a.model, a.out, qcfg, a.data, a.eval_split, a.max_drop, a.skip_gate, a.debug,
                  log=lambda m: print(m, file=sys.stderr), labels=labels, calibration=a.calibration,
                  detect=not a.no_detect)
-    except (ModelError, GateError, DataError, OutputError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except FerError as e:            # the face path of --calibration: detector or model (2), else data (3)
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code if e.exit_code != 1 else 3
-    except KeyboardInterrupt:
-        print("interrupted; nothing written", file=sys.stderr)
-        return 130
-    return 0
+
+    return run_command(body, interrupted="interrupted; nothing written", extra="train")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ from .contract import LABELS  # noqa: E402,F401
 def __getattr__(name):
     # Lazy, so `import runtime` stays cheap (fer-infer --version answers fast).
     if name in ("Recognizer", "Face"):
-        from . import recognizer
+        from . import recognizer  # lazy: numpy and Pillow load on first use
 
         return getattr(recognizer, name)
     if name in ("Classifier", "Prediction"):
-        from . import classifier
+        from . import classifier  # lazy, as above
 
         return getattr(classifier, name)
     raise AttributeError(name)

@@ -4,6 +4,8 @@ colour per expression; an uncertain face says so, an unclassified one says why."
 
 from __future__ import annotations
 
+from PIL import ImageDraw, ImageFont
+
 #: band colour per expression (RGB); text is white or black, whichever reads better
 COLOURS = {"angry": (214, 39, 40), "disgust": (140, 86, 75), "fear": (148, 103, 189), "happy": (255, 187, 0),
            "sad": (31, 119, 180), "surprise": (23, 190, 207), "neutral": (127, 127, 127)}
@@ -11,8 +13,6 @@ UNKNOWN = (90, 90, 90)
 
 
 def _font(size: int):
-    from PIL import ImageFont
-
     try:
         return ImageFont.load_default(size=size)        # Pillow >= 10.1: scalable default font
     except TypeError:  # pragma: no cover - older Pillow: the fixed bitmap font
@@ -33,8 +33,6 @@ def caption(face) -> str:
 
 def draw_faces(im, faces):
     """Draw ``faces`` (runtime.recognizer.Face) on the PIL RGB image ``im`` in place; return it."""
-    from PIL import ImageDraw
-
     d = ImageDraw.Draw(im)
     side = max(im.size)
     lw = max(2, round(side / 400))

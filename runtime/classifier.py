@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,8 @@ import numpy as np
 from .contract import DEFAULT_CONTRACT, TTA_MODES, ModelContract, calibrate
 from .errors import ModelError
 from .interpreter import Backend, find_backend, make_interpreter
-from .metadata import ModelFileInfo
+from .metadata import ModelFileInfo, inspect_file
+from .preprocess import to_gray_crop
 
 _DTYPES = {"uint8": np.uint8, "int8": np.int8, "float32": np.float32}
 
@@ -64,7 +66,6 @@ class Classifier:
         path = BUNDLED.get(str(model or "release"), Path(str(model)))
         if bundled and not path.is_file():
             raise ModelError(f"the bundled model is missing ({path}); pass --model PATH")
-        from .metadata import inspect_file
 
         self.path = path
         self.info: ModelFileInfo = inspect_file(path)
@@ -85,8 +86,6 @@ class Classifier:
 
     @classmethod
     def from_bytes(cls, data: bytes, **kw) -> "Classifier":
-        import tempfile
-
         with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
             f.write(data)
             f.flush()
@@ -166,8 +165,6 @@ class Classifier:
 
     def classify_crop(self, crop) -> Prediction:
         """Classify one face crop: a uint8 array or a PIL image of any size."""
-        from .preprocess import to_gray_crop
-
         p = self.run(to_gray_crop(crop, self.size))
         i = int(np.argmax(p))
         return Prediction(self.labels[i], float(p[i]), {l: float(v) for l, v in zip(self.labels, p)})

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 #: FER-2013 labels in the dataset's own index order (column ``emotion`` of
 #: ``fer2013.csv``).  Index i of every model output is LABELS[i].
 LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -71,8 +73,6 @@ def calibrate(probs, temperature: float):
     over the last axis. ``T`` > 1 softens overconfident outputs; the top label
     never changes. Every runtime applies it the same way (the Android core's
     ``Postprocess.calibrate``, the web core's ``calibrate``)."""
-    import numpy as np
-
     p = np.asarray(probs, np.float64)
     if temperature == 1.0:
         return p

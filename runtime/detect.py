@@ -18,10 +18,15 @@ one crop rule, the model's, serves both.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from .errors import DetectorError
+from .errors import DetectorError, ModelError
+from .fetch import cached_detector_path, cached_full_range_path
+from .interpreter import make_interpreter
+from .metadata import inspect_file
 
 BLAZEFACE_INPUT = 128
 #: The smallest face box the short-range model finds, as a fraction of the
@@ -122,12 +127,6 @@ class BlazeFace:
 
     def __init__(self, model_path, min_score: float = 0.5, iou_threshold: float = 0.3,
                  threads: int | None = None, backend=None):
-        from pathlib import Path
-
-        from .errors import ModelError
-        from .interpreter import make_interpreter
-        from .metadata import inspect_file
-
         try:
             info = inspect_file(model_path)
             shape = info.inputs[0].shape if len(info.inputs) == 1 else ()
@@ -169,8 +168,6 @@ class BlazeFace:
         horizontal first. A single two-axis ``resize`` would let Pillow pick
         the pass order itself, which moves pixels by one step.
         """
-        from PIL import Image
-
         w, h = im.size
         side = max(w, h)
         tw, th = (max(1, int(v * size // side)) for v in (w, h))
@@ -193,8 +190,6 @@ class BlazeFace:
         and a box decodes to image pixels by one factor. Only the scaled
         image is built; a PIL input is never copied whole.
         """
-        from PIL import Image
-
         im = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.asarray(rgb, np.uint8))
         if im.mode != "RGB":
             im = im.convert("RGB")
@@ -325,8 +320,6 @@ class AutoBlazeFace:
         """Faces in an RGB image; with ``tiles=False`` the tile pass is left out, and
         :attr:`wants_tiles` says whether the rule asked for it (``Recognizer``
         then decodes a reduced JPEG again, larger, for the tiles)."""
-        from PIL import Image
-
         im = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.asarray(rgb, np.uint8))
         W, H = im.size
         side = float(max(W, H))
@@ -372,7 +365,7 @@ class HaarCascade:
 
     def __init__(self):
         try:
-            import cv2
+            import cv2  # deferred: OpenCV is an optional extra
         except ImportError:
             raise DetectorError("OpenCV is not installed") from None
         path = getattr(getattr(cv2, "data", None), "haarcascades", None)
@@ -402,8 +395,6 @@ def blazeface_model(name: str = "auto"):
     """The BlazeFace file :func:`load_detector` ``(name)`` loads (for auto, the
     short-range one), or None when it would load another detector (or none):
     known without loading anything."""
-    from .fetch import cached_detector_path, cached_full_range_path
-
     if name == "full":
         return cached_full_range_path()
     return cached_detector_path() if name in ("auto", "all", "blazeface", "short") else None
@@ -413,8 +404,6 @@ def min_face_fraction(detector) -> float:
     """The smallest face, as a fraction of the photo's longer side, that
     ``detector`` finds: a loaded detector, or a name for :func:`load_detector`
     (known without loading it)."""
-    from .fetch import cached_full_range_path
-
     if (isinstance(detector, AutoBlazeFace) and detector.exhaustive) or (
             detector == "all" and cached_full_range_path() is not None):
         return AUTO_MIN_FACE
@@ -436,8 +425,6 @@ def load_detector(name: str = "auto", threads: int | None = None, backend=None):
     Raises:
         DetectorError: with the command that gets a detector.
     """
-    from .fetch import cached_full_range_path
-
     if name not in DETECTORS:
         raise DetectorError(f"unknown detector {name!r} (one of {', '.join(DETECTORS)})")
     if name in ("auto", "all", "blazeface", "short", "full"):

@@ -70,9 +70,6 @@ class Table:
         _check(self.buf, p + 4, n * elem)
         return p + 4, n
 
-    def vector_len(self, i: int) -> int:
-        return self._vector(i, 1)[1]
-
     def tables(self, i: int) -> list["Table"]:
         start, n = self._vector(i, 4)
         out = []
@@ -94,9 +91,6 @@ class Table:
     def bytes_(self, i: int) -> bytes:
         start, n = self._vector(i, 1)
         return bytes(self.buf[start:start + n])
-
-    def bytes_span(self, i: int) -> tuple[int, int]:
-        return self._vector(i, 1)
 
 
 def _check(buf, pos: int, n: int) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import sys
 from dataclasses import dataclass
+from importlib.metadata import version
 
 from .errors import ModelError
 
@@ -36,8 +38,6 @@ class Backend:
 
 def _dist_version(dist: str) -> str:
     try:
-        from importlib.metadata import version
-
         return version(dist)
     except Exception:
         return "unknown"
@@ -67,8 +67,6 @@ def find_backend(preferred: str | None = None) -> Backend:
 
 def probe_backend() -> tuple[str, str] | None:
     """(name, version) of the interpreter that would be used, without importing it."""
-    import importlib.util
-
     forced = os.environ.get("FER_INTERPRETER")
     for name, module, dist in _CANDIDATES:
         if forced and name != forced:

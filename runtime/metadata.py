@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 
@@ -169,8 +170,6 @@ def inspect_bytes(data: bytes, source: str = "model") -> ModelFileInfo:
 
 def inspect_file(path) -> ModelFileInfo:
     """:func:`inspect_bytes` of a file, with one-line errors for bad paths."""
-    import os
-
     p = os.fspath(path)
     try:
         if os.path.isdir(p):

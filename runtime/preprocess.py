@@ -8,12 +8,14 @@ failure turned into a one-line :class:`~runtime.errors.ImageError`.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import warnings
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .contract import CropRule
 from .errors import ImageError
@@ -43,8 +45,6 @@ def open_image(source, max_pixels: int = DEFAULT_MAX_PIXELS, min_long_side: int 
         (PIL RGB image, (sx, sy)): the factors from its pixels to the pixels
         of the full-size image (1.0, 1.0 when decoded at full size).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     scale = (1.0, 1.0)
     if isinstance(source, np.ndarray):
         return _from_array(source), scale
@@ -65,8 +65,6 @@ def open_image(source, max_pixels: int = DEFAULT_MAX_PIXELS, min_long_side: int 
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 Image.MAX_IMAGE_PIXELS = max_pixels
-                import io
-
                 im = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else name)
                 w, h = im.size
                 if w * h > max_pixels:
@@ -109,8 +107,6 @@ _ORIENTATION = 0x0112
 
 
 def _to_rgb(im):
-    from PIL import Image
-
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
         a = np.asarray(im, dtype=np.float64)
@@ -129,8 +125,6 @@ def _to_rgb(im):
 
 
 def _from_array(a: np.ndarray):
-    from PIL import Image
-
     a = np.asarray(a)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
@@ -230,8 +224,6 @@ def _source_block(image, ox: int, oy: int, ex: int, ey: int) -> np.ndarray:
 
 def to_gray_crop(crop, size: int) -> np.ndarray:
     """Any crop (array or PIL image, gray or colour, any size) -> uint8 [size, size]."""
-    from PIL import Image
-
     if isinstance(crop, np.ndarray) and crop.dtype == np.uint8 and crop.shape == (size, size):
         return crop
     im = load_image(crop) if not isinstance(crop, Image.Image) else _to_rgb(crop)

@@ -12,10 +12,20 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from .classifier import Classifier, Prediction
+from .detect import (
+    AUTO_MIN_FACE,
+    AutoBlazeFace,
+    BlazeFace,
+    Detection,
+    HaarCascade,
+    blazeface_model,
+    load_detector,
+    min_face_fraction,
+)
 from .preprocess import DEFAULT_MAX_PIXELS, crop_box, cut, gray_from_rgb, open_image
-
 
 #: a face whose crop (the crop rule's square) is narrower than this, in pixels of
 #: the image, is reported with its box and no label: upscaled more than 2x into
@@ -51,6 +61,17 @@ class Face:
         if self.reason:
             out["reason"] = self.reason
         return out
+
+
+class Faces(list):
+    """The faces of one image (a list of :class:`Face`) with what finding them took:
+    ``size``, the image's (width, height) at full size, and ``timings`` in
+    milliseconds (``decode_ms``, ``detect_ms``, ``classify_ms``, ``total_ms``)."""
+
+    def __init__(self, faces=(), size: tuple[int, int] = (0, 0), timings: dict[str, float] | None = None):
+        super().__init__(faces)
+        self.size = size
+        self.timings = dict(timings or {})
 
 
 def looks_like_crop(rgb, max_side: int = 96) -> bool:
@@ -97,15 +118,10 @@ class Recognizer:
         self._detector_spec, self._threads, self._min_score = detector, threads, min_score
         self._detector = None if isinstance(detector, str) else detector
         self.align, self.max_pixels, self.reduce_jpeg = align, max_pixels, reduce_jpeg
-        self.last_timings: dict[str, float] = {}
-        #: (width, height) of the last image :meth:`predict` read, at full size
-        self.last_size: tuple[int, int] = (0, 0)
 
     @property
     def detector(self):
         if self._detector is None and self._detector_spec != "none":
-            from .detect import load_detector
-
             self._detector = load_detector(self._detector_spec, self._threads, self.classifier.backend)
             if hasattr(self._detector, "min_score"):
                 self._detector.min_score = self._min_score
@@ -117,8 +133,6 @@ class Recognizer:
     def _uses_blazeface(self) -> bool:
         """Whether faces are (or will be) found by BlazeFace, without loading
         a detector that a batch of face crops never needs."""
-        from .detect import AutoBlazeFace, BlazeFace, blazeface_model
-
         if self._detector is not None:
             return isinstance(self._detector, (BlazeFace, AutoBlazeFace))
         return isinstance(self._detector_spec, str) and blazeface_model(self._detector_spec) is not None
@@ -128,8 +142,6 @@ class Recognizer:
         there, the smallest face the detector finds
         (:func:`runtime.detect.min_face_fraction` of the longer side) still
         gives a crop of twice the model's input side."""
-        from .detect import min_face_fraction
-
         frac = min_face_fraction(self._detector if self._detector is not None else self._detector_spec)
         return self._long_side_for(frac)
 
@@ -141,8 +153,6 @@ class Recognizer:
         """After detecting on a JPEG decoded at reduced size: the longer side to decode it at again, when the
         faces found (or the tiles ``auto`` went on to) are too small there for a crop of twice the model's input
         side, and the full-size photo holds more pixels; else None."""
-        from .detect import AUTO_MIN_FACE, AutoBlazeFace
-
         side, full = max(found_size), max(full_size)
         if full <= side:
             return None
@@ -171,25 +181,22 @@ class Recognizer:
             (rx, ry), (lx, ly) = det.keypoints[0], det.keypoints[1]
             angle = np.degrees(np.arctan2(ly - ry, lx - rx))
             if abs(angle) > 1.0:
-                from PIL import Image
-
                 cx, cy = region[0] + region[2] / 2, region[1] + region[3] / 2
                 gray = np.asarray(Image.fromarray(gray).rotate(angle, resample=Image.BILINEAR, center=(cx, cy)))
         return cut(gray, region, size)
 
-    def find_faces(self, image, detect: bool | None = None) -> list[tuple[Face, np.ndarray | None]]:
+    def find_faces(self, image, detect: bool | None = None) -> Faces:
         """The faces of ``image`` (path, bytes, array or PIL image) with their
-        model-input crops, before classification: ``[(face, crop)]``, ``crop``
-        None (and ``face.reason`` set) for a face too small to classify. The
+        model-input crops, before classification: ``[(face, crop)]`` (a
+        :class:`Faces` with the image's size and the decode and detect
+        timings), ``crop`` None (and ``face.reason`` set) for a face too small to classify. The
         face path every stage shares: :meth:`predict` classifies these crops,
         and training and calibration on a user's folder take them as they are
-        (``train.folder``), so that training and serving see the same crops.
+        (``train.user_folder``), so that training and serving see the same crops.
         ``detect=None`` detects unless the image looks like a face crop
         already (small, square, gray) or the recognizer has no detector;
         ``detect=False`` takes the whole image as the crop.
         """
-        from .detect import AutoBlazeFace, BlazeFace, HaarCascade
-
         t0 = time.perf_counter()
         reduce = self.reduce_jpeg and detect is not False and self._uses_blazeface()
         # A PIL image: the detector reads a 128-pixel copy of it and each crop
@@ -197,7 +204,7 @@ class Recognizer:
         rgb, (sx, sy) = open_image(image, self.max_pixels, self.min_long_side() if reduce else None)
         t1 = time.perf_counter()
         w, h = rgb.size
-        self.last_size = (int(round(w * sx)), int(round(h * sy)))
+        full_size = (int(round(w * sx)), int(round(h * sy)))
         if detect is None:
             detect = self._detector_spec != "none" and not looks_like_crop(rgb)
         if detect:
@@ -209,7 +216,7 @@ class Recognizer:
             reduced = reduce and (sx > 1 or sy > 1)
             lazy = isinstance(det, AutoBlazeFace) and reduced
             dets = det.detect(rgb, tiles=False) if lazy else run(rgb)   # tiles, if wanted, on a larger decode
-            again = self._decode_again(rgb.size, self.last_size, dets) if reduced else None
+            again = self._decode_again(rgb.size, full_size, dets) if reduced else None
             if again:     # small faces in a photo decoded small: once more at the size their crops need
                 rgb, (sx, sy) = open_image(image, self.max_pixels, again)
                 w, h = rgb.size
@@ -217,13 +224,10 @@ class Recognizer:
             elif lazy and det.wants_tiles:
                 dets = det.finish_tiles()                 # no larger decode helps: the tiles here
         else:
-            from .detect import Detection
-
             dets = [Detection((0.0, 0.0, float(w), float(h)), 1.0)]
+        found = self._crops(rgb, dets, sx, sy, detect)
         t2 = time.perf_counter()
-        out = self._crops(rgb, dets, sx, sy, detect)
-        self._found_at = (t0, t1, t2)
-        return out
+        return Faces(found, full_size, {"decode_ms": (t1 - t0) * 1e3, "detect_ms": (t2 - t1) * 1e3})
 
     def _crops(self, rgb, dets, sx: float = 1.0, sy: float = 1.0, detect: bool = True):
         """``[(face, crop)]`` of detections ``dets`` (boxes in pixels of ``rgb``; ``sx``, ``sy``: its scale to
@@ -245,8 +249,10 @@ class Recognizer:
             out.append((Face(box, float(d.score), None, {}, kps), crop))
         return out
 
-    def classify(self, found) -> list[Face]:
-        """Label the faces of :meth:`find_faces` (those with a crop) in place; returns the faces."""
+    def classify(self, found: Faces) -> Faces:
+        """Label the faces of :meth:`find_faces` (those with a crop) in place; returns the faces,
+        with ``found``'s size and timings and the classification's added."""
+        t0 = time.perf_counter()
         faces = []
         for face, crop in found:
             if crop is not None:
@@ -256,28 +262,22 @@ class Recognizer:
                 face.probabilities = {lab: float(v) for lab, v in zip(self.classifier.labels, p)}
                 face.uncertain = bool(p[i] < self.min_confidence)
             faces.append(face)
-        return faces
+        timings = dict(getattr(found, "timings", {}))
+        timings["classify_ms"] = (time.perf_counter() - t0) * 1e3
+        timings["total_ms"] = sum(timings.get(k, 0.0) for k in ("decode_ms", "detect_ms", "classify_ms"))
+        return Faces(faces, getattr(found, "size", (0, 0)), timings)
 
-    def predict_at(self, rgb: np.ndarray, dets) -> list[Face]:
+    def predict_at(self, rgb: np.ndarray, dets) -> Faces:
         """Faces and expressions at given detections of an RGB frame (``runtime.video``'s tracking: the boxes
         follow from the frame before, no detector over the whole frame)."""
-        t0 = time.perf_counter()
-        faces = self.classify(self._crops(rgb, dets))
-        self.last_size = tuple(rgb.shape[1::-1])
-        self.last_timings = {"decode_ms": 0.0, "detect_ms": 0.0, "classify_ms": (time.perf_counter() - t0) * 1e3,
-                             "total_ms": (time.perf_counter() - t0) * 1e3}
-        return faces
+        found = Faces(self._crops(rgb, dets), tuple(rgb.shape[1::-1]), {"decode_ms": 0.0, "detect_ms": 0.0})
+        return self.classify(found)
 
-    def predict(self, image, detect: bool | None = None) -> list[Face]:
-        """Faces and expressions in ``image`` (path, bytes, array or PIL image).
+    def predict(self, image, detect: bool | None = None) -> Faces:
+        """Faces and expressions in ``image`` (path, bytes, array or PIL image): a
+        list of :class:`Face` that also carries the image's size and the timings.
 
         ``detect=None`` detects unless the image looks like a face crop
         already (small, square, gray) or the recognizer has no detector.
         """
-        found = self.find_faces(image, detect)
-        t0, t1, t2 = self._found_at
-        faces = self.classify(found)
-        t3 = time.perf_counter()
-        self.last_timings = {"decode_ms": (t1 - t0) * 1e3, "detect_ms": (t2 - t1) * 1e3,
-                             "classify_ms": (t3 - t2) * 1e3, "total_ms": (t3 - t0) * 1e3}
-        return faces
+        return self.classify(self.find_faces(image, detect))

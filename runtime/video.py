@@ -8,13 +8,22 @@ converting them to images; PyAV would add a second FFmpeg for no gain here."""
 
 from __future__ import annotations
 
+import csv
 import json
+import queue
 import sys
+import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from .annotate import draw_faces
+from .detect import Detection, iou
 from .errors import FerError
+from .files import PendingFile
 
 
 class Tracker:
@@ -29,8 +38,6 @@ class Tracker:
         self._next = 1
 
     def update(self, faces) -> list[dict]:
-        from .detect import iou
-
         out, used = [], set()
         for f in faces:
             if f.label is None:             # not classified (too small): no track
@@ -96,7 +103,7 @@ class Follower:
     @staticmethod
     def _gray(rgb: np.ndarray, x0: int, y0: int, x1: int, y1: int, s: float) -> np.ndarray:
         """The region (x0, y0)-(x1, y1) of an RGB frame in gray, scaled by ``s``."""
-        import cv2
+        import cv2  # deferred: OpenCV is an optional extra (video)
 
         g = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
         return cv2.resize(g, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
@@ -115,9 +122,7 @@ class Follower:
 
     def _follow(self, rgb: np.ndarray):
         """Detections following the last ones in ``rgb`` (and their new patches), or None when one is lost."""
-        import cv2
-
-        from .detect import Detection
+        import cv2  # deferred: OpenCV is an optional extra (video)
 
         H, W = rgb.shape[:2]
         dets, patches = [], []
@@ -151,8 +156,6 @@ class Follower:
         self.since = 0
         self.dets, self.patches = [], []
         if detect and self.every > 1:
-            from .detect import Detection
-
             for f in faces:
                 if f.label is None:
                     continue
@@ -170,10 +173,7 @@ def read_frames(cap, step: int = 1, queue_size: int = 4):
     converted to RGB in a background thread, so that decoding the next frame overlaps the work on this one
     (OpenCV releases the GIL while it decodes). Frames skipped by ``step`` are grabbed, never decoded into
     images. Stops at the end of the stream or when the caller stops iterating."""
-    import queue
-    import threading
-
-    import cv2
+    import cv2  # deferred: OpenCV is an optional extra (video)
 
     q: queue.Queue = queue.Queue(queue_size)
     stop = threading.Event()
@@ -261,10 +261,6 @@ class _AnnotatedWriter:
     """An annotated copy of a video, written to a temporary file and moved into place when complete."""
 
     def __init__(self, cv2, src: str, out_dir: str, fps: float, size: tuple[int, int]):
-        from pathlib import Path
-
-        from .files import PendingFile
-
         self.cv2 = cv2
         self.file = PendingFile(Path(out_dir) / (Path(str(src)).stem + ".annotated.mp4"))
         self.writer = cv2.VideoWriter(str(self.file.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
@@ -273,10 +269,6 @@ class _AnnotatedWriter:
             raise FerError(f"cannot write an annotated video to {out_dir}")
 
     def write(self, rgb: np.ndarray, faces) -> None:
-        from PIL import Image
-
-        from .annotate import draw_faces
-
         im = draw_faces(Image.fromarray(rgb), faces)
         self.writer.write(np.ascontiguousarray(np.asarray(im)[:, :, ::-1]))
 
@@ -288,21 +280,45 @@ class _AnnotatedWriter:
             self.file.discard()
 
 
-def run_video(rec, args, inputs) -> int:
-    """Process video files (or ``--camera N``), frame by frame as they are decoded
-    (never the whole video in memory): one JSON line, CSV row per face, or
-    table line per analysed frame, each with its frame index and time; with
-    ``--json``, a per-track summary line at the end of each video."""
+@dataclass
+class VideoOptions:
+    """How :func:`run_video` reads and reports a video (``fer-infer``'s video flags).
+
+    Attributes:
+        output: "table" (a line a frame), "json" (a line a frame and a summary
+            line a video) or "csv" (a row a tracked face).
+        every, fps: analyse a frame every ``every`` seconds, or ``fps`` frames a
+            second (None, None: every frame).
+        detect_every: run the detector every N analysed frames and follow the
+            faces between (1: every frame, no following).
+        smooth: the weight of a track's earlier probabilities in its label.
+        detect: find faces (False: every frame is a face crop).
+        annotate: a folder for annotated copies of the videos ("" = none; not for a camera).
+    """
+
+    output: str = "table"
+    every: float | None = None
+    fps: float | None = None
+    detect_every: int = 10
+    smooth: float = 0.6
+    detect: bool = True
+    annotate: str = ""
+
+
+def run_video(rec, sources: list, opts: VideoOptions) -> int:
+    """Process video files or camera indices (``sources``), frame by frame as they
+    are decoded (never the whole video in memory), as ``opts`` says: one JSON
+    line, CSV row per face, or table line per analysed frame, each with its
+    frame index and time; with JSON, a per-track summary line at the end of
+    each video. Returns 1 when a source could not be read, else 0."""
     try:
-        import cv2
+        import cv2  # deferred: OpenCV is an optional extra (video)
     except ImportError:
         raise FerError("video needs OpenCV: pip install 'fer-edge[video]' (opencv-python-headless<5)") from None
-    import csv
 
-    sources = [args.camera] if args.camera is not None else inputs
     labels = list(rec.classifier.labels)
     writer = None
-    if getattr(args, "csv", False):
+    if opts.output == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(["path", "frame", "time_ms", "track", "x", "y", "width", "height", "label", "uncertain"]
                         + labels)
@@ -314,29 +330,30 @@ def run_video(rec, args, inputs) -> int:
             failed += 1
             continue
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        step = frame_step(fps, getattr(args, "every", None), getattr(args, "fps", None))
-        tracker = Tracker(labels, smooth=args.smooth, min_confidence=rec.min_confidence)
-        follower = Follower(rec, getattr(args, "detect_every", 1) or 1)
+        step = frame_step(fps, opts.every, opts.fps)
+        tracker = Tracker(labels, smooth=opts.smooth, min_confidence=rec.min_confidence)
+        follower = Follower(rec, opts.detect_every)
+        camera = isinstance(src, int)
         summary = TrackSummary(labels)
         annotated = None
         n, t0, ok_end = 0, time.perf_counter(), False
         try:
             for index, pos, rgb in read_frames(cap, step):
                 time_ms = index * 1000.0 / fps if fps > 0 else float(pos or 0.0)
-                faces = follower.faces(rgb, detect=not args.no_detect)
+                faces = follower.faces(rgb, detect=opts.detect)
                 tracked = tracker.update(faces)
                 summary.add(time_ms, tracked)
                 n += 1
-                if args.annotate and args.camera is None:
+                if opts.annotate and not camera:
                     if annotated is None:
-                        annotated = _AnnotatedWriter(cv2, src, args.annotate, fps / step if fps > 0 else 10.0,
+                        annotated = _AnnotatedWriter(cv2, src, opts.annotate, fps / step if fps > 0 else 10.0,
                                                      (rgb.shape[1], rgb.shape[0]))
                     annotated.write(rgb, faces)
                 untracked = [f.to_dict() for f in faces if f.label is None]
-                if args.json:
+                if opts.output == "json":
                     print(json.dumps({"path": str(src), "frame": index, "time_ms": round(time_ms, 1),
                                       "faces": tracked + untracked,
-                                      "timings": {k: round(v, 2) for k, v in rec.last_timings.items()}}))
+                                      "timings": {k: round(v, 2) for k, v in faces.timings.items()}}))
                 elif writer is not None:
                     for t in tracked:
                         writer.writerow([src, index, f"{time_ms:.1f}", t["track"]] + list(t["box"])
@@ -351,7 +368,7 @@ def run_video(rec, args, inputs) -> int:
             if annotated is not None:
                 annotated.close(ok_end and n > 0)
         fps_done = n / max(time.perf_counter() - t0, 1e-9)
-        if args.json:
+        if opts.output == "json":
             print(json.dumps({"path": str(src), "summary": {"frames_analysed": n, "frame_step": step,
                                                            "video_fps": round(fps, 3), "detect_every": follower.every,
                                                            "frames_detected": follower.detected,

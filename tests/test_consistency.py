@@ -24,9 +24,9 @@ FLOOR = {"release": 0.95, "micro": 0.93}
 @pytest.mark.data
 @pytest.mark.parametrize("tier", sorted(FLOOR))
 def test_xnnpack_and_builtin_kernels_agree(fer_root, tier):
-    from train import dataset
+    from train import fer2013
 
-    pv = dataset.load(fer_root).split("PrivateTest")
+    pv = fer2013.load(fer_root).split("PrivateTest")
     idx = np.random.default_rng(0).permutation(len(pv))[:300]
     outs = {name: consistency.raw_outputs(BUNDLED[tier], pv.images[idx], "litert", xnn)
             for name, xnn in (("xnnpack", True), ("builtin", False))}
@@ -44,9 +44,9 @@ def test_xnnpack_family_gives_identical_labels(fer_root, tier):
     """LiteRT.js (WebAssembly XNNPACK, the web sample's interpreter, in headless Chromium) gives
     the labels of LiteRT's x86-64 XNNPACK on every one of 300 PrivateTest crops.
     Needs the built web sample (make web-build, which make test runs first)."""
-    from train import dataset
+    from train import fer2013
 
-    pv = dataset.load(fer_root).split("PrivateTest")
+    pv = fer2013.load(fer_root).split("PrivateTest")
     crops = pv.images[np.random.default_rng(1).permutation(len(pv))[:300]]
     web = consistency.browser_outputs(BUNDLED[tier], crops)
     if web is None:
@@ -91,9 +91,9 @@ def test_xnnpack_on_arm64_gives_the_x86_labels(fer_root):
     """Where the emulated arm64 userland is built (make arm64-setup), LiteRT's
     aarch64 XNNPACK kernels give the labels of the x86 ones, within one output
     step (the benchmark's matrix has the full comparison)."""
-    from train import dataset
+    from train import fer2013
 
-    crops = dataset.load(fer_root).split("PrivateTest").images[:60]
+    crops = fer2013.load(fer_root).split("PrivateTest").images[:60]
     arm = consistency.arm64_outputs(BUNDLED["release"], crops, xnnpack=True)
     if arm is None:
         pytest.skip("arm64 userland not built (make arm64-setup)")

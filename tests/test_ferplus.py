@@ -5,7 +5,7 @@ import pytest
 
 from runtime.contract import LABEL_TO_INDEX
 from train import ferplus
-from train.dataset import FerData
+from train.fer2013 import FerData
 
 
 def test_labels_from_votes():
@@ -44,9 +44,9 @@ def test_attach_by_csv_row_and_by_mapping(tmp_path):
 
 @pytest.mark.data
 def test_real_ferplus(fer_root):
-    from train import dataset
+    from train import fer2013
 
-    d = dataset.load(fer_root)
+    d = fer2013.load(fer_root)
     fp = fer_root.parent / "ferplus"
     f = ferplus.attach(d, fp / "fer2013new.csv", fp / "fer2013_imagefolder_to_ferplus.csv")
     s = f.summary()

@@ -29,9 +29,9 @@ def _crops(fer_root_or_none) -> tuple[np.ndarray, np.ndarray | None]:
         from tests.conftest import synthetic_faces
 
         return synthetic_faces(300), None
-    from train import dataset
+    from train import fer2013
 
-    pv = dataset.load(fer_root_or_none).split("PrivateTest")
+    pv = fer2013.load(fer_root_or_none).split("PrivateTest")
     idx = np.random.default_rng(0).permutation(len(pv))[:300]
     return pv.images[idx], pv.labels[idx]
 

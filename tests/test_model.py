@@ -109,7 +109,7 @@ def test_legacy_and_zip_checkpoints_are_read_without_torch(tmp_path, monkeypatch
 def test_checkpoint_with_code_is_refused(tmp_path):
     import pickle
 
-    from train.errors import ConfigError
+    from runtime.errors import ConfigError
     from train.torch_weights import _LEGACY_MAGIC, load_state_dict
 
     p = tmp_path / "evil.pth"

@@ -143,7 +143,7 @@ def test_killed_worker_resumes_to_the_same_weights(runs, tmp_path):
 ])
 def test_malformed_tf_config_is_one_line_and_exit_2(tmp_path, tf_config, message):
     from train.distributed import read_tf_config
-    from train.errors import ConfigError
+    from runtime.errors import ConfigError
 
     with pytest.raises(ConfigError, match=message):
         read_tf_config(tf_config)

@@ -39,14 +39,14 @@ def _train(*args, timeout=900):
 
 
 def test_labels_are_the_folder_names_sorted_or_as_given(tmp_path):
-    from train import folder
+    from train import user_folder
 
     _write(tmp_path, {"zeta": 2, "alpha": 2, "Mid label": 2})
     (tmp_path / "alpha" / "notes.txt").write_text("not an image")
-    labels, items, skipped = folder.scan(tmp_path)
+    labels, items, skipped = user_folder.scan(tmp_path)
     assert labels == ("Mid label", "alpha", "zeta") and len(items) == 6
     assert skipped == [{"file": "alpha/notes.txt", "reason": "not an image file (by its extension)"}]
-    assert folder.scan(tmp_path, ("zeta", "alpha", "Mid label"))[0] == ("zeta", "alpha", "Mid label")
+    assert user_folder.scan(tmp_path, ("zeta", "alpha", "Mid label"))[0] == ("zeta", "alpha", "Mid label")
 
 
 @pytest.mark.parametrize("case, message", [
@@ -54,8 +54,8 @@ def test_labels_are_the_folder_names_sorted_or_as_given(tmp_path):
     ("labels", "do not match"), ("noimages", "no images"), ("many", "at most 50"),
 ])
 def test_bad_folders_are_one_line_errors(tmp_path, case, message):
-    from train import folder
-    from train.errors import DataError
+    from train import user_folder
+    from runtime.errors import DataError
 
     root = tmp_path / "d"
     if case != "missing":
@@ -72,12 +72,12 @@ def test_bad_folders_are_one_line_errors(tmp_path, case, message):
     elif case == "many":
         _write(root, {f"l{i:02d}": 1 for i in range(51)}, size=8)
     with pytest.raises(DataError, match=message) as e:
-        folder.scan(root, labels)
+        user_folder.scan(root, labels)
     assert "\n" not in str(e.value)
 
 
 def _fake(labels, per_label, groups=None):
-    from train.folder import FolderData
+    from train.user_folder import FolderData
 
     y = np.repeat(np.arange(len(labels)), per_label)
     names = np.array([f"{labels[c]}/{(groups or (lambda i: f'S{i % 7}'))(i)}_{i:03d}.png" for i, c in enumerate(y)])
@@ -86,74 +86,74 @@ def _fake(labels, per_label, groups=None):
 
 
 def test_split_is_stratified_and_seeded():
-    from train import folder
+    from train import user_folder
 
     data = _fake(("a", "b", "c"), 50)
-    tr, va, info = folder.split(data, 0.2, seed=1)
+    tr, va, info = user_folder.split(data, 0.2, seed=1)
     assert info["per_label"] == {k: {"train": 40, "val": 10} for k in "abc"}
     assert not set(tr.names) & set(va.names) and len(tr) + len(va) == len(data)
-    again = folder.split(data, 0.2, seed=1)[1]
-    other = folder.split(data, 0.2, seed=2)[1]
+    again = user_folder.split(data, 0.2, seed=1)[1]
+    other = user_folder.split(data, 0.2, seed=2)[1]
     assert list(again.names) == list(va.names) and list(other.names) != list(va.names)
 
 
 def test_group_split_never_puts_one_person_on_both_sides():
-    from train import folder
-    from train.errors import DataError
+    from train import user_folder
+    from runtime.errors import DataError
 
     data = _fake(("a", "b", "c"), 60)
-    tr, va, info = folder.split(data, 0.25, seed=0, group=r"^(S[0-9]+)_")
+    tr, va, info = user_folder.split(data, 0.25, seed=0, group=r"^(S[0-9]+)_")
     people = lambda d: {n.split("/")[1].split("_")[0] for n in d.names}  # noqa: E731
     assert people(tr) and people(va) and not people(tr) & people(va)
     assert info["groups"]["train"] + info["groups"]["val"] == 7
     assert 0.1 <= len(va) / len(data) <= 0.45
     with pytest.raises(DataError, match="does not match"):
-        folder.split(data, 0.2, group=r"^(X[0-9]+)_")
+        user_folder.split(data, 0.2, group=r"^(X[0-9]+)_")
     with pytest.raises(DataError, match="no group"):
-        folder.split(data, 0.2, group=r"^S[0-9]+_")
+        user_folder.split(data, 0.2, group=r"^S[0-9]+_")
 
 
 def test_a_label_with_too_few_faces_is_refused(tmp_path):
-    from train import folder
-    from train.errors import DataError
+    from train import user_folder
+    from runtime.errors import DataError
 
     _write(tmp_path, {"a": 6, "b": 4})
-    data = folder.load(tmp_path, detect=False, log=lambda m: None)
+    data = user_folder.load(tmp_path, detect=False, log=lambda m: None)
     with pytest.raises(DataError, match=r"fewer than 5 usable faces for b \(4 of 4 images\)"):
-        folder.check_faces(data)
+        user_folder.check_faces(data)
 
 
 def test_no_detect_crops_are_the_runtime_crops_and_are_cached(tmp_path, monkeypatch):
     """--no-detect: each image is the crop fer-infer --no-detect makes; a second load reads the cache."""
     from runtime import Recognizer
-    from train import folder
+    from train import user_folder
 
     monkeypatch.setenv("FER_CACHE", str(tmp_path / "cache"))
     root = _write(tmp_path / "d", {"a": 5, "b": 5}, size=100)
     Image.new("RGB", (64, 40), (9, 9, 9)).save(root / "a" / "colour.webp")
     (root / "b" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
-    data = folder.load(root, detect=False, log=lambda m: None)
+    data = user_folder.load(root, detect=False, log=lambda m: None)
     assert len(data) == 11 and data.images.shape[1:] == (48, 48)
     assert [p["file"] for p in data.problems] == ["b/broken.jpg"] and "not an image" in data.problems[0]["reason"]
     rec = Recognizer(detector="none")
     i = list(data.names).index("a/S0_00.png")
     assert np.array_equal(data.images[i], rec.find_faces(root / "a" / "S0_00.png", detect=False)[0][1])
     assert len(list((tmp_path / "cache" / "faces").rglob("*.npy"))) == 11
-    monkeypatch.setattr(folder.FacePath, "_store", lambda *a: pytest.fail("a cached crop was computed again"))
-    again = folder.load(root, detect=False, log=lambda m: None)
+    monkeypatch.setattr(user_folder.FacePath, "_store", lambda *a: pytest.fail("a cached crop was computed again"))
+    again = user_folder.load(root, detect=False, log=lambda m: None)
     assert np.array_equal(again.images, data.images) and again.checksum == data.checksum
 
 
 @pytest.mark.data
 def test_faces_are_found_in_photos_and_images_without_one_are_listed(fer_root, tmp_path, blazeface):
     from runtime.detect import AutoBlazeFace
-    from train import folder
+    from train import user_folder
 
     root = make_folder(fer_root, tmp_path / "photos", per_label=8, photos=True, mapping=MAPPING)
     Image.new("RGB", (320, 240), (120, 140, 160)).save(root / "calm" / "P09_wall.jpg")
-    fp = folder.FacePath()
+    fp = user_folder.FacePath()
     assert isinstance(fp.rec.detector, AutoBlazeFace)              # the default face path: BlazeFace, auto
-    data = folder.load(root, log=lambda m: None, face_path=fp)
+    data = user_folder.load(root, log=lambda m: None, face_path=fp)
     assert {"file": "calm/P09_wall.jpg", "reason": "no face found"} in data.problems
     assert data.counts["calm"]["images"] == 9
     assert len(data) >= 20 and data.images.shape[1:] == (48, 48)

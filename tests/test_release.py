@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from train.paths import record_dir
+
 from runtime.contract import LABELS
 
 from .conftest import REPO
@@ -22,7 +24,7 @@ def test_bundled_model_is_the_release_model():
     assert INT8.stat().st_size <= 3_000_000
     assert MICRO_MODEL.resolve() == (MODELS / "micro" / INT8.name).resolve()
     # the retired fast tier keeps its record and card, not its weights
-    assert (MODELS / "fast" / "MODEL_CARD.md").is_file() and not list((MODELS / "fast").glob("*.tflite"))
+    assert (MODELS / "records" / "fast" / "MODEL_CARD.md").is_file() and not list((MODELS / "records" / "fast").glob("*.tflite"))
 
 
 def test_release_model_contract_and_metadata():
@@ -40,12 +42,12 @@ def test_release_model_contract_and_metadata():
 @pytest.mark.data
 @pytest.mark.parametrize("folder", [MODELS, MODELS / "micro"], ids=["release", "micro"])
 def test_release_int8_accuracy_matches_the_model_card(fer_root, folder):
-    """The runtime reproduces the int8 figures written in models/release (and models/micro/release)."""
-    from convert.routes import evaluate_tflite
-    from train import dataset
+    """The runtime reproduces the int8 figures written in models/records/release (and models/records/micro)."""
+    from convert.release.routes import evaluate_tflite
+    from train import fer2013
 
-    got = evaluate_tflite(folder / INT8.name, dataset.load(fer_root))
-    card = json.loads((folder / "release" / "int8_eval.json").read_text())
+    got = evaluate_tflite(folder / INT8.name, fer2013.load(fer_root))
+    card = json.loads((record_dir(folder) / "int8_eval.json").read_text())
     for split in ("PrivateTest", "PublicTest", "PrivateTest_clean"):
         assert got[split]["accuracy"] == pytest.approx(card[split]["accuracy"], abs=1e-9)
 
@@ -54,21 +56,24 @@ def test_release_int8_accuracy_matches_the_model_card(fer_root, folder):
 @pytest.mark.slow
 def test_quantize_rebuilds_the_release_int8(fer_root, tmp_path):
     """`python -m convert.quantize --out X`, no model named, rebuilds the release int8 by the
-    route the release chose (its source and calibration size) within 0.2 points."""
+    route the release chose (its source and calibration size) within half a point."""
     out = tmp_path / "rebuilt.tflite"
-    source = MODELS / pathlib.Path(json.loads((MODELS / "release" / "quantize.json").read_text())["source"]).name
+    source = MODELS / pathlib.Path(json.loads((MODELS / "records" / "release" / "quantize.json").read_text())["source"]).name
     assert source.is_file(), f"{source} is not committed"
     r = subprocess.run([sys.executable, "-m", "convert.quantize", "--out", str(out), "--data", str(fer_root)],
                        capture_output=True, text=True, cwd=REPO, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     assert out.stat().st_size <= 3_000_000
-    from convert.routes import evaluate_tflite
-    from train import dataset
+    from convert.release.routes import evaluate_tflite
+    from train import fer2013
 
-    data = dataset.load(fer_root)
+    data = fer2013.load(fer_root)
     new = evaluate_tflite(out, data)["PrivateTest"]["accuracy"]
-    card = json.loads((MODELS / "release" / "int8_eval.json").read_text())["PrivateTest"]["accuracy"]
-    assert abs(new - card) <= 0.002
+    card = json.loads((MODELS / "records" / "release" / "int8_eval.json").read_text())["PrivateTest"]["accuracy"]
+    # Calibration runs the float model on the CPU at hand, and float rounding differs between CPUs: with the
+    # same TensorFlow 2.21 and the same 300 calibration faces (same sha256), the route gave 70.05% on the AMD
+    # EPYC that built the release and 69.63% on an Intel Xeon with AVX-512 (2026-12-05). Hence half a point.
+    assert abs(new - card) <= 0.005
 
 
 def test_readme_results_are_generated_from_the_result_files():
@@ -90,14 +95,14 @@ def test_training_command_is_rebuilt_from_the_resolved_config():
     # models/fer_mobilenetv2.keras) names the run it started from: that path holds another model now.
     distill = config.load_preset("distill").to_dict()
     assert train_command(distill, init_as="runs/release_run/model.keras") == (
-        "python -m train --preset distill --init runs/release_run/model.keras")
-    assert train_command(distill) == "python -m train --preset distill"
+        "python -m train.recipes --preset distill --init runs/release_run/model.keras")
+    assert train_command(distill) == "python -m train.recipes --preset distill"
 
 
 def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
     """Releasing a run that started from the released model moves that
     release's record and card to release/stage1/ with its checksum."""
-    from convert.stages import FLOAT, keep_stage
+    from convert.release.history import FLOAT, keep_stage
     from train import config
 
     out = tmp_path / "models"
@@ -136,27 +141,27 @@ def test_a_second_cycle_keeps_the_first_release_as_stage1(tmp_path):
     (out / "release" / "report.json").write_text("{}")
     assert keep_stage(out, {"init": str(init)}, out / FLOAT) is None and not (out / "release" / "stage4").exists()
     # A released soup is kept with its soup command, not its last run's train command (its config.yaml).
-    (out / "release" / "soup.json").write_text('{"command": "python -m train.soup --runs a b --out runs/s"}')
+    (out / "release" / "soup.json").write_text('{"command": "python -m train.recipes.soup --runs a b --out runs/s"}')
     st = keep_stage(out, {"init": str(init)}, new, log=lambda m: None)
     assert st["replaced"] == dict(st["replaced"], folder="stage4", soup=True,
-                                  command="python -m train.soup --runs a b --out runs/s")
+                                  command="python -m train.recipes.soup --runs a b --out runs/s")
     assert "prior" not in st["replaced"]
-    # A release whose head train.prior corrected keeps that command beside the soup's.
+    # A release whose head train.recipes.prior corrected keeps that command beside the soup's.
     (out / "release" / "report.json").write_text("{}")
-    (out / "release" / "soup.json").write_text('{"command": "python -m train.soup --runs a b --out runs/s"}')
-    (out / "release" / "prior.json").write_text('{"command": "python -m train.prior --run runs/s --out runs/p"}')
+    (out / "release" / "soup.json").write_text('{"command": "python -m train.recipes.soup --runs a b --out runs/s"}')
+    (out / "release" / "prior.json").write_text('{"command": "python -m train.recipes.prior --run runs/s --out runs/p"}')
     (out / FLOAT).write_bytes(b"corrected soup weights")
     st = keep_stage(out, {"init": str(init)}, new, log=lambda m: None)
     assert st["replaced"]["folder"] == "stage5" and st["replaced"]["prior"] == (
-        "python -m train.prior --run runs/s --out runs/p")
+        "python -m train.recipes.prior --run runs/s --out runs/p")
 
 
 def test_release_is_chosen_on_publictest_over_every_candidate():
     """The released int8 model is at least as accurate on PublicTest as every
-    candidate kept in models/candidates/ (choice on PublicTest, never PrivateTest)."""
-    released = json.loads((REPO / "models" / "release" / "int8_eval.json").read_text())["PublicTest"]["accuracy"]
-    candidates = sorted((REPO / "models" / "candidates").glob("*/int8_eval.json"))
-    assert candidates, "models/candidates/ holds no candidate record"
+    candidate kept in models/records/candidates/ (choice on PublicTest, never PrivateTest)."""
+    released = json.loads((REPO / "models" / "records" / "release" / "int8_eval.json").read_text())["PublicTest"]["accuracy"]
+    candidates = sorted((REPO / "models" / "records" / "candidates").glob("*/int8_eval.json"))
+    assert candidates, "models/records/candidates/ holds no candidate record"
     for c in candidates:
         assert released >= json.loads(c.read_text())["PublicTest"]["accuracy"], c.parent.name
 
@@ -164,7 +169,7 @@ def test_release_is_chosen_on_publictest_over_every_candidate():
 def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
     """A released weight average lists its runs with their records and gives
     the commands that remake it, the second run starting from the first."""
-    from convert.card import card
+    from convert.release.card import card
     from train import config
 
     res = {"n": 10, "accuracy": 0.5, "macro_f1": 0.4,
@@ -182,12 +187,12 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
             "calibration": {"samples": 300, "seed": 0, "sha256": "def"}}
     text = card(report, splits, splits, qrep, "python -m convert.release --run runs/soup", 2_000_000,
                 records={"stage1": "release/stage1/", "cycle2": "candidates/cycle2/"})
-    assert "`stage1` (from `torchvision`, PublicTest 67.34%, record `release/stage1/`)" in text
+    assert "`stage1` (from `torchvision`, PublicTest 67.34%, record `records/release/stage1/`)" in text
     assert "`cycle2` (from `stage1`, PublicTest 67.37%, record `candidates/cycle2/`)" in text
     assert "(67.99% against 67.37%)" in text
     assert ("python -m train --preset release --init runs/stage1/model.keras --set lr=0.0003 --set qat_epochs=2 "
             "--data PATH --out runs/cycle2\n") in text
-    assert "python -m train.soup --runs runs/stage1 runs/cycle2 --out runs/soup --data PATH --qat-epochs 2\n" in text
+    assert "python -m train.recipes.soup --runs runs/stage1 runs/cycle2 --out runs/soup --data PATH --qat-epochs 2\n" in text
     assert "best epoch None" not in text
     assert "lost to post-training int8 on PublicTest" in text and "converted from it" not in text
     shipped_qat = card(report, splits, splits, dict(qrep, source="models/fer_mobilenetv2_qat.h5"), "cmd", 2_000_000,
@@ -205,31 +210,31 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
                 records={"stage1": "release/stage1/", "cycle2": "candidates/cycle2/"})
     assert "the average of 2 training runs" in text and "`cycle3` 67.01% left out" in text
     assert "Left out: `cycle3` (from `stage1`, PublicTest 66.00%, record `not kept`)" in text
-    assert ("python -m train.soup --runs runs/stage1 runs/cycle2 runs/cycle3 --out runs/soup --data PATH --greedy "
+    assert ("python -m train.recipes.soup --runs runs/stage1 runs/cycle2 runs/cycle3 --out runs/soup --data PATH --greedy "
             "--qat-epochs 2\n") in text
     assert "--set seed=9 --set qat_epochs=2 --data PATH --out runs/cycle3" in text
 
     # An earlier release that is itself a soup is known by its inference model's checksum.
-    from convert.stages import released_stages
+    from convert.release.history import released_stages
 
     stage_sha, stage = next(iter(released_stages().items()))
     soup["ingredients"].insert(0, {"run": "/r/old_soup", "sha256": "not-a-release", "model_sha256": stage_sha,
                                    "soup": True, "started_from": None, "config": first, "PublicTest_accuracy": 0.68})
     text = card(report, splits, splits, qrep, "cmd", 2_000_000, records={})
     assert f"`old_soup` (the model released before, sha256 `not-a-releas`, PublicTest 68.00%, " \
-           f"record `release/{stage}/`)" in text
-    assert f"(runs/old_soup: the release of release/{stage}/, rebuilt by its card's commands" in text
+           f"record `records/release/{stage}/`)" in text
+    assert f"(runs/old_soup: the release of records/release/{stage}/, rebuilt by its card's commands" in text
 
     # The release of now, as a run of a candidate's soup, is named by its own record.
     from train.io import file_sha256
 
     soup["ingredients"][0]["model_sha256"] = file_sha256(MODELS / "fer_mobilenetv2.keras")
     text = card(report, splits, splits, qrep, "cmd", 2_000_000, records={})
-    assert "`old_soup` (the model released now, sha256 `not-a-releas`, PublicTest 68.00%, record `release/`)" in text
-    assert "(runs/old_soup: the release of release/, rebuilt by its card's commands" in text
+    assert "`old_soup` (the model released now, sha256 `not-a-releas`, PublicTest 68.00%, record `records/release/`)" in text
+    assert "(runs/old_soup: the release of records/release/, rebuilt by its card's commands" in text
 
     # An earlier soup that was not released is named by the record its soup command finds.
-    soup["ingredients"][0].update(model_sha256="not-a-release-either", command="python -m train.soup --runs a b")
+    soup["ingredients"][0].update(model_sha256="not-a-release-either", command="python -m train.recipes.soup --runs a b")
     text = card(report, splits, splits, qrep, "cmd", 2_000_000, records={"old_soup": "candidates/old_soup/"})
     assert "`old_soup` (an earlier soup, PublicTest 68.00%, record `candidates/old_soup/`)" in text
     assert "(runs/old_soup: the soup recorded in candidates/old_soup/, remade by its soup.json's command" in text
@@ -258,7 +263,7 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
 def test_card_of_a_cycle_from_a_released_soup_points_to_its_record():
     """A run trained from a released soup cannot remake that soup with a
     train command: the card's commands point to the soup's stage record."""
-    from convert.card import card
+    from convert.release.card import card
     from train import config
 
     res = {"n": 10, "accuracy": 0.5, "macro_f1": 0.4,
@@ -269,14 +274,14 @@ def test_card_of_a_cycle_from_a_released_soup_points_to_its_record():
               "best_epoch": 5, "epochs_trained": 6}
     qrep = {"gate": {}, "calibration": {"samples": 300, "seed": 0, "sha256": "def"}}
     stage = {"stage1": {"folder": "stage4", "sha256": "f" * 64, "git_commit": "a" * 40, "soup": True,
-                        "command": "python -m train.soup --runs a b --out /r/soup"}}
+                        "command": "python -m train.recipes.soup --runs a b --out /r/soup"}}
     text = card(report, splits, splits, qrep, "cmd", 2_000_000, stage=stage)
-    assert "# runs/stage1: the soup released in release/stage4/, remade by its card's commands" in text
+    assert "# runs/stage1: the soup released in records/release/stage4/, remade by its card's commands" in text
     assert "--out /r/soup --data PATH" not in text and "--init runs/stage1/model.keras" in text
 
 
 def test_int8_route_is_chosen_on_publictest_only():
-    from convert.routes import choose_route, route_table
+    from convert.release.routes import choose_route, route_table
 
     def cand(route, pub, priv):
         res = {s: {"accuracy": a} for s, a in (("PublicTest", pub), ("PrivateTest", priv), ("PrivateTest_clean", priv))}
@@ -299,7 +304,7 @@ def test_shipped_route_is_what_convert_quantize_rebuilds():
     rep = json.loads((REPO / "models" / "fer_mobilenetv2_int8.tflite.json").read_text())
     src, n, seed = shipped_route()
     assert src.is_file() and n == rep["calibration"]["samples"] and seed == rep["calibration"]["seed"]
-    routes = json.loads((REPO / "models" / "release" / "routes.json").read_text())
+    routes = json.loads((REPO / "models" / "records" / "release" / "routes.json").read_text())
     chosen = routes["routes"][routes["chosen"]]
     assert routes["chosen_on"] == "PublicTest" and chosen["samples"] == n and src == REPO / chosen["source"]
     assert chosen.get("seed", 0) == seed
@@ -310,17 +315,17 @@ def test_records_of_finds_a_soup_by_its_command_and_a_run_by_its_config(tmp_path
     command in its soup.json, and the run by its config, never the other way."""
     import shutil
 
-    from convert.stages import records_of
+    from convert.release.history import records_of
     from train import config
 
     run_cfg = config.load_preset("distill").to_dict()
     for name in ("soup_a", "run_b"):
         (tmp_path / "candidates" / name).mkdir(parents=True)
         shutil.copy2(REPO / "train" / "presets" / "distill.yaml", tmp_path / "candidates" / name / "config.yaml")
-    (tmp_path / "candidates" / "soup_a" / "soup.json").write_text(json.dumps({"command": "python -m train.soup A"}))
+    (tmp_path / "candidates" / "soup_a" / "soup.json").write_text(json.dumps({"command": "python -m train.recipes.soup A"}))
     soup = {"ingredients": [
-        {"run": "/r/old", "soup": True, "command": "python -m train.soup A", "config": run_cfg},
-        {"run": "/r/other", "soup": True, "command": "python -m train.soup B", "config": run_cfg},
+        {"run": "/r/old", "soup": True, "command": "python -m train.recipes.soup A", "config": run_cfg},
+        {"run": "/r/other", "soup": True, "command": "python -m train.recipes.soup B", "config": run_cfg},
         {"run": "/r/b", "config": run_cfg}]}
     assert records_of(tmp_path, soup) == {"old": "candidates/soup_a/", "b": "candidates/run_b/"}
 
@@ -330,25 +335,26 @@ def test_the_release_card_finds_the_records_of_its_runs():
     config (not a soup's folder, whose config.yaml is its last run's), the
     soup released before by its soup command and its inference model's
     checksum (release/stage4/)."""
-    from convert.stages import records_of, released_stages
+    from convert.release.history import records_of, released_stages
 
-    report = json.loads((MODELS / "release" / "report.json").read_text())
+    report = json.loads((MODELS / "records" / "release" / "report.json").read_text())
     found = records_of(MODELS, report["soup"])
-    assert found == {"soup5g": "release/stage4/", "g2_control_s7": "candidates/g2_control_s7/",
-                     "g2_distill_s8": "candidates/g2_distill_s8/", "g2_control_s9": "candidates/g2_control_s9/",
-                     "g2_distill_s10": "candidates/g2_distill_s10/"}
+    assert found == {"soup5g": "records/release/stage4/", "g2_control_s7": "records/candidates/g2_control_s7/",
+                     "g2_distill_s8": "records/candidates/g2_distill_s8/",
+                     "g2_control_s9": "records/candidates/g2_control_s9/",
+                     "g2_distill_s10": "records/candidates/g2_distill_s10/"}
     earlier = [i for i in report["soup"]["ingredients"] if i.get("soup")]
     stages = released_stages()
     assert [stages.get(i["sha256"]) or stages.get(i["model_sha256"]) for i in earlier] == ["stage4"]
     card = (MODELS / "MODEL_CARD.md").read_text()
-    assert "record `not kept`" not in card and "record `release/stage4/`" in card
+    assert "record `not kept`" not in card and "record `records/release/stage4/`" in card
 
 
 def test_frontier_table_lists_every_point(tmp_path):
-    """models/frontier/README.md is generated from each point.json, kept or not."""
+    """models/records/frontier/README.md is generated from each point.json, kept or not."""
     import json
 
-    from convert.frontier import table
+    from convert.release.frontier import table
 
     for name, status, arena in (("a", "shipped as micro", 90_000), ("b", "stopped: too large", None)):
         measured = {"int8": {"PublicTest": 0.6, "PrivateTest": 0.61, "PrivateTest_clean": 0.59}, "bytes": 250_000,

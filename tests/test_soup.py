@@ -1,4 +1,4 @@
-"""python -m train.soup: weight averaging of runs, BatchNorm recalibration, the soup's run folder."""
+"""python -m train.recipes.soup: weight averaging of runs, BatchNorm recalibration, the soup's run folder."""
 
 import json
 import shutil
@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import train  # noqa: F401
-from train.errors import ConfigError
+from runtime.errors import ConfigError
+from train.sources import for_run
 
 
 def test_average_is_elementwise_and_refuses_other_architectures():
-    from train.soup import average_weights
+    from train.recipes.soup import average_weights
 
     a = [np.array([[1.0, 2.0]], np.float32), np.array([3], np.int64)]
     b = [np.array([[3.0, 6.0]], np.float32), np.array([9], np.int64)]
@@ -24,7 +25,7 @@ def test_average_is_elementwise_and_refuses_other_architectures():
 
 
 def test_greedy_soup_adds_runs_best_first_and_only_when_publictest_holds():
-    from train.soup import greedy
+    from train.recipes.soup import greedy
 
     own = [0.670, 0.690, 0.680, 0.600]           # each run's own PublicTest accuracy
     soups = {(1, 2): 0.695, (1, 2, 0): 0.695, (1, 2, 0, 3): 0.650}
@@ -47,7 +48,7 @@ def test_batchnorm_statistics_become_the_mean_of_batch_statistics():
     import tf_keras as keras
 
     from train.model import build_model
-    from train.soup import recalibrate_batchnorm
+    from train.recipes.soup import recalibrate_batchnorm
 
     model = build_model(image_size=48, alpha=0.35, channels=1, dropout=0.0)
     bn = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
@@ -70,16 +71,16 @@ def test_soup_of_two_runs_is_a_finished_run(tmp_path, tiny_folder, capsys):
     soup folder has the averaged model, its report and the soup record, and
     names the run the second started from."""
     from train import config, loop
-    from train.soup import main
+    from train.recipes.soup import main
 
     root, _ = tiny_folder
     first = config.load_preset("smoke")
     first.data, first.out, first.epochs, first.limit, first.batch_size = str(root), str(tmp_path / "a"), 1, 14, 7
-    loop.run(first, log=lambda m: None)
+    loop.run(first, for_run(first), log=lambda m: None)
     released = tmp_path / "released.keras"       # the second run starts from a copy of the first's best model
     shutil.copy(tmp_path / "a" / "best.keras", released)
     second = config.from_dict({"out": str(tmp_path / "b"), "init": str(released), "seed": 1}, first)
-    loop.run(second, log=lambda m: None)
+    loop.run(second, for_run(second), log=lambda m: None)
     shutil.copy(tmp_path / "b" / "best.keras", released)   # that path holds another model by now (a later release)
     out = tmp_path / "soup"
     rc = main(["--runs", first.out, second.out, "--out", str(out), "--data", str(root), "--bn-images", "20",

@@ -6,7 +6,8 @@ import pytest
 
 import train  # noqa: F401
 from train import config
-from train.errors import ConfigError
+from runtime.errors import ConfigError
+from train.sources import for_run
 
 
 def test_presets_load_and_validate():
@@ -50,14 +51,14 @@ def test_smoke_run_writes_artifacts_and_resumes(tmp_path, tiny_folder):
 
     root, _ = tiny_folder
     cfg = _smoke(tmp_path, root, epochs=1)
-    out = loop.run(cfg, log=lambda m: None)
+    out = loop.run(cfg, for_run(cfg), log=lambda m: None)
     for f in ("config.yaml", "data.json", "history.csv", "history.json", "best.keras", "ckpt/last.keras"):
         assert (out / f).is_file(), f
     assert json.loads((out / "ckpt" / "state.json").read_text())["epoch"] == 0
     with pytest.raises(ConfigError, match="--resume"):
-        loop.run(cfg, log=lambda m: None)
+        loop.run(cfg, for_run(cfg), log=lambda m: None)
     cfg.epochs = 2
-    loop.run(cfg, resume=True, log=lambda m: None)
+    loop.run(cfg, for_run(cfg), resume=True, log=lambda m: None)
     hist = json.loads((out / "history.json").read_text())
     assert [r["epoch"] for r in hist] == [1, 2]
 
@@ -93,7 +94,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, tiny_folder):
 def test_ablation_ladder_goes_from_paper_to_release():
     """Each step validates, budgets stay comparable, and the last step is the
     release recipe in everything but length (so the table measures the real gap)."""
-    from train import ablation
+    from train.recipes import ablation
 
     paper, release = config.load_preset("paper"), config.load_preset("release")
     cfgs = [config.from_dict(ablation.step_overrides(i), paper).validate() for i in range(len(ablation.STEPS))]
@@ -105,7 +106,7 @@ def test_ablation_ladder_goes_from_paper_to_release():
 
 
 def test_ablation_table_from_reports(tmp_path):
-    from train import ablation
+    from train.recipes import ablation
 
     def report(step, acc, subset, epochs):
         res = {s: {"accuracy": acc, "macro_f1": acc - 0.1} for s in ("PrivateTest", "PublicTest", "PrivateTest_clean")}
@@ -129,7 +130,7 @@ def test_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch):
     import errno
     import os
 
-    from train.errors import OutputError
+    from runtime.errors import OutputError
     from train.io import atomic_path, atomic_write_text
 
     target = tmp_path / "report.json"
@@ -233,7 +234,8 @@ def test_freeze_bn_keeps_the_init_batchnorm_and_trains_the_rest(tmp_path, tiny_f
     src.set_weights([w + rng.normal(0, 0.05, w.shape).astype("float32") for w in src.get_weights()])
     init = tmp_path / "soup.keras"
     src.save(init)
-    out = loop.run(_smoke(tmp_path, root, epochs=1, init=str(init), freeze_bn=True), log=lambda m: None)
+    cfg = _smoke(tmp_path, root, epochs=1, init=str(init), freeze_bn=True)
+    out = loop.run(cfg, for_run(cfg), log=lambda m: None)
     trained = source_model(str(out / "best.keras"))
     bn = [layer.name for layer in src.layers if type(layer).__name__ == "BatchNormalization"]
     assert bn

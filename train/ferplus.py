@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from runtime.contract import LABEL_TO_INDEX, NUM_CLASSES
+from runtime.errors import DataError
 
-from .dataset import FerData
-from .errors import DataError
+from .fer2013 import FerData
 
 VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
                 "unknown", "NF")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from runtime.errors import OutputError
+from runtime.files import atomic_path as runtime_atomic_path
+
 
 def _output_error(path: Path, e: OSError):
-    from .errors import OutputError
-
     why = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
            errno.EACCES: "permission denied", errno.EPERM: "permission denied",
            errno.EROFS: "read-only file system"}.get(e.errno, e.strerror or e.__class__.__name__)
@@ -25,10 +27,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
 
     Whatever fails, ``path`` keeps its old content (or stays absent) and the
     temporary file is removed. An OSError while creating, writing or renaming
-    becomes :class:`train.errors.OutputError` with a one-line reason.
+    becomes :class:`runtime.errors.OutputError` with a one-line reason.
     """
-    from runtime.files import atomic_path as runtime_atomic_path
-
     path = Path(path)
     created = False
     try:
@@ -44,8 +44,6 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
 
 def file_sha256(path: str | os.PathLike) -> str:
     """Hex sha256 of a file's bytes (checksums recorded with runs and releases)."""
-    import hashlib
-
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

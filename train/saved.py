@@ -4,16 +4,20 @@ the float batch it takes. Training, conversion and the benchmarks share it."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from runtime.errors import ModelError
+
+from .model import custom_objects
 
 
 def load_keras_model(path: str | Path):
     """Load a .keras / .h5 / SavedModel with tf-keras; one-line errors."""
-    import tf_keras as keras
+    import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     p = Path(path)
     if not p.exists():
@@ -22,19 +26,15 @@ def load_keras_model(path: str | Path):
         raise ModelError(f"{p}: not a Keras model (expected .keras, .h5 or a SavedModel folder)")
     custom = {}
     try:
-        from .model import custom_objects
-
         custom = custom_objects()
     except Exception:
         pass
     try:
         try:   # a QAT model needs TensorFlow Model Optimization's scope to load
-            import tensorflow_model_optimization as tfmot
+            import tensorflow_model_optimization as tfmot  # deferred: tfmot (and TensorFlow) only for QAT models
 
             scope = tfmot.quantization.keras.quantize_scope()
         except ImportError:
-            import contextlib
-
             scope = contextlib.nullcontext()
         with scope:
             model = keras.models.load_model(p, compile=False, custom_objects=custom)
@@ -67,8 +67,6 @@ LABELS_FILE = "labels.json"
 
 def saved_labels(model_path) -> tuple[str, ...] | None:
     """The labels recorded beside a saved model (its folder's :data:`LABELS_FILE`), or None."""
-    import json
-
     f = Path(model_path).parent / LABELS_FILE
     if not f.is_file():
         return None

@@ -1,0 +1,193 @@
+"""Measure candidate float models on the sets a release is chosen on: PublicTest
+with FER-2013's labels and with the FER+ crowd's majority, and the real web
+faces of ``wild-dev`` (``../shared/data/SOURCES.md``; for choosing only, never
+trained on). PrivateTest is reported only with ``--report`` (never to choose).
+
+    python -m train.recipes.choose --model runs/a/best.keras runs/b/best.keras --out choose.json
+    python -m train.recipes.choose --model models/fer_mobilenetv2.keras --blend runs/fp/best.keras \\
+        --alphas 0.25,0.5,0.75 --out blend.json      # weight averages of two models, no training
+
+The faces of ``wild-dev`` go through the runtime's own face path (the one
+``fer-infer`` runs: these 96x96 gray crops are taken whole). FER+ majority is
+the label with the most votes, ties and contempt/unknown/not-a-face left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from runtime.contract import LABELS
+from runtime.errors import ConfigError, DataError, run_command
+from train import fer2013, user_folder
+from train.io import atomic_write_json, file_sha256
+from train.metrics import summarize
+from train.paths import SHARED_DATA
+from train.recipes.soft_targets import ferplus_majority
+from train.recipes.soup import average_weights
+from train.saved import load_keras_model, model_input
+
+WILD_DEV = SHARED_DATA / "wild-dev"
+
+
+def load_sets(data: str | None = None, wild: Path = WILD_DEV, report: bool = False) -> dict:
+    """``{name: (faces uint8 [N, 48, 48], labels int [N], checksum)}`` of the choosing sets
+    (and of PrivateTest with ``report``)."""
+    path = fer2013.require_data(data)
+    fer = fer2013.load(path)
+    _, _, majority = ferplus_majority(fer, None, path)
+    usages = ("PublicTest", "PrivateTest") if report else ("PublicTest",)
+    sets = {}
+    for usage in usages:
+        rows = np.flatnonzero(fer.usage == fer2013.USAGE_TO_INDEX[usage])
+        sets[f"{usage}"] = (fer.images[rows], fer.labels[rows], fer.checksum)
+        keep = rows[majority[rows] >= 0]
+        sets[f"{usage}_FERplus"] = (fer.images[keep], majority[keep], fer.checksum)
+    if not Path(wild).is_dir():
+        raise DataError(f"wild-dev not found: {wild}")
+    w = user_folder.load(wild, None, detect=False, log=lambda m: None)
+    known = [i for i, name in enumerate(w.label_names) if name in LABELS]
+    keep = np.isin(w.labels, known)
+    remap = np.array([LABELS.index(n) if n in LABELS else -1 for n in w.label_names])
+    sets["wild_dev"] = (w.images[keep], remap[w.labels[keep]], w.checksum)
+    return sets
+
+
+def probabilities(model, faces: np.ndarray, flip: bool = False) -> np.ndarray:
+    p = model.predict(model_input(model, faces), batch_size=256, verbose=0)
+    if flip:
+        p = (p + model.predict(model_input(model, faces[:, :, ::-1]), batch_size=256, verbose=0)) / 2
+    return p
+
+
+def measure(probs: dict[str, np.ndarray], sets: dict) -> dict:
+    """Accuracy, macro-F1, per-class recall and confusion on each set."""
+    out = {}
+    for name, (_, y, _) in sets.items():
+        r = summarize(y, probs[name], LABELS)
+        present = sorted(set(y.tolist()))
+        out[name] = {"n": int(len(y)), "accuracy": round(r["accuracy"], 4),
+                     "macro_f1": round(float(np.mean([r["per_class"][LABELS[c]]["f1"] for c in present])), 4),
+                     "recall": {LABELS[c]: round(r["per_class"][LABELS[c]]["recall"], 4) for c in present},
+                     "confusion": r["confusion"]}
+    return out
+
+
+#: FER+ recall floors on PublicTest a release keeps (today's release minus 3 points, issue #36)
+RECALL_FLOORS = {"angry": 0.75, "fear": 0.71, "disgust": 0.64, "sad": 0.54}
+#: how much each choosing set counts in a fitted prior's objective
+SET_WEIGHTS = {"wild_dev": 1.0, "PublicTest_FERplus": 1.0, "PublicTest": 0.5}
+#: the floors a prior fitted for FER-2013 keeps on the choosing sets (issue #36's targets plus a margin of
+#: about one point for int8 and for faces nobody chose on)
+FLOORS = {"wild_dev": 0.83, "wild_dev_neutral": 0.80, "PublicTest_FERplus": 0.83}
+
+
+def _objective(log_probs: dict, sets: dict, bias: np.ndarray, goal: str = "balanced") -> float:
+    """``balanced``: the weighted accuracy of :data:`SET_WEIGHTS`; ``fer2013``: FER-2013's PublicTest
+    accuracy while the other sets stay above :data:`FLOORS`. Either way less each FER+ recall under its floor."""
+    acc, penalty = {}, 0.0
+    for name in SET_WEIGHTS:
+        y = sets[name][1]
+        pred = (log_probs[name] + bias).argmax(1)
+        acc[name] = float((pred == y).mean())
+        if name == "wild_dev":
+            n = LABELS.index("neutral")
+            acc["wild_dev_neutral"] = float((pred[y == n] == n).mean())
+        if name == "PublicTest_FERplus":
+            for label, floor in RECALL_FLOORS.items():
+                c = LABELS.index(label)
+                if (y == c).any():
+                    penalty += 2.0 * max(0.0, floor - float((pred[y == c] == c).mean()))
+    if goal == "fer2013":
+        return acc["PublicTest"] - penalty - 2.0 * sum(max(0.0, f - acc[k]) for k, f in FLOORS.items())
+    return sum(w * acc[k] for k, w in SET_WEIGHTS.items()) - penalty
+
+
+def fit_prior(log_probs: dict, sets: dict, goal: str = "balanced", sweeps: int = 3,
+              grid: np.ndarray | None = None) -> np.ndarray:
+    """Per-class offsets added to the log-probabilities (a class prior; in the model, a shift of the head's
+    bias) that maximize :func:`_objective` (``goal``: ``balanced`` or ``fer2013``) on the choosing sets, with
+    a penalty for each FER+ recall below its floor (:data:`RECALL_FLOORS`): coordinate ascent over a grid,
+    ``sweeps`` times."""
+    grid = np.round(np.arange(-2.0, 2.0001, 0.1), 2) if grid is None else grid
+    bias = np.zeros(len(LABELS))
+    for _ in range(sweeps):
+        for c in range(len(LABELS)):
+            scores = []
+            for v in grid:
+                trial = bias.copy()
+                trial[c] = v
+                scores.append(_objective(log_probs, sets, trial, goal))
+            bias[c] = grid[int(np.argmax(scores))]
+    return bias - bias.mean()
+
+
+def line(name: str, m: dict) -> str:
+    w, f, p = m["wild_dev"], m["PublicTest_FERplus"], m["PublicTest"]
+    return (f"{name:<28} wild {100 * w['accuracy']:5.2f}% (neutral {100 * w['recall']['neutral']:5.1f}%)  "
+            f"FER+ {100 * f['accuracy']:5.2f}% (fear {100 * f['recall'].get('fear', 0):4.1f}%, angry "
+            f"{100 * f['recall'].get('angry', 0):4.1f}%)  FER-2013 {100 * p['accuracy']:5.2f}%")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m train.recipes.choose", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", nargs="+", required=True, help="float Keras models (.keras)")
+    ap.add_argument("--blend", help="with one --model: average its weights with this model's")
+    ap.add_argument("--alphas", default="0.25,0.5,0.75", help="--blend: shares of the --blend model")
+    ap.add_argument("--flip", action="store_true", help="also average each face with its mirror image")
+    ap.add_argument("--report", action="store_true", help="also measure PrivateTest (to report, never to choose)")
+    ap.add_argument("--fit-prior", choices=["balanced", "fer2013"],
+                    help="also fit per-class offsets (a class prior) on the choosing sets and measure with them: "
+                         "balanced (weighted accuracy of all three) or fer2013 (FER-2013 kept above the floors)")
+    ap.add_argument("--save-probs", metavar="NPZ", help="also keep every candidate's probabilities on every set")
+    ap.add_argument("--data", help="FER-2013 (default: $FER_DATA)")
+    ap.add_argument("--out", required=True, help="JSON record")
+    a = ap.parse_args(argv)
+
+    def body():
+        if a.blend and len(a.model) != 1:
+            raise ConfigError("--blend goes with one --model")
+        sets = load_sets(a.data, report=a.report)
+        record = {"command": "python -m train.recipes.choose " + " ".join(argv if argv is not None else sys.argv[1:]),
+                  "sets": {k: {"n": int(len(v[1])), "data_checksum_sha256": v[2]} for k, v in sets.items()},
+                  "flip": a.flip, "models": {}}
+        candidates = [(Path(m).parent.name or m, m, None) for m in a.model]
+        if a.blend:
+            candidates += [(f"blend{float(x):g}", a.model[0], float(x)) for x in a.alphas.split(",")]
+        base = load_keras_model(a.model[0]) if a.blend else None
+        other = load_keras_model(a.blend).get_weights() if a.blend else None
+        own = base.get_weights() if a.blend else None
+        saved: dict[str, np.ndarray] = {}
+        for name, path, alpha in candidates:
+            if alpha is None:
+                model = load_keras_model(path)
+            else:
+                model = base
+                model.set_weights(average_weights([own, other], [1 - alpha, alpha]))
+            probs = {k: probabilities(model, v[0], a.flip) for k, v in sets.items()}
+            m = measure(probs, sets)
+            record["models"][name] = {"model": str(path), "sha256": file_sha256(path),
+                                      **({"blend": str(a.blend), "blend_sha256": file_sha256(a.blend),
+                                          "alpha": alpha} if alpha is not None else {}), "figures": m}
+            print(line(name, m), flush=True)
+            saved.update({f"{name}/{k}": v.astype(np.float16) for k, v in probs.items()})
+            if a.fit_prior:
+                logp = {k: np.log(np.clip(v, 1e-12, 1.0)) for k, v in probs.items()}
+                bias = fit_prior({k: logp[k] for k in SET_WEIGHTS}, sets, a.fit_prior)
+                shifted = {k: np.exp(v + bias) / np.exp(v + bias).sum(1, keepdims=True) for k, v in logp.items()}
+                mp = measure(shifted, sets)
+                record["models"][name]["prior"] = {"goal": a.fit_prior, "bias": [round(float(x), 3) for x in bias],
+                                                   "figures": mp}
+                print(line(name + " +prior", mp) + "  bias " + " ".join(f"{x:+.1f}" for x in bias), flush=True)
+        atomic_write_json(Path(a.out), record)
+        if a.save_probs:
+            np.savez_compressed(a.save_probs, **saved, **{f"labels/{k}": v[1] for k, v in sets.items()})
+
+    return run_command(body, extra="train")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The report of a run on a user's folder: ``report.json`` and ``report.md``.
+
+Validation accuracy, macro-F1, per-class accuracy and the confusion matrix of
+the best checkpoint on the run's own validation split (``split.json``), the
+split itself (images and people on each side), every image that gave no face,
+and the bundled release model's zero-shot accuracy on the same validation
+faces for the labels both models know (matched by name, case aside), beside
+the fine-tuned model's on those faces: what fine-tuning bought.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from runtime.classifier import Classifier
+from runtime.errors import DataError
+
+from . import user_folder
+from .config import TrainConfig
+from .io import atomic_write_json, atomic_write_text
+from .metrics import summarize
+from .saved import load_keras_model, model_input
+
+
+def zero_shot(val, probs_ft: np.ndarray, bundled=None) -> dict:
+    """The bundled model (``runtime.classifier`` release tier, int8, as
+    ``fer-infer`` runs it) on ``val``'s faces whose label it knows: its accuracy
+    and the fine-tuned model's on the same faces, overall and per label."""
+    clf = Classifier(bundled, threads=2)
+    known = {name.lower(): i for i, name in enumerate(clf.labels)}
+    shared = [c for c, name in enumerate(val.label_names) if name.lower() in known]
+    out = {"bundled_labels": list(clf.labels), "shared_labels": [val.label_names[c] for c in shared]}
+    mask = np.isin(val.labels, shared)
+    if not mask.any():
+        out.update(n=0, note="no validation label is one of the bundled model's labels")
+        return out
+    pb = clf.predict_proba(val.images[mask])
+    want = np.array([known[val.label_names[c].lower()] for c in val.labels[mask]])
+    y = val.labels[mask]
+    ft_right = probs_ft[mask].argmax(1) == y
+    zs_right = pb.argmax(1) == want
+    out.update(n=int(mask.sum()), bundled_accuracy=float(zs_right.mean()), finetuned_accuracy=float(ft_right.mean()),
+               per_label={val.label_names[c]: {"n": int((y == c).sum()),
+                                               "bundled": float(zs_right[y == c].mean()),
+                                               "finetuned": float(ft_right[y == c].mean())} for c in shared})
+    return out
+
+
+def markdown(report: dict) -> str:
+    r, lab = report["validation"], report["labels"]
+    s = report["split"]
+    g = s.get("groups")
+    lines = [f"# Run report: {Path(report['config']['out']).name}", "",
+             f"Fine-tuned from `{report['config']['init']}` on `{report['config']['data']}` "
+             f"({'faces found by the runtime detector and crop rule' if report['config']['detect'] else 'images taken as face crops (--no-detect)'}).",
+             "", f"Split ({s['how']}): {s['train']} training and {s['val']} validation faces"
+             + (f"; {g['train']} and {g['val']} people by `--group {g['pattern']}`" if g else "") + ".",
+             "", f"**Validation accuracy {100 * r['accuracy']:.2f}%**, macro-F1 {100 * r['macro_f1']:.2f}% "
+             f"({r['n']} faces; best epoch {report['best_epoch']} of {report['epochs_trained']}).", "",
+             "| label | train | val | accuracy (recall) | precision | F1 |", "|---|---|---|---|---|---|"]
+    for name in lab:
+        pc, n = r["per_class"][name], s["per_label"][name]
+        lines.append(f"| {name} | {n['train']} | {n['val']} | {100 * pc['recall']:.1f}% | "
+                     f"{100 * pc['precision']:.1f}% | {100 * pc['f1']:.1f}% |")
+    lines += ["", "Confusion matrix (rows: true label, columns: predicted):", "",
+              "| | " + " | ".join(lab) + " |", "|---|" + "---|" * len(lab)]
+    for name, row in zip(lab, r["confusion"]):
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    z = report["zero_shot"]
+    lines += ["", "## What fine-tuning bought", ""]
+    if z.get("n"):
+        lines += [f"On the {z['n']} validation faces whose label the bundled model knows "
+                  f"({', '.join(z['shared_labels'])}): bundled model (zero-shot, int8) "
+                  f"{100 * z['bundled_accuracy']:.2f}%, this model {100 * z['finetuned_accuracy']:.2f}%.", "",
+                  "| label | faces | bundled | fine-tuned |", "|---|---|---|---|"]
+        lines += [f"| {k} | {v['n']} | {100 * v['bundled']:.1f}% | {100 * v['finetuned']:.1f}% |"
+                  for k, v in z["per_label"].items()]
+    else:
+        lines.append(f"No comparison: {z.get('note', 'no shared label')}.")
+    probs = [p for side in report["problems"].values() for p in side if not p["reason"].startswith("not an image")]
+    lines += ["", f"## Images without a usable face: {len(probs)}", ""]
+    lines += [f"- `{p['file']}`: {p['reason']}" for p in probs[:200]]
+    if len(probs) > 200:
+        lines.append(f"- ... and {len(probs) - 200} more (report.json has them all)")
+    lines += ["", "Next: `python -m convert.quantize "
+              f"{report['config']['out']}/best.keras --calibration {report['config']['data']}"
+              f"{'' if report['config']['detect'] else ' --no-detect'} --out mine.tflite`", ""]
+    return "\n".join(lines)
+
+
+def write(cfg: TrainConfig, log=print) -> dict:
+    """Evaluate ``cfg.out/best.keras`` on the run's validation split; write report.json and report.md."""
+    out = Path(cfg.out)
+    best = out / "best.keras"
+    if not best.is_file():
+        raise DataError(f"{out}: no best.keras; train first")
+    split = json.loads((out / "split.json").read_text())
+    labels = tuple(split["labels"])
+    val = user_folder.validation_of(out, log=lambda m: None)
+    model = load_keras_model(best)
+    probs = model.predict(model_input(model, val.images), batch_size=128, verbose=0)
+    results = summarize(val.labels, probs, labels)
+    rows = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
+    report = {"recipe": cfg.recipe, "config": cfg.to_dict(), "labels": list(labels),
+              "data_checksum_sha256": split["data_checksum_sha256"],
+              "epochs_trained": len(rows),
+              "best_epoch": int(max(rows, key=lambda r: r["val_accuracy"])["epoch"]) if rows else None,
+              "train_minutes": sum(r.get("seconds", 0) for r in rows) / 60.0,
+              "hardware": f"{platform.machine()} ({__import__('os').cpu_count()} cores), {platform.system()}",
+              "split": {k: v for k, v in split.items() if k not in ("train_files", "val_files", "problems")},
+              "problems": split.get("problems", {}),
+              "validation": results, "zero_shot": zero_shot(val, probs)}
+    atomic_write_json(out / "report.json", report)
+    text = markdown(report)
+    atomic_write_text(out / "report.md", text)
+    log(text)
+    return report
