@@ -274,13 +274,14 @@ def _calibration_faces(qcfg: QuantizationConfig, data, calibration, detect: bool
                    "sha256": calib_sha}
 
 
-def _gate(model, tflite: bytes, labels, keras_path, data, eval_split: str, max_drop: float, mode: str, log):
+def _gate(model, tflite: bytes, labels, keras_path, own_run: bool, data, eval_split: str, max_drop: float,
+          mode: str, log):
     """The accuracy gate: ``(gate record, calibration temperature)``. A model trained on a user's folder
     (``split.json`` beside it) is measured on that run's validation split, where its temperature is fitted
     too; any other on FER-2013's ``eval_split``. Raises GateError when int8 loses more than ``max_drop``."""
     run = Path(keras_path).parent
     temperature = 1.0
-    if (run / "split.json").is_file():
+    if own_run:
         val = user_folder.validation_of(run, log=lambda m: None)
         if tuple(val.label_names) != tuple(labels):
             raise ConvertError(f"{run}/split.json labels ({', '.join(val.label_names)}) are not the model's "
@@ -318,13 +319,13 @@ def _gate(model, tflite: bytes, labels, keras_path, data, eval_split: str, max_d
     return gate, temperature
 
 
-def _metadata_extra(report: dict, skip_gate: bool, keras_path) -> dict:
+def _metadata_extra(report: dict, skip_gate: bool, keras_path, own_run: bool) -> dict:
     """What the model's metadata says of its conversion and accuracy (from the run's report or the model's card)."""
     run = Path(keras_path).parent
     extra = {"quantization": {k: v for k, v in report.items() if k != "debug_worst_layers"},
              "accuracy_gate": "skipped by --skip-gate" if skip_gate else "passed"}
     card = Path(keras_path).with_suffix(".json")
-    if (run / "split.json").is_file() and (run / "report.json").is_file():
+    if own_run and (run / "report.json").is_file():
         try:
             rep = json.loads((run / "report.json").read_text())
             extra["accuracy"] = {"validation": round(rep["validation"]["accuracy"], 4)}
@@ -376,12 +377,12 @@ def quantize(keras_path, out, qcfg: QuantizationConfig, data=None, eval_split="P
     inp = io_contract(tflite)
     log(f"converted ({qcfg.mode}): {len(tflite) / 1e6:.2f} MB, {time.time() - t0:.0f}s")
 
-    gate, temperature = (None, 1.0) if skip_gate else _gate(model, tflite, labels, keras_path, data, eval_split,
-                                                            max_drop, qcfg.mode, log)
-    if gate is not None:
+    gate, temperature = None, 1.0
+    if not skip_gate:
+        gate, temperature = _gate(model, tflite, labels, keras_path, own_run, data, eval_split, max_drop, qcfg.mode, log)
         report["gate"] = gate
     contract = ModelContract(labels=labels, input=inp, crop=_crop_rule(), temperature=temperature)
-    extra = _metadata_extra(report, skip_gate, keras_path)
+    extra = _metadata_extra(report, skip_gate, keras_path, own_run)
     final = populate(tflite, contract, ModelInfo(extra=extra))
     with atomic_path(out, suffix=".tflite") as tmp:
         tmp.write_bytes(final)

@@ -186,7 +186,7 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
     qrep = {"gate": {"top1_agreement": 0.95, "drop_points": 0.1, "max_drop_points": 1.0},
             "calibration": {"samples": 300, "seed": 0, "sha256": "def"}}
     text = card(report, splits, splits, qrep, "python -m convert.release --run runs/soup", 2_000_000,
-                records={"stage1": "release/stage1/", "cycle2": "candidates/cycle2/"})
+                records={"stage1": "records/release/stage1/", "cycle2": "candidates/cycle2/"})
     assert "`stage1` (from `torchvision`, PublicTest 67.34%, record `records/release/stage1/`)" in text
     assert "`cycle2` (from `stage1`, PublicTest 67.37%, record `candidates/cycle2/`)" in text
     assert "(67.99% against 67.37%)" in text
@@ -207,7 +207,7 @@ def test_card_of_a_soup_names_every_run_and_rebuilds_their_commands():
                       {"run": "stage1", "PublicTest_accuracy": 0.6799, "kept": True},
                       {"run": "cycle3", "PublicTest_accuracy": 0.6701, "kept": False}]
     text = card(report, splits, splits, qrep, "python -m convert.release --run runs/soup", 2_000_000,
-                records={"stage1": "release/stage1/", "cycle2": "candidates/cycle2/"})
+                records={"stage1": "records/release/stage1/", "cycle2": "candidates/cycle2/"})
     assert "the average of 2 training runs" in text and "`cycle3` 67.01% left out" in text
     assert "Left out: `cycle3` (from `stage1`, PublicTest 66.00%, record `not kept`)" in text
     assert ("python -m train.recipes.soup --runs runs/stage1 runs/cycle2 runs/cycle3 --out runs/soup --data PATH --greedy "

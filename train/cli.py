@@ -71,7 +71,7 @@ def resolve(args) -> TrainConfig:
     if args.no_detect:
         overrides["detect"] = "false"
     cfg = config.from_dict(overrides, cfg).validate()
-    folder = cfg.recipe == "own" or sources.is_user_folder(cfg.data)
+    folder = sources.trains_on_user_folder(cfg)
     if not folder and (args.no_detect or any(getattr(args, k) is not None for k in FOLDER_FLAGS)):
         raise ConfigError("--labels, --no-detect, --val, --val-split and --group are for a folder of your own "
                           "photos (DIR/<label>/<image>), not FER-2013")
@@ -97,7 +97,7 @@ def main(argv=None, source=sources.for_run, prog: str = "python -m train", lab: 
             data = source(cfg, print)
             loop.run(cfg, data, resume=args.resume)
         if task is None or task.is_chief:      # the chief alone writes the run's report
-            if cfg.recipe == "own" or sources.is_user_folder(cfg.data):
+            if sources.trains_on_user_folder(cfg):
                 user_folder_report.write(cfg)
             else:
                 report.write(cfg)

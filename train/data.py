@@ -28,7 +28,6 @@ class TrainData:
         train_labels, val_labels: int64 ``[N]``, index into ``label_names``.
         label_names: the labels in the model's output order.
         checksum: sha256 of the inputs the faces came from.
-        source: ``"folder"`` (a user's) or ``"fer2013"``: which report a finished run gets.
         train_groups: the person of each training face (``--group``), or None.
         targets: soft targets ``[N, K]`` for the training faces (None: the hard labels).
         record: how the data was read and split, for the run's ``data.json``.
@@ -42,12 +41,7 @@ class TrainData:
     val_labels: np.ndarray
     label_names: tuple[str, ...]
     checksum: str
-    source: str
     train_groups: np.ndarray | None = None
     targets: np.ndarray | None = None
     record: dict = field(default_factory=dict)
     files: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.label_names)

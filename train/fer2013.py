@@ -337,10 +337,16 @@ def training_rows(cfg, data: FerData) -> tuple[np.ndarray | None, FerData, FerDa
     return rows, tr, va
 
 
-def train_data(cfg, data: FerData | None = None):
+def train_data(cfg, data: FerData | None = None) -> TrainData:
     """FER-2013 as a :class:`train.data.TrainData` with its hard labels."""
+    return split_for_run(cfg, data)[0]
+
+
+def split_for_run(cfg, data: FerData | None = None) -> tuple[TrainData, np.ndarray | None]:
+    """:func:`train_data`, and the rows of ``data`` that train (None for the balanced subset), which the lab's
+    soft targets are indexed by."""
     data = data if data is not None else load(require_data(cfg.data or None), progress=True)
-    _, tr, va = training_rows(cfg, data)
+    rows, tr, va = training_rows(cfg, data)
     how = "balanced subset of Training" if cfg.subset_train else "PublicTest"
-    return TrainData(tr.images, tr.labels, va.images, va.labels, LABELS, data.checksum, "fer2013",
-                     record={"val_split": how, "skipped": data.skipped})
+    return TrainData(tr.images, tr.labels, va.images, va.labels, LABELS, data.checksum,
+                     record={"val_split": how, "skipped": data.skipped}), rows

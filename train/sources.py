@@ -15,11 +15,16 @@ def is_user_folder(path) -> bool:
     return bool(path) and Path(path).is_dir() and not user_folder.is_fer2013(path)
 
 
+def trains_on_user_folder(cfg) -> bool:
+    """Whether the run ``cfg`` describes trains on a user's folder (preset ``own``, or ``data`` is one)."""
+    return cfg.recipe == "own" or is_user_folder(cfg.data)
+
+
 def for_run(cfg, log=print) -> TrainData:
     """The data ``cfg`` trains on: the user's folder ``cfg.data``, else FER-2013 with its hard labels."""
     if cfg.data and not Path(cfg.data).exists():
         raise DataError(f"{cfg.data}: no such folder or file; --data takes your photos as DIR/<label>/<image>, "
                         "or FER-2013 (its image-folder root with train/ and test/, or fer2013.csv)")
-    if cfg.recipe == "own" or is_user_folder(cfg.data):
+    if trains_on_user_folder(cfg):
         return user_folder.train_data(cfg, log)
     return fer2013.train_data(cfg)

@@ -402,7 +402,7 @@ def train_data(cfg, log=print) -> TrainData:
         "train_files": [[str(n), tr.label_names[int(y)]] for n, y in zip(tr.names, tr.labels)],
         "val_files": [[str(n), va.label_names[int(y)]] for n, y in zip(va.names, va.labels)]}
     groups = groups_of(tr.names, cfg.group) if cfg.group else None
-    return TrainData(tr.images, tr.labels, va.images, va.labels, tuple(tr.label_names), tr.checksum, "folder",
+    return TrainData(tr.images, tr.labels, va.images, va.labels, tuple(tr.label_names), tr.checksum,
                      train_groups=groups, record={"val_split": "a user's folder: split.json", "skipped": tr.skipped},
                      files={LABELS_FILE: {"labels": list(tr.label_names)}, "split.json": split_rec})
 

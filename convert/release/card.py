@@ -19,8 +19,8 @@ from train.paths import MODELS, RECORDS, record_dir
 RELEASE_NOW = f"{RECORDS.relative_to(MODELS)}/release/"
 
 
-def hints_text(hints: dict | None) -> str:
-    """The card's sections on flip averaging and calibrated probabilities."""
+def hints_text(hints: dict | None, rec_dir: str = "release") -> str:
+    """The card's sections on flip averaging and calibrated probabilities (``rec_dir``: the record folder)."""
     if not hints:
         return ""
     rec, cal = hints["tta"], hints["calibration"]
@@ -37,7 +37,7 @@ def hints_text(hints: dict | None) -> str:
 mirrored and averages the probabilities (two model runs a face). The model's
 metadata recommends `tta: {rec['recommended']}` (chosen on PublicTest: flip
 when it gains at least {100 * rec['min_gain']:.1f} points there); `--tta auto`
-follows it. Measured on the int8 model (`release/hints.json`):
+follows it. Measured on the int8 model (`{rec_dir}/hints.json`):
 
 | split | one pass | flip averaging |
 |---|---|---|
@@ -45,7 +45,7 @@ follows it. Measured on the int8 model (`release/hints.json`):
 
 ## Calibrated probabilities
 
-Temperature scaling fitted on PublicTest (`release/hints.json`): every
+Temperature scaling fitted on PublicTest (`{rec_dir}/hints.json`): every
 runtime reports `softmax(log(max(p, 1/512)) / T)` of the model's output with
 T = {t:.2f} from the metadata (`temperature` in its contract); the top label
 does not change. Expected calibration error (15 bins), int8, one pass:
@@ -56,7 +56,7 @@ does not change. Expected calibration error (15 bins), int8, one pass:
 """
 
 
-def prior_text(prior: dict) -> str:
+def prior_text(prior: dict, rec_dir: str = "release") -> str:
     """The card's line for a head whose class prior ``python -m train.recipes.prior`` corrected (its ``prior.json``)."""
     acc = {r["tau"]: r["accuracy"] for r in prior["grid"]}
     stages = release_records()
@@ -67,7 +67,7 @@ def prior_text(prior: dict) -> str:
     return (f"- Head: the class weights' prior taken back (`python -m train.recipes.prior`, logit adjustment): the dense "
             f"head's bias shifted by -tau * log(w_c), class weights {w}; tau = {prior['tau']:g} chosen on PublicTest "
             f"from {min(acc):g} to {max(acc):g} (single pass, float: {100 * acc[prior['tau']]:.2f}% against "
-            f"{100 * acc[0.0]:.2f}% at tau = 0). The weights are otherwise those of {where}; `release/prior.json`.")
+            f"{100 * acc[0.0]:.2f}% at tau = 0). The weights are otherwise those of {where}; `{rec_dir}/prior.json`.")
 
 
 def arch_text(cfg: dict) -> str:
@@ -106,12 +106,11 @@ def card(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str
          stage: dict | None = None, records: dict[str, str] | None = None, init_desc: str = "",
          init_as: str | None = None, out_rel: str = "", routes: str = "", tta: dict | None = None,
          out_dir: Path | None = None) -> str:
-    """The model card (``MODEL_CARD.md``) of a release written to ``out_dir``; the paths it names
-    (``release/...`` below) are those of the tier's record folder (:func:`train.paths.record_dir`)."""
-    text = _card_text(run_report, float_res, int8_res, qrep, cmd, size, stage, records, init_desc, init_as,
-                      out_rel, routes, tta, out_dir)
-    rec = os.path.relpath(record_dir(out_dir or MODELS), out_dir or MODELS)
-    return text.replace("`release/", f"`{rec}/").replace(" release/", f" {rec}/")
+    """The model card (``MODEL_CARD.md``) of a release written to ``out_dir``; the files it names are in the
+    tier's record folder (:func:`train.paths.record_dir`), given relative to ``out_dir``."""
+    rec_dir = os.path.relpath(record_dir(out_dir or MODELS), out_dir or MODELS)
+    return _card_text(run_report, float_res, int8_res, qrep, cmd, size, stage, records, init_desc, init_as,
+                      out_rel, routes, tta, out_dir, rec_dir)
 
 
 def _accuracy_rows(float_res: dict, int8_res: dict) -> tuple[list[str], list[str]]:
@@ -129,7 +128,7 @@ def _accuracy_rows(float_res: dict, int8_res: dict) -> tuple[list[str], list[str
     return rows, per
 
 
-def _soup_section(soup: dict, records: dict[str, str] | None, qat: int) -> dict:
+def _soup_section(soup: dict, records: dict[str, str] | None, qat: int, rec_dir: str) -> dict:
     """The card's lines for a soup: its weights, how it was selected, its commands, its logs."""
     names = [Path(i["run"]).name for i in soup["ingredients"]]
     kept = [(n, i) for n, i in zip(names, soup["ingredients"]) if i.get("kept", True)]
@@ -194,29 +193,29 @@ def _soup_section(soup: dict, records: dict[str, str] | None, qat: int) -> dict:
     soup_cmd += f" --qat-epochs {qat}" if qat else ""
     train_cmds = "- Commands: " + "; ".join(f"`{c}`" for c in cmds + [soup_cmd]) + "."
     steps, run_dir, conv_out = cmds + [soup_cmd], "runs/soup", ""
-    logs = ("Log: `release/train.log` (average, recalibration, QAT); each run's log and curves are in its "
+    logs = (f"Log: `{rec_dir}/train.log` (average, recalibration, QAT); each run's log and curves are in its "
             "record.")
     return dict(init_line=init_line, selection=selection, train_cmds=train_cmds, steps=steps, run_dir=run_dir,
                 conv_out=conv_out, logs=logs)
 
 
 def _run_section(run_report: dict, cfg: dict, init_line: str, stage1: dict | None, stage_init: str | None,
-                 init_as: str | None, out_rel: str) -> dict:
+                 init_as: str | None, out_rel: str, rec_dir: str) -> dict:
     """The card's lines for one training run: how it was selected, its command, its logs."""
     train_cmd = config.command(cfg, init_as=stage_init or init_as)
     selection = (f"selected on PublicTest (best epoch {run_report['best_epoch']} of\n"
                  f"  {run_report['epochs_trained']})")
-    train_cmds = f"- Command: `{train_cmd}` (resolved config: `release/config.yaml`)."
+    train_cmds = f"- Command: `{train_cmd}` (resolved config: `{rec_dir}/config.yaml`)."
     run_name = Path(out_rel).name if out_rel else cfg["recipe"]
     steps = []
     if stage1 and stage1.get("soup"):
-        steps.append(f"# runs/stage1: the soup released in release/{stage1.get('folder', 'stage1')}/, remade by "
+        steps.append(f"# runs/stage1: the soup released in {rec_dir}/{stage1.get('folder', 'stage1')}/, remade by "
                      f"its card's commands, as a run folder")
     elif stage1 and stage1.get("command"):
         steps.append(stage1["command"] + " --data PATH --out runs/stage1")
     steps.append(f"{train_cmd} --data PATH --out runs/{run_name}")
     run_dir, conv_out = f"runs/{run_name}", f" --out {out_rel}" if out_rel else ""
-    logs = "Log: `release/train.log`;\n  curves: `release/history.png`."
+    logs = f"Log: `{rec_dir}/train.log`;\n  curves: `{rec_dir}/history.png`."
     return dict(init_line=init_line, selection=selection, train_cmds=train_cmds, steps=steps, run_dir=run_dir,
                 conv_out=conv_out, logs=logs)
 
@@ -249,13 +248,13 @@ def _qat_line(cfg: dict, qat: int, soup: dict | None, qrep: dict) -> str:
                         "model is not kept.\n") if qat else "")
 
 
-def _init_line(cfg: dict, stage1: dict | None, init_desc: str) -> str:
+def _init_line(cfg: dict, stage1: dict | None, init_desc: str, rec_dir: str) -> str:
     """Where the weights started: another cycle from the model released before, or the config's init."""
     if stage1:
         folder = stage1.get("folder", "stage1")
         line = (f"- Initialization: another training cycle from the previously released model (sha256 "
                 f"`{stage1['sha256']}`, released in commit `{stage1['git_commit'][:12] or 'unknown'}`; its "
-                f"record, card and command are in `release/{folder}/`).")
+                f"record, card and command are in `{rec_dir}/{folder}/`).")
     else:
         line = f"- Initialization: {init_desc or '`' + str(cfg['init']) + '`'}."
     return line + f" Whole network fine-tuned: {not cfg['freeze_base']}."
@@ -264,7 +263,7 @@ def _init_line(cfg: dict, stage1: dict | None, init_desc: str) -> str:
 def _card_text(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str, size: int,
                stage: dict | None, records: dict[str, str] | None, init_desc: str,
                init_as: str | None, out_rel: str, routes: str, tta: dict | None,
-               out_dir: Path | None) -> str:
+               out_dir: Path | None, rec_dir: str) -> str:
     cfg = run_report["config"]
     stage1 = (stage or {}).get("stage1")
     rows, per = _accuracy_rows(float_res, int8_res)
@@ -272,16 +271,16 @@ def _card_text(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cm
     qat = cfg.get("qat_epochs", 0)
     soup = run_report.get("soup")
     stage_init = "runs/stage1/model.keras" if stage1 else None
-    init_line = _init_line(cfg, stage1, init_desc)
+    init_line = _init_line(cfg, stage1, init_desc, rec_dir)
     if soup:
-        sec = _soup_section(soup, records, qat)
+        sec = _soup_section(soup, records, qat, rec_dir)
     else:
-        sec = _run_section(run_report, cfg, init_line, stage1, stage_init, init_as, out_rel)
+        sec = _run_section(run_report, cfg, init_line, stage1, stage_init, init_as, out_rel, rec_dir)
     init_line, selection, train_cmds, logs = sec["init_line"], sec["selection"], sec["train_cmds"], sec["logs"]
     steps, run_dir, conv_out = sec["steps"], sec["run_dir"], sec["conv_out"]
     prior = run_report.get("prior")
     if prior:
-        init_line += "\n" + prior_text(prior)
+        init_line += "\n" + prior_text(prior, rec_dir)
         # the run converted is the corrected copy of the run the commands above remake
         prior_cmd = f"python -m train.recipes.prior --run {run_dir} --out {run_dir}_prior --data PATH"
         steps.append(prior_cmd)
@@ -333,16 +332,16 @@ int8 per class on PrivateTest:
 |---|---|---|---|---|
 {chr(10).join(per)}
 
-Confusion matrices: `release/confusion_PrivateTest.png`, `release/confusion_PublicTest.png` (float).
+Confusion matrices: `{rec_dir}/confusion_PrivateTest.png`, `{rec_dir}/confusion_PublicTest.png` (float).
 
 ## int8 route
 
 Every route was converted and measured; the best on PublicTest ships
-(`release/routes.json`). `python -m convert.quantize --out X` with no model
+(`{rec_dir}/routes.json`). `python -m convert.quantize --out X` with no model
 argument converts by the shipped route again.
 
 {routes}
-{hints_text(tta)}{firmware_text(out_dir / INT8 if out_dir else None)}
+{hints_text(tta, rec_dir)}{firmware_text(out_dir / INT8 if out_dir else None)}
 ## Reproduce
 ```sh
 make setup

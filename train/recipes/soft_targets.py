@@ -44,15 +44,10 @@ def ferplus_majority(data, folder: str | Path | None, data_path: Path) -> tuple[
     return fp.soft, has, fp.majority
 
 
-def ferplus_soft(data, folder: str | Path | None, data_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(FER+ vote shares [N, 7], has-votes mask [N]) for every row of ``data``."""
-    soft, has, _ = ferplus_majority(data, folder, data_path)
-    return soft, has
-
-
-def targets(cfg, data, rows: np.ndarray, data_path: Path) -> tuple[np.ndarray | None, dict]:
+def targets(cfg, data, rows: np.ndarray, data_path: Path, ferplus=None) -> tuple[np.ndarray | None, dict]:
     """Soft targets ``[len(rows), 7]`` for the rows ``rows`` of ``data`` (None when
-    the config asks for hard labels only), and a summary for ``data.json``."""
+    the config asks for hard labels only), and a summary for ``data.json``.
+    ``ferplus``: :func:`ferplus_majority` of ``data`` when the caller has it already."""
     if not cfg.distill_weight and not cfg.ferplus_weight:
         return None, {}
     y = data.labels[rows]
@@ -68,7 +63,7 @@ def targets(cfg, data, rows: np.ndarray, data_path: Path) -> tuple[np.ndarray | 
         info["teacher"] = {"path": cfg.teacher, "sha256": file_sha256(cfg.teacher), "weight": cfg.distill_weight,
                            "temperature": cfg.distill_temperature, "agrees_with_labels": round(agree, 4)}
     if cfg.ferplus_weight:
-        soft, has = ferplus_soft(data, cfg.ferplus or None, data_path)
+        soft, has, _ = ferplus if ferplus is not None else ferplus_majority(data, cfg.ferplus or None, data_path)
         soft, has = soft[rows], has[rows]
         crowd = np.where(has[:, None], soft, hard)
         split = has & (soft.max(axis=1) < cfg.ferplus_split)
@@ -87,17 +82,18 @@ def recipe_data(cfg, log=print) -> TrainData:
     PublicTest's FER+ majority when ``cfg.val_labels`` is ``ferplus``."""
     path = fer2013.require_data(cfg.data or None)
     data = fer2013.load(path, progress=True)
-    base = fer2013.train_data(cfg, data)
-    rows, _, _ = fer2013.training_rows(cfg, data)
+    base, rows = fer2013.split_for_run(cfg, data)
     if rows is None:
         if cfg.distill_weight or cfg.ferplus_weight:
             raise ConfigError("soft targets (teacher, FER+) need the full Training split (subset_train: 0)")
         return base
-    t, info = targets(cfg, data, rows, path)
+    fp = (ferplus_majority(data, cfg.ferplus or None, path)
+          if cfg.ferplus_weight or cfg.val_labels == "ferplus" else None)
+    t, info = targets(cfg, data, rows, path, fp)
     out = dataclasses.replace(base, targets=t, record={**base.record, "soft_targets": info})
     if cfg.val_labels == "ferplus":
         va_rows = np.flatnonzero(data.usage == fer2013.USAGE_TO_INDEX["PublicTest"])
-        _, _, majority = ferplus_majority(data, cfg.ferplus or None, path)
+        majority = fp[2]
         keep = va_rows[majority[va_rows] >= 0]
         out = dataclasses.replace(out, val_images=data.images[keep], val_labels=majority[keep],
                                   record={**out.record, "val_split": "PublicTest, FER+ majority"})
