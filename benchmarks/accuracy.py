@@ -13,7 +13,9 @@ Exit codes: 0 measured, 2 bad flag, model, or labels the model does not have,
 
 In the benchmark suite, for each variant (and the Keras float model when TensorFlow is installed):
 PrivateTest, PublicTest, clean PrivateTest (no pixel duplicate of a Training
-image) and FER+ majority labels on the PrivateTest images; accuracy,
+image), FER+ majority labels on the PrivateTest images, and the real web faces
+of ``wild-dev`` when it lies beside FER-2013 (crops taken whole, as
+``fer-infer --no-detect`` takes them); accuracy,
 macro-F1, per-class precision/recall/F1, confusion matrix, expected
 calibration error with its reliability bins, and top-1 agreement with the
 float model.
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.classifier import BUNDLED, Classifier
-from runtime.contract import calibrate
+from runtime.contract import LABELS, calibrate
 from runtime.errors import ConfigError, DataError, run_command
 from train import fer2013, ferplus, user_folder
 from train import plots as p
@@ -43,7 +45,7 @@ SPLITS = ("PrivateTest", "PublicTest", "PrivateTest_clean")
 class EvalData:
     """The test images, labels and masks, loaded once for all variants."""
 
-    def __init__(self, data_path, ferplus_dir=None):
+    def __init__(self, data_path, ferplus_dir=None, wild_dir=None):
         self.data = fer2013.load(data_path)
         masks = evaluation_masks(self.data)
         self.test = masks["PublicTest"] | masks["PrivateTest"]
@@ -56,6 +58,25 @@ class EvalData:
         if (fp / "fer2013new.csv").is_file() and (fp / "fer2013_imagefolder_to_ferplus.csv").is_file():
             f = ferplus.attach(self.data, fp / "fer2013new.csv", fp / "fer2013_imagefolder_to_ferplus.csv")
             self.majority = f.majority[self.test]
+        self.wild = None
+        wild = Path(wild_dir) if wild_dir else Path(data_path).parent / "wild-dev"
+        if wild.is_dir():
+            self._add_wild(wild)
+
+    def _add_wild(self, root: Path) -> None:
+        """Append wild-dev's faces (labels FER-2013 knows) after the test images; ``self.wild`` masks them."""
+        w = user_folder.load(root, None, detect=False, log=lambda m: None)
+        remap = np.array([LABELS.index(n) if n in LABELS else -1 for n in w.label_names])
+        y = remap[w.labels]
+        keep = y >= 0
+        n = int(keep.sum())
+        self.wild_checksum = w.checksum
+        self.images = np.concatenate([self.images, w.images[keep]])
+        self.labels = np.concatenate([self.labels, y[keep]])
+        self.masks = {k: np.concatenate([m, np.zeros(n, bool)]) for k, m in self.masks.items()}
+        if self.majority is not None:
+            self.majority = np.concatenate([self.majority, np.full(n, -1, self.majority.dtype)])
+        self.wild = np.concatenate([np.zeros(len(self.images) - n, bool), np.ones(n, bool)])
 
 
 def tflite_probs(model: Path, ev: EvalData, threads: int = 2, tta: str = "none") -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +103,8 @@ def evaluate(probs: np.ndarray, ev: EvalData, reference: np.ndarray | None = Non
     if ev.majority is not None:
         m = ev.masks["PrivateTest"] & (ev.majority >= 0)
         out["PrivateTest_FERplus_majority"] = summarize(ev.majority[m], probs[m])
+    if ev.wild is not None:
+        out["wild_dev"] = summarize(ev.labels[ev.wild], probs[ev.wild])
     return out
 
 

@@ -112,6 +112,29 @@ def floors() -> str:
     return "\n".join(lines + ["", FLOOR_END])
 
 
+#: the sets of a tier's real-faces table (``real_faces.json`` of ``python -m convert.release``), with what each is
+REAL_FACES = (("wild_dev", "wild-dev, real web faces (choosing)"),
+              ("PublicTest_FERplus", "PublicTest, FER+ majority (choosing)"),
+              ("PrivateTest_FERplus", "PrivateTest, FER+ majority (reported)"))
+
+
+def real_faces_lines(folder: Path) -> list[str]:
+    """The int8 model of a tier on the faces people have (FER+ majority, wild-dev), when its record has them."""
+    f = folder / "real_faces.json"
+    if not f.is_file():
+        return []
+    r = json.loads(f.read_text())["int8"]
+    lines = ["", f"The same int8 model on the FER+ crowd's majority labels and real web faces (`{f.relative_to(REPO)}`; "
+             "recall in %):", "", "| set | faces | accuracy | macro-F1 | neutral recall | fear recall |",
+             "|---|---|---|---|---|---|"]
+    for k, what in REAL_FACES:
+        if k in r:
+            m = r[k]
+            lines.append(f"| {what} | {m['n']} | {100 * m['accuracy']:.2f}% | {100 * m['macro_f1']:.2f}% | "
+                         f"{100 * m['recall'].get('neutral', 0):.1f} | {100 * m['recall'].get('fear', 0):.1f} |")
+    return lines
+
+
 def section() -> str:
     rel = REPO / "models" / "records" / "release"
     int8 = json.loads((rel / "int8_eval.json").read_text())
@@ -121,6 +144,8 @@ def section() -> str:
     for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
         lines.append(f"| {split} | {int8[split]['n']} | {100 * flt[split]['accuracy']:.2f}% | "
                      f"{100 * int8[split]['accuracy']:.2f}% | {100 * int8[split]['macro_f1']:.2f}% |")
+
+    lines += real_faces_lines(rel)
 
     for tier in (t for t in shipped_tiers() if t != "release"):
         what = f"{tier.capitalize()} model"
@@ -136,6 +161,7 @@ def section() -> str:
         for split in ("PrivateTest", "PrivateTest_clean", "PublicTest"):
             lines.append(f"| {split} | {f8[split]['n']} | {100 * ff['results'][split]['accuracy']:.2f}% | "
                          f"{100 * f8[split]['accuracy']:.2f}% | {100 * f8[split]['macro_f1']:.2f}% |")
+        lines += real_faces_lines(folder)
     abl = REPO / "models" / "records" / "ablation" / "ablation.json"
     if abl.is_file():
         a = json.loads(abl.read_text())

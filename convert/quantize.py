@@ -319,6 +319,23 @@ def _gate(model, tflite: bytes, labels, keras_path, own_run: bool, data, eval_sp
     return gate, temperature
 
 
+def worse_than_start(keras_path) -> str | None:
+    """Why a user's run (``python -m train --data DIR``: its ``report.json`` beside the model) should not ship:
+    on the validation faces whose labels the bundled model knows too, the fine-tuned model is less accurate
+    than the bundled one it started from (issue #38). None when it is not, or when there is nothing to compare."""
+    run = Path(keras_path).parent
+    try:
+        z = json.loads((run / "report.json").read_text())["zero_shot"]
+        n, ft, start = int(z["n"]), float(z["finetuned_accuracy"]), float(z["bundled_accuracy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if n and ft < start:
+        return (f"{run} is worse than the bundled model it started from on the {n} validation faces whose labels "
+                f"both know ({100 * ft:.1f}% against {100 * start:.1f}%): ship the bundled model, train on more "
+                "faces, or pass --force to convert it anyway")
+    return None
+
+
 def _metadata_extra(report: dict, skip_gate: bool, keras_path, own_run: bool) -> dict:
     """What the model's metadata says of its conversion and accuracy (from the run's report or the model's card)."""
     run = Path(keras_path).parent
@@ -415,6 +432,8 @@ def main(argv=None) -> int:
     p.add_argument("--eval-split", default="PublicTest", choices=["PublicTest", "PrivateTest", "Training"])
     p.add_argument("--max-drop", type=float, default=1.0, help="largest accuracy drop (points) the gate allows")
     p.add_argument("--skip-gate", action="store_true", help="no accuracy gate (recorded in the metadata)")
+    p.add_argument("--force", action="store_true", help="convert a run of your own even when it is worse than the "
+                                                        "bundled model it started from (recorded in the metadata)")
     p.add_argument("--debug", action="store_true", help="per-layer quantization error report")
     p.add_argument("--float-layers", default="", help="comma-separated tensor names to keep in float")
     p.add_argument("--no-fold", action="store_true",
@@ -441,6 +460,11 @@ def main(argv=None) -> int:
         if a.no_detect and not a.calibration:
             raise ConvertError("--no-detect goes with --calibration DIR")
         labels = tuple(x.strip() for x in a.labels.split(",") if x.strip()) if a.labels else None
+        worse = worse_than_start(a.model)
+        if worse and not a.force:
+            raise GateError(worse)
+        if worse:
+            print(f"warning (--force): {worse}", file=sys.stderr)
         quantize(a.model, a.out, qcfg, a.data, a.eval_split, a.max_drop, a.skip_gate, a.debug,
                  log=lambda m: print(m, file=sys.stderr), labels=labels, calibration=a.calibration,
                  detect=not a.no_detect)

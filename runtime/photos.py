@@ -159,7 +159,7 @@ def run_photos(rec: Recognizer, kwargs: dict, inputs: list[str], opts: PhotoOpti
     out = sys.stdout
     if opts.output == "csv":
         writer = csv.writer(out)
-        writer.writerow(["path", "face", "x", "y", "width", "height", "score", "label", "uncertain"]
+        writer.writerow(["path", "face", "x", "y", "width", "height", "score", "detector", "label", "uncertain"]
                         + list(rec.classifier.labels))
     show_progress = opts.progress and len(files) > 1 and sys.stderr.isatty()
 
@@ -191,7 +191,7 @@ def run_photos(rec: Recognizer, kwargs: dict, inputs: list[str], opts: PhotoOpti
         elif opts.output == "csv":
             for i, f in enumerate(faces):
                 writer.writerow([path, i + 1] + [f"{v:.1f}" for v in f.box]
-                                + [f"{f.score:.4f}", f.label or "", int(f.uncertain)]
+                                + [f"{f.score:.4f}", f.detector, f.label or "", int(f.uncertain)]
                                 + [f"{f.probabilities[l]:.4f}" if f.label else "" for l in rec.classifier.labels])
         else:
             if show_progress:

@@ -49,12 +49,15 @@ class Face:
     keypoints: list[list[float]] = field(default_factory=list)
     uncertain: bool = False
     reason: str | None = None
+    #: the detector pass that found it ("short", "full", "tiles", "recheck", "haar"; "" for a crop taken whole)
+    detector: str = ""
 
     def to_dict(self, top_k: int | None = None) -> dict:
         probs = self.probabilities
         if top_k:
             probs = dict(sorted(probs.items(), key=lambda kv: -kv[1])[:top_k])
-        out = {"box": [round(v, 1) for v in self.box], "score": round(self.score, 4), "label": self.label,
+        out = {"box": [round(v, 1) for v in self.box], "score": round(self.score, 4),
+               **({"detector": self.detector} if self.detector else {}), "label": self.label,
                "probabilities": {k: round(v, 4) for k, v in probs.items()}}
         if self.uncertain:
             out["uncertain"] = True
@@ -243,11 +246,11 @@ class Recognizer:
                 continue
             side = self.contract.crop.scale * max(bw, bh) * max(sx, sy)     # the crop, in original pixels
             if detect and side < MIN_CROP_SIDE:
-                out.append((Face(box, float(d.score), None, {}, kps,
+                out.append((Face(box, float(d.score), None, {}, kps, detector=d.source,
                                  reason=f"face too small: its crop is {side:.0f} px, under {MIN_CROP_SIDE} px"), None))
                 continue
             crop = cut(rgb, (0, 0, w, h), self.classifier.size) if not detect else self.face_crop(rgb, d)
-            out.append((Face(box, float(d.score), None, {}, kps), crop))
+            out.append((Face(box, float(d.score), None, {}, kps, detector=d.source if detect else ""), crop))
         return out
 
     def classify(self, found: Faces) -> Faces:

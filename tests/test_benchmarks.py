@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -61,11 +62,14 @@ def test_markdown_lists_every_cell_and_peer_ratio():
 
     t = dict(r, latency=r["latency"] + [dict(cell, variant="micro_int8", p50=0.5)],
              tiers={"int8": {"bytes": 2048, "macs": 54e6}, "micro_int8": {"bytes": 1024, "macs": 4e6}},
-             accuracy={"micro_int8": {"PrivateTest": {"accuracy": 0.6}}},
+             accuracy={"micro_int8": {"PrivateTest": {"accuracy": 0.6},
+                                      "PrivateTest_FERplus_majority": {"accuracy": 0.7},
+                                      "wild_dev": {"accuracy": 0.68, "per_class": {"neutral": {"recall": 0.75}}}}},
              pi4={"models": {"int8": {"ms": 10.0, "ms_low": 9.0, "ms_high": 12.5}}})
     rows = "\n".join(tier_lines(t))
-    assert "| int8 |  |  | 2.000 | 1.00x | 54.0 M | 2 KiB | 10.0 ms (9.0-12.5) |" in rows
-    assert "| micro_int8 | 60.00% |  | 0.500 | 0.25x | 4.0 M | 1 KiB |  |" in rows
+    assert "| int8 |  |  |  |  | 2.000 | 1.00x | 54.0 M | 2 KiB | 10.0 ms (9.0-12.5) |" in rows
+    # FER-2013, FER+ and real web faces side by side (issue #36)
+    assert "| micro_int8 | 60.00% | 70.00% | 68.00% (75.00%) |  | 0.500 | 0.25x | 4.0 M | 1 KiB |  |" in rows
     md = markdown(r)
     assert "| release | 5.0 | 2.000 | 2.5x |" in md      # browser beside the Python runtime, same run
     assert "| micro | 4.0 |  |  |" in md                  # no Python micro_int8 cell in this run
@@ -221,3 +225,27 @@ def test_browser_benchmark_says_why_it_is_skipped(monkeypatch, tmp_path):
     monkeypatch.setattr(browser, "WEB", tmp_path)
     assert "not built" in browser.measure()["skipped"]
     assert browser.lines({"skipped": "why"}, {}) == ["Not measured: why."]
+
+
+def test_accuracy_measures_wild_dev_beside_fer2013(tmp_path, tiny_folder, tiny_int8):
+    """Issue #36: the suite's accuracy has the real web faces of wild-dev (beside FER-2013) as a set of its own,
+    and the tier table and the peer sentence show it with its neutral recall."""
+    from PIL import Image
+
+    from benchmarks import accuracy
+    from benchmarks.report import peer_text, wild_cell
+    from runtime.contract import LABELS
+    from tests.conftest import synthetic_faces
+
+    root, _ = tiny_folder
+    faces = synthetic_faces(2 * len(LABELS), seed=3)
+    for k, label in enumerate(np.repeat(LABELS, 2)):
+        (root.parent / "wild-dev" / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(faces[k]).save(root.parent / "wild-dev" / label / f"p{k}.png")
+    r = accuracy.run({"int8": tiny_int8}, root, log=lambda m: None)["int8"]
+    assert r["wild_dev"]["n"] == 2 * len(LABELS) and r["PrivateTest"]["n"] == 3 * len(LABELS)
+    cell = wild_cell(r)
+    assert cell.startswith(f"{100 * r['wild_dev']['accuracy']:.2f}% (") and cell.endswith("%)")
+    peer = {"version": "1", "accuracy": r, "crop_latency": {"p50": 2.0}, "crop_ratio": 3.0}
+    assert f"wild-dev (neutral recall) {cell}" in peer_text(peer, "Peer")
+    assert wild_cell({"PrivateTest": {}}) == ""

@@ -230,9 +230,14 @@ def own_run(tmp_path_factory):
                "--set", "batch_size=16")
     assert r.returncode == 0, r.stderr[-3000:]
     out = tmp / "mine.tflite"
-    c = subprocess.run([sys.executable, "-m", "convert.quantize", str(run / "best.keras"), "--calibration", str(data),
-                        "--out", str(out), "--max-drop", "100"], capture_output=True, text=True, cwd=REPO,
-                       timeout=900)
+    cmd = [sys.executable, "-m", "convert.quantize", str(run / "best.keras"), "--calibration", str(data),
+           "--out", str(out), "--max-drop", "100"]
+    c = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900)
+    from convert.quantize import worse_than_start
+
+    if worse_than_start(run / "best.keras"):     # two epochs on 72 photos may lose to the bundled model (#38)
+        assert c.returncode == 4 and "--force" in c.stderr and not out.exists(), c.stderr[-3000:]
+        c = subprocess.run(cmd + ["--force"], capture_output=True, text=True, cwd=REPO, timeout=900)
     assert c.returncode == 0, c.stderr[-3000:]
     yield {"data": data, "test": test, "run": run, "model": out, "train_log": r.stdout + r.stderr}
     if before is None:
@@ -351,3 +356,24 @@ def test_multiworker_training_on_a_users_folder(tmp_path):
     assert json.loads((out / "labels.json").read_text()) == {"labels": ["calm", "gasp"]}
     rep = json.loads((out / "report.json").read_text())
     assert rep["validation"]["n"] == rep["split"]["val"] and (out / "best.keras").is_file()
+
+
+def test_convert_refuses_a_run_worse_than_its_start_unless_forced(tmp_path):
+    """Issue #38: a user's run that is less accurate than the bundled model on the labels both know is not
+    converted without --force; the error says so in the user's terms."""
+    from convert.quantize import main, worse_than_start
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "report.json").write_text(json.dumps({"zero_shot": {"n": 20, "bundled_accuracy": 0.40,
+                                                               "finetuned_accuracy": 0.30}}))
+    why = worse_than_start(run / "best.keras")
+    assert "worse than the bundled model it started from on the 20 validation faces" in why
+    assert "30.0% against 40.0%" in why and "--force" in why
+    assert main([str(run / "best.keras"), "--out", str(tmp_path / "m.tflite")]) == 4
+    assert not (tmp_path / "m.tflite").exists()
+    (run / "report.json").write_text(json.dumps({"zero_shot": {"n": 20, "bundled_accuracy": 0.40,
+                                                               "finetuned_accuracy": 0.45}}))
+    assert worse_than_start(run / "best.keras") is None
+    (run / "report.json").write_text(json.dumps({"zero_shot": {"n": 0, "note": "no shared label"}}))
+    assert worse_than_start(run / "best.keras") is None

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from runtime.contract import LABELS
-from runtime.errors import DataError
+from runtime.errors import DataError, OutputError
 
 from . import fer2013, plots
 from .audit import evaluation_masks
-from .config import TrainConfig
+from .config import TrainConfig, save
 from .io import atomic_path, atomic_write_json, atomic_write_text
 from .loop import make_schedule, model_kwargs
 from .metrics import summarize
@@ -35,7 +35,7 @@ PUBLISHED = {"paper": 0.4268}
 #: the files that document a finished run (copied next to released or reported results)
 RECORD = ("config.yaml", "data.json", "history.csv", "history.json", "history.png", "report.json", "report.md",
           "confusion_PublicTest.png", "confusion_PrivateTest.png", "train.log", "soup.json",
-          "prior.json")
+          "prior.json", "blend.json")
 
 
 def copy_record(run: Path, dest: Path) -> list[str]:
@@ -47,6 +47,25 @@ def copy_record(run: Path, dest: Path) -> list[str]:
             shutil.copy2(run / f, dest / f)
             copied.append(f)
     return copied
+
+
+def save_run(out: Path, cfg: TrainConfig, model, records: dict[str, dict]) -> None:
+    """A run folder made from a finished model (a soup, a blend): ``config.yaml``, the model as ``best.keras``
+    and ``model.keras``, and each JSON record of ``records`` ({file name: content}); each file written whole.
+
+    Raises:
+        runtime.errors.OutputError: the folder or a file cannot be written.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        save(cfg, out / "config.yaml")
+        for name in ("best.keras", "model.keras"):
+            with atomic_path(out / name, suffix=".keras") as tmp:
+                model.save(tmp)
+        for name, content in records.items():
+            atomic_write_json(out / name, content)
+    except OSError as e:
+        raise OutputError(f"cannot write {getattr(e, 'filename', None) or out}: {e.strerror or e}") from None
 
 
 def inference_model(cfg: TrainConfig, weights_from: Path):

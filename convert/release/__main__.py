@@ -7,8 +7,11 @@ The int8 model is chosen among routes (:data:`ROUTES`): post-training int8
 of the float model with several calibration sizes, and int8 from the
 quantization-aware model when the run has one. Each is converted (accuracy
 gate on PublicTest) and measured on PublicTest, PrivateTest and clean
-PrivateTest; the one with the best PublicTest accuracy ships
-(:func:`choose_route`, never PrivateTest), and the card lists them all.
+PrivateTest and, when the FER+ votes and ``wild-dev`` are beside FER-2013, on
+the choosing sets of real faces (PublicTest's FER+ majority, wild-dev; FER+
+PrivateTest reported). The one with the best mean accuracy on the choosing
+sets ships (PublicTest alone without them; :func:`choose_route`, never
+PrivateTest), and the card lists them all.
 
 Copies the float model and the run's record (config, data checksum, history,
 plots, log), converts the int8 model with ``convert.quantize`` (accuracy gate
@@ -50,8 +53,9 @@ from convert.release.history import (
     released_init,
     repo_relative,
     rerun_folder,
+    started_stage,
 )
-from convert.release.routes import convert_routes, route_table
+from convert.release.routes import CHOOSING, convert_routes, real_face_sets, route_table
 from runtime.errors import DataError, ModelError
 from train import config, fer2013
 from train.io import atomic_path, atomic_write_json, file_sha256
@@ -95,8 +99,11 @@ def main(argv=None) -> int:
             for f in ("model.keras", "model.json", "report.json"):
                 if not (run / f).is_file():
                     raise ConvertError(f"{run}/{f} missing: finish the run (python -m train --evaluate-only --out {run})")
-            stage = keep_stage(out, config.load_preset(str(run / "config.yaml")).to_dict(),
-                               None if rerun else run / "model.keras", log=log)
+            if rerun:     # the same model converted again: nothing moves; the cycle it was is in its record
+                stage = started_stage(out, run)
+            else:
+                stage = keep_stage(out, config.load_preset(str(run / "config.yaml")).to_dict(), run / "model.keras",
+                                   log=log)
             rec = record_dir(out)
             copy_record(run, rec)
             if not rerun:
@@ -110,20 +117,29 @@ def main(argv=None) -> int:
                 # the QAT model of an earlier release is not this one's (its record moved to the stage)
                 for stale in (out / QAT, out / QAT.replace(".h5", ".json")):
                     stale.unlink(missing_ok=True)
-            cands, chosen = convert_routes(out, data, a.data, has_qat, log)
+            sets = real_face_sets(a.data, log)
+            cands, chosen = convert_routes(out, data, a.data, has_qat, log, sets)
             if has_qat and cands[chosen]["route"] != "qat" and not rerun:
                 # only what ships is kept; the QAT route's figures stay in the route table
                 for f in (out / QAT, out / QAT.replace(".h5", ".json")):
                     f.unlink(missing_ok=True)
             qrep, int8_res = cands[chosen]["report"], cands[chosen]["int8"]
-            tta = runtime_hints(out / INT8, data, int8_res, cands[chosen]["probs"], log)
+            real = (cands[chosen]["real_faces"], cands[chosen]["real_probs"]) if sets else None
+            tta = runtime_hints(out / INT8, data, int8_res, cands[chosen]["probs"], log, sets, real)
             atomic_write_json(rec / "hints.json", tta)
+            if real:
+                atomic_write_json(rec / "real_faces.json", {"int8": real[0], "sets": {
+                    k: {"n": int(len(v[1])), "data_checksum_sha256": v[2]} for k, v in sets.items()}})
+            else:
+                (rec / "real_faces.json").unlink(missing_ok=True)
             run_report = json.loads((run / "report.json").read_text())
             float_res = run_report["results"]
             (rec / "int8_eval.json").write_text(json.dumps(int8_res, indent=2) + "\n")
             (rec / "quantize.json").write_text(json.dumps(qrep, indent=2) + "\n")
-            routes = [{k: v for k, v in c.items() if k not in ("report", "probs")} for c in cands]
-            atomic_write_json(rec / "routes.json", {"chosen": chosen, "chosen_on": "PublicTest", "routes": routes})
+            routes = [{k: v for k, v in c.items() if k not in ("report", "probs", "real_probs")} for c in cands]
+            atomic_write_json(rec / "routes.json", {"chosen": chosen, "routes": routes,
+                                                    "chosen_on": "mean of " + ", ".join(CHOOSING) if sets
+                                                    else "PublicTest"})
             cmd = "python -m convert.release " + " ".join(argv if argv is not None else sys.argv[1:])
             records = records_of(MODELS, run_report["soup"]) if run_report.get("soup") else None
             init_as = released_init(str(run_report["config"].get("init", "")))

@@ -25,7 +25,8 @@ def hints_text(hints: dict | None, rec_dir: str = "release") -> str:
         return ""
     rec, cal = hints["tta"], hints["calibration"]
     a = rec["accuracy"]
-    splits = ("PrivateTest", "PublicTest", "PrivateTest_clean")
+    splits = ("PrivateTest", "PublicTest", "PrivateTest_clean") + tuple(k for k in REAL_SETS if k not in
+                                                                       ("PrivateTest", "PublicTest"))
     rows = "\n".join(f"| {s} | {100 * a[s]['none']:.2f}% | {100 * a[s]['flip']:.2f}% |" for s in splits if s in a)
     t = cal["temperature"]
     ece = "\n".join(f"| {s} | {cal['ece'][s]['before']:.3f} | {cal['ece'][s]['after']:.3f} |"
@@ -35,7 +36,7 @@ def hints_text(hints: dict | None, rec_dir: str = "release") -> str:
 
 `fer-infer --tta flip` / `Recognizer(tta="flip")` also classifies each face
 mirrored and averages the probabilities (two model runs a face). The model's
-metadata recommends `tta: {rec['recommended']}` (chosen on PublicTest: flip
+metadata recommends `tta: {rec['recommended']}` (chosen on {rec.get('chosen_on', 'PublicTest')}: flip
 when it gains at least {100 * rec['min_gain']:.1f} points there); `--tta auto`
 follows it. Measured on the int8 model (`{rec_dir}/hints.json`):
 
@@ -45,7 +46,7 @@ follows it. Measured on the int8 model (`{rec_dir}/hints.json`):
 
 ## Calibrated probabilities
 
-Temperature scaling fitted on PublicTest (`{rec_dir}/hints.json`): every
+Temperature scaling fitted on {cal.get('fitted_on', 'PublicTest')} (`{rec_dir}/hints.json`): every
 runtime reports `softmax(log(max(p, 1/512)) / T)` of the model's output with
 T = {t:.2f} from the metadata (`temperature` in its contract); the top label
 does not change. Expected calibration error (15 bins), int8, one pass:
@@ -53,6 +54,41 @@ does not change. Expected calibration error (15 bins), int8, one pass:
 | split | ECE of the model's softmax | ECE with T = {t:.2f} |
 |---|---|---|
 {ece}
+"""
+
+
+#: the sets of the card's real-faces table, with what each is
+REAL_SETS = {"PublicTest": "PublicTest, FER-2013 labels (choosing)",
+             "PublicTest_FERplus": "PublicTest, FER+ majority (choosing)",
+             "wild_dev": "wild-dev, real web faces (choosing)",
+             "PrivateTest": "PrivateTest, FER-2013 labels (reported)",
+             "PrivateTest_FERplus": "PrivateTest, FER+ majority (reported)"}
+
+
+def real_faces_text(out_dir: Path | None, rec_dir: str) -> str:
+    """The card's section on the faces users have: the shipped int8 model, one pass, on the choosing sets
+    and PrivateTest with both label sets (``real_faces.json`` of ``python -m convert.release``)."""
+    f = record_dir(out_dir or MODELS) / "real_faces.json"
+    if not f.is_file():
+        return ""
+    figs = json.loads(f.read_text())["int8"]
+    rows = []
+    for k, what in REAL_SETS.items():
+        if k in figs:
+            m = figs[k]
+            rows.append(f"| {what} | {m['n']} | {100 * m['accuracy']:.2f}% | {100 * m['macro_f1']:.2f}% | "
+                        + " | ".join(f"{100 * m['recall'][c]:.1f}" if c in m["recall"] else "" for c in LABELS) + " |")
+    return f"""
+## Faces people have
+
+The int8 model, one pass as `fer-infer` runs it (`{rec_dir}/real_faces.json`). FER+ majority: the label
+with the most of the crowd's ten votes (ties, contempt, unknown and not-a-face left out). wild-dev: real
+web faces of 2,795 people (`../shared/data/SOURCES.md`), crops taken whole (`--no-detect`); choosing only,
+never trained on. Recall per class in %:
+
+| set | faces | accuracy | macro-F1 | {' | '.join(LABELS)} |
+|---|---|---|---|{'---|' * len(LABELS)}
+{chr(10).join(rows)}
 """
 
 
@@ -203,7 +239,8 @@ def _run_section(run_report: dict, cfg: dict, init_line: str, stage1: dict | Non
                  init_as: str | None, out_rel: str, rec_dir: str) -> dict:
     """The card's lines for one training run: how it was selected, its command, its logs."""
     train_cmd = config.command(cfg, init_as=stage_init or init_as)
-    selection = (f"selected on PublicTest (best epoch {run_report['best_epoch']} of\n"
+    on = "PublicTest's FER+ majority" if cfg.get("val_labels") == "ferplus" else "PublicTest"
+    selection = (f"selected on {on} (best epoch {run_report['best_epoch']} of\n"
                  f"  {run_report['epochs_trained']})")
     train_cmds = f"- Command: `{train_cmd}` (resolved config: `{rec_dir}/config.yaml`)."
     run_name = Path(out_rel).name if out_rel else cfg["recipe"]
@@ -218,6 +255,67 @@ def _run_section(run_report: dict, cfg: dict, init_line: str, stage1: dict | Non
     logs = f"Log: `{rec_dir}/train.log`;\n  curves: `{rec_dir}/history.png`."
     return dict(init_line=init_line, selection=selection, train_cmds=train_cmds, steps=steps, run_dir=run_dir,
                 conv_out=conv_out, logs=logs)
+
+
+def _choosing(fig: dict) -> str:
+    """wild-dev, its neutral recall, FER+ majority and FER-2013 on PublicTest, in one phrase."""
+    return (f"wild-dev {100 * fig['wild_dev']['accuracy']:.2f}% (neutral recall "
+            f"{100 * fig['wild_dev']['recall']['neutral']:.1f}%), FER+ majority "
+            f"{100 * fig['PublicTest_FERplus']['accuracy']:.2f}%, FER-2013 {100 * fig['PublicTest']['accuracy']:.2f}%")
+
+
+def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec_dir: str) -> dict:
+    """The card's lines for a blend (``python -m train.recipes.blend``): FER+ runs averaged, the base's share,
+    the class prior, their commands."""
+    released = release_records()
+    base_rec = released.get(blend.get("base_sha256") or "")
+    names = [Path(i["run"]).name for i in blend["ingredients"]]
+    starts = {released.get(i.get("init_sha256") or "") for i in blend["ingredients"]}
+    start = next(iter(starts)) if len(starts) == 1 else None
+    where = lambda r: "now" if r == RELEASE_NOW else "before"  # noqa: E731
+    init_line = (f"- Weights: the equal average of {len(names)} runs trained on the FER+ crowd's votes ("
+                 + ", ".join(f"`{n}`" for n in names) + ")"
+                 + (f", each fine-tuned from the model released {where(start)} (record `{start}`)" if start else "")
+                 + (f", blended with that model at a share of {blend['base_share']:g}" if base_rec else
+                    f", blended with `{blend['base']}` at a share of {blend['base_share']:g}" if blend["base"] else "")
+                 + " (`python -m train.recipes.blend`).")
+    pr = blend["prior"]
+    if pr["goal"] != "none":
+        init_line += ("\n- Head: a class prior fitted on the choosing sets (`--prior " + pr["goal"] + "`; offsets "
+                      + ", ".join(f"{c} {v:+.2f}" for c, v in zip(LABELS, pr["offsets"])) + " added to the dense "
+                      "head's bias): FER-2013 on PublicTest as high as it goes while wild-dev, its neutral recall "
+                      "and the FER+ majority stay above " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in
+                                                                      pr["floors"].items())
+                      + " and each FER+ recall above its floor (" + ", ".join(
+                          f"{k} {100 * v:.0f}%" for k, v in pr["recall_floors"].items()) + ").")
+    init_line += " Float, on the choosing sets: " + _choosing(blend["figures"]["blend_prior"]) + f" (`{rec_dir}/blend.json`)."
+    q = blend.get("int8_prior")
+    if q:
+        init_line += ("\n- The prior fitted again on the int8 model's outputs (`python -m convert.release.int8_prior`: "
+                      f"route {' '.join(map(str, q['route']))}; offsets "
+                      + ", ".join(f"{c} {v:+.2f}" for c, v in zip(LABELS, q["offsets"])) + " added on top): int8 "
+                      + _choosing(q["figures"]["int8"]) + " before, " + _choosing(q["figures"]["int8_prior"]) + " after.")
+    folder = ((stage or {}).get("replaced") or {}).get("folder")
+    first = "runs/stage1/model.keras"
+    steps = ([f"# runs/stage1: the model released before, remade by the card in {rec_dir}/{folder}/, as a run folder"]
+             if folder and start else [])
+    cmds = [config.command(i["config"], init_as=first if start else None) + f" --data PATH --out runs/{n}"
+            for n, i in zip(names, blend["ingredients"])]
+    base = f" --base {first if base_rec else blend['base']} --base-share {blend['base_share']:g}" if blend["base"] else ""
+    blend_cmd = (f"python -m train.recipes.blend --runs {' '.join('runs/' + n for n in names)}{base} "
+                 f"--prior {pr['goal']} --out runs/blend --data PATH")
+    steps += cmds + [blend_cmd]
+    run_dir = "runs/blend"
+    if q:
+        steps.append("python -m convert.release.int8_prior --run runs/blend --out runs/blend_int8 --data PATH")
+        blend_cmd += f"`; `{steps[-1]}"
+        run_dir = "runs/blend_int8"
+    return dict(init_line=init_line, steps=steps, run_dir=run_dir,
+                conv_out=f" --out {out_rel}" if out_rel else "",
+                selection=("each run's best epoch selected on PublicTest's FER+ majority; the base's share and the "
+                           "prior chosen on PublicTest (FER-2013 labels and FER+ majority) and wild-dev"),
+                train_cmds="- Commands: " + "; ".join(f"`{c}`" for c in cmds + [blend_cmd]) + ".",
+                logs=f"Each run's log and curves are in its record (`{RECORDS.relative_to(MODELS)}/candidates/`).")
 
 
 def _distill_line(cfg: dict) -> str:
@@ -260,6 +358,11 @@ def _init_line(cfg: dict, stage1: dict | None, init_desc: str, rec_dir: str) -> 
     return line + f" Whole network fine-tuned: {not cfg['freeze_base']}."
 
 
+def _chosen_on(out_dir: Path | None) -> str:
+    f = record_dir(out_dir or MODELS) / "routes.json"
+    return json.loads(f.read_text()).get("chosen_on", "PublicTest") if f.is_file() else "PublicTest"
+
+
 def _card_text(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cmd: str, size: int,
                stage: dict | None, records: dict[str, str] | None, init_desc: str,
                init_as: str | None, out_rel: str, routes: str, tta: dict | None,
@@ -274,6 +377,8 @@ def _card_text(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cm
     init_line = _init_line(cfg, stage1, init_desc, rec_dir)
     if soup:
         sec = _soup_section(soup, records, qat, rec_dir)
+    elif run_report.get("blend"):
+        sec = _blend_section(run_report["blend"], cfg, stage, out_rel, rec_dir)
     else:
         sec = _run_section(run_report, cfg, init_line, stage1, stage_init, init_as, out_rel, rec_dir)
     init_line, selection, train_cmds, logs = sec["init_line"], sec["selection"], sec["train_cmds"], sec["logs"]
@@ -308,7 +413,7 @@ no number here is typed by hand.
 
 ## Training
 {train_cmds}
-- Optimizer {cfg['optimizer']}, peak lr {cfg['lr']}, weight decay {cfg['weight_decay']}, {cfg['schedule']} schedule,
+{"- The first run's settings (each run's own are in its command above):" + chr(10) if run_report.get("blend") else ""}- Optimizer {cfg['optimizer']}, peak lr {cfg['lr']}, weight decay {cfg['weight_decay']}, {cfg['schedule']} schedule,
   warm-up {cfg['warmup_epochs']} epochs, label smoothing {cfg['label_smoothing']}, dropout {cfg['dropout']},
   class weights (N/(K n_c))^{cfg['class_weight_power']}, batch {cfg['batch_size']}, seed {cfg['seed']}.
 - Augmentation: flip {cfg['flip']}, rotation +-{cfg['rotate_deg']} deg, shift {cfg['shift']}, zoom {cfg['zoom']},
@@ -336,12 +441,12 @@ Confusion matrices: `{rec_dir}/confusion_PrivateTest.png`, `{rec_dir}/confusion_
 
 ## int8 route
 
-Every route was converted and measured; the best on PublicTest ships
+Every route was converted and measured; the best on {_chosen_on(out_dir)} ships
 (`{rec_dir}/routes.json`). `python -m convert.quantize --out X` with no model
 argument converts by the shipped route again.
 
 {routes}
-{hints_text(tta, rec_dir)}{firmware_text(out_dir / INT8 if out_dir else None)}
+{real_faces_text(out_dir, rec_dir)}{hints_text(tta, rec_dir)}{firmware_text(out_dir / INT8 if out_dir else None)}
 ## Reproduce
 ```sh
 make setup

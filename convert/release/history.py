@@ -78,8 +78,11 @@ def keep_stage(out: Path, run_cfg: dict, new_model: Path | None = None, log=prin
     soup1 = json.loads((tmp / "soup.json").read_text()) if (tmp / "soup.json").is_file() else None
     # a model whose head bias train.recipes.prior shifted is remade by that command after the others
     prior1 = json.loads((tmp / "prior.json").read_text()) if (tmp / "prior.json").is_file() else None
+    # a blend of runs (train.recipes.blend) is remade by its own command after the runs
+    blend1 = json.loads((tmp / "blend.json").read_text()) if (tmp / "blend.json").is_file() else None
+    made = soup1 or blend1
     info = {"model": FLOAT, "sha256": digest, "git_commit": commit, "folder": stage.name,
-            "command": soup1.get("command") if soup1 else config.command(cfg1) if cfg1 else None,
+            "command": made.get("command") if made else config.command(cfg1) if cfg1 else None,
             **({"soup": True} if soup1 else {}), **({"prior": prior1.get("command")} if prior1 else {})}
     atomic_write_json(tmp / "STAGE.json", info)
     shutil.rmtree(stage, ignore_errors=True)
@@ -87,6 +90,19 @@ def keep_stage(out: Path, run_cfg: dict, new_model: Path | None = None, log=prin
     tmp.rename(stage)
     log(f"the released model (sha256 {digest[:12]}..., commit {commit[:12] or 'unknown'}) kept as {stage}")
     return {"stage1": info if started else None, "replaced": info}
+
+
+def started_stage(out: Path, run: Path) -> dict | None:
+    """For a release converted again: ``{"stage1": ...}`` naming the earlier release its run started from (the
+    init checksum of its ``data.json`` is a stage's model), or None (its record names no such stage)."""
+    try:
+        digest = json.loads((run / "data.json").read_text()).get("init_sha256")
+    except (OSError, ValueError):
+        return None
+    folder = released_stages(out).get(digest or "")
+    if folder is None:
+        return None
+    return {"stage1": json.loads((record_dir(out) / folder / "STAGE.json").read_text())}
 
 
 def records_of(out: Path, soup: dict) -> dict[str, str]:

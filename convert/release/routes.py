@@ -1,5 +1,6 @@
 """The int8 routes of a release: each converted, measured on the evaluation
-splits, and the best on PublicTest shipped (never PrivateTest)."""
+splits and, when FER+ votes and ``wild-dev`` are there, on the choosing sets of
+real faces; the best on the choosing sets shipped (never PrivateTest)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 from convert.quantize import GateError, QuantizationConfig, quantize
 from convert.release.history import FLOAT, INT8, QAT, repo_relative
 from runtime.classifier import Classifier
-from runtime.errors import ModelError
+from runtime.errors import DataError, ModelError
 from train.audit import evaluation_masks
 from train.metrics import summarize
+from train.recipes.choose import load_sets, measure
 
 #: (route, calibration faces, calibration seed): post-training int8 of the float
 #: model, int8 of the QAT model. The calibration seed is not a route:
@@ -22,25 +24,61 @@ from train.metrics import summarize
 ROUTES = (("ptq", 300, 0), ("ptq", 1000, 0), ("qat", 300, 0))
 
 
+#: the sets a route is chosen on when they are there (issue #36): PublicTest with FER-2013's labels and with
+#: the FER+ majority, and the real web faces of wild-dev; their mean accuracy decides
+CHOOSING = ("PublicTest", "PublicTest_FERplus", "wild_dev")
+
+
+def route_score(candidate: dict) -> float:
+    """What a route is chosen by: the mean int8 accuracy on the choosing sets (:data:`CHOOSING`) when they
+    were measured, else PublicTest's."""
+    real = candidate.get("real_faces")
+    if real:
+        return float(sum(real[k]["accuracy"] for k in CHOOSING) / len(CHOOSING))
+    return candidate["int8"]["PublicTest"]["accuracy"]
+
+
 def choose_route(candidates: list[dict]) -> int:
-    """Index of the candidate to ship: the best int8 accuracy on PublicTest
-    among those that passed the gate (the earlier one on a tie). PrivateTest
-    figures are reported, never used."""
+    """Index of the candidate to ship: the best :func:`route_score` among those
+    that passed the gate (the earlier one on a tie). PrivateTest figures are
+    reported, never used."""
     ok = [i for i, c in enumerate(candidates) if c.get("int8")]
     if not ok:
         raise ValueError("no int8 route passed the accuracy gate")
-    return max(ok, key=lambda i: (candidates[i]["int8"]["PublicTest"]["accuracy"], -i))
+    return max(ok, key=lambda i: (route_score(candidates[i]), -i))
+
+
+def real_face_sets(data_arg, log=print) -> dict | None:
+    """The choosing sets of real faces (:func:`train.recipes.choose.load_sets` with PrivateTest's FER+
+    majority to report), or None when the FER+ votes or wild-dev are not beside FER-2013."""
+    try:
+        return load_sets(data_arg, report=True)
+    except (DataError, FileNotFoundError) as e:
+        log(f"routes chosen on PublicTest alone: {e}")
+        return None
+
+
+def measure_sets(path: Path, sets: dict, tta: str = "none") -> tuple[dict, dict]:
+    """(figures, probabilities) of an int8 model (its own softmax, one pass or flip-averaged) on ``sets`` as
+    :func:`train.recipes.choose.load_sets` gives them: accuracy, macro-F1, per-class recall, confusion."""
+    clf = Classifier(path, threads=2, tta=tta, calibrated=False)
+    probs = {k: clf.predict_proba(v[0]) for k, v in sets.items()}
+    return measure(probs, sets), probs
 
 
 def route_table(candidates: list[dict], chosen: int) -> str:
-    lines = ["| route | source | calibration faces | seed | front | PublicTest | PrivateTest | clean PrivateTest | |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    real = any(c.get("real_faces") for c in candidates)
+    lines = ["| route | source | calibration faces | seed | front | PublicTest | PrivateTest | clean PrivateTest | "
+             + ("mean of the choosing sets | " if real else "") + "|",
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if real else "")]
     for i, c in enumerate(candidates):
         if c.get("int8"):
             acc = " | ".join(f"{100 * c['int8'][s]['accuracy']:.2f}%" for s in ("PublicTest", "PrivateTest",
                                                                                   "PrivateTest_clean"))
         else:
             acc = f"failed: {c.get('error', '')} | | "
+        if real:
+            acc += f" | {100 * route_score(c):.2f}%" if c.get("real_faces") else " | "
         lines.append(f"| {c['route']} | `{c['source']}` | {c['samples']} | {c.get('seed', 0)} | "
                      f"{c.get('front', '')} | {acc} | {'**shipped**' if i == chosen else ''} |")
     return "\n".join(lines)
@@ -59,10 +97,9 @@ def evaluate_tflite(path: Path, data, tta: str = "none", probs: dict | None = No
     return {name: summarize(data.labels[mask], probs[name]) for name, mask in evaluation_masks(data).items()}
 
 
-#: flip averaging is recommended in the model's metadata when it gains at least this on PublicTest
-
-def convert_routes(out: Path, data, data_arg, has_qat: bool, log) -> tuple[list[dict], int]:
-    """Convert and measure every int8 route; ship the one :func:`choose_route` picks as ``out/INT8``."""
+def convert_routes(out: Path, data, data_arg, has_qat: bool, log, sets: dict | None = None) -> tuple[list[dict], int]:
+    """Convert and measure every int8 route (also on ``sets``, the choosing sets of real faces, when given);
+    ship the one :func:`choose_route` picks as ``out/INT8``."""
     cands = []
     for route, samples, seed in ROUTES:
         src = out / (QAT if route == "qat" else FLOAT)
@@ -78,6 +115,9 @@ def convert_routes(out: Path, data, data_arg, has_qat: bool, log) -> tuple[list[
             c["probs"] = split_probs(tmp, data)
             c["int8"] = evaluate_tflite(tmp, data, probs=c["probs"])
             log(f"  PublicTest {100 * c['int8']['PublicTest']['accuracy']:.2f}%")
+            if sets:
+                c["real_faces"], c["real_probs"] = measure_sets(tmp, sets)
+                log("  " + ", ".join(f"{k} {100 * c['real_faces'][k]['accuracy']:.2f}%" for k in CHOOSING))
         except (ModelError, GateError) as e:
             c["error"] = str(e)
             log(f"  {e}")

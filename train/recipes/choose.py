@@ -25,18 +25,16 @@ from runtime.errors import ConfigError, DataError, run_command
 from train import fer2013, user_folder
 from train.io import atomic_write_json, file_sha256
 from train.metrics import summarize
-from train.paths import SHARED_DATA
 from train.recipes.soft_targets import ferplus_majority
 from train.recipes.soup import average_weights
 from train.saved import load_keras_model, model_input
 
-WILD_DEV = SHARED_DATA / "wild-dev"
 
-
-def load_sets(data: str | None = None, wild: Path = WILD_DEV, report: bool = False) -> dict:
+def load_sets(data: str | None = None, wild: Path | None = None, report: bool = False) -> dict:
     """``{name: (faces uint8 [N, 48, 48], labels int [N], checksum)}`` of the choosing sets
-    (and of PrivateTest with ``report``)."""
+    (and of PrivateTest with ``report``). ``wild``: wild-dev's folder (default: beside FER-2013's)."""
     path = fer2013.require_data(data)
+    wild = Path(wild) if wild else Path(path).parent / "wild-dev"
     fer = fer2013.load(path)
     _, _, majority = ferplus_majority(fer, None, path)
     usages = ("PublicTest", "PrivateTest") if report else ("PublicTest",)
@@ -76,8 +74,12 @@ def measure(probs: dict[str, np.ndarray], sets: dict) -> dict:
     return out
 
 
-#: FER+ recall floors on PublicTest a release keeps (today's release minus 3 points, issue #36)
-RECALL_FLOORS = {"angry": 0.75, "fear": 0.71, "disgust": 0.64, "sad": 0.54}
+#: FER+ recall floors on PublicTest a release keeps: the higher of issue #36's floors (the release of
+#: 2026-11-30 less 3 points on PrivateTest: angry .75, fear .71, disgust .64, sad .54) and that release's
+#: own PublicTest recall less 3 points (angry .725, fear .778, disgust .583, sad .590: choose_prior.json in
+#: models/records/release/stage6/). Fear has 73 faces there and 92 on PrivateTest, disgust 31 and 22: floors on so
+#: few faces need the margin
+RECALL_FLOORS = {"angry": 0.75, "fear": 0.778, "disgust": 0.64, "sad": 0.59}
 #: how much each choosing set counts in a fitted prior's objective
 SET_WEIGHTS = {"wild_dev": 1.0, "PublicTest_FERplus": 1.0, "PublicTest": 0.5}
 #: the floors a prior fitted for FER-2013 keeps on the choosing sets (issue #36's targets plus a margin of

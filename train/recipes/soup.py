@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.errors import ConfigError, DataError, OutputError, run_command
+from runtime.errors import ConfigError, DataError, run_command
 from train import config, fer2013, loop, report
-from train.io import atomic_path, atomic_write_json, atomic_write_text, file_sha256
+from train.io import atomic_write_json, atomic_write_text, file_sha256
 from train.loop import source_model
 from train.recipes.soft_targets import recipe_data
 from train.report import inference_model
@@ -179,18 +179,10 @@ def _ingredients(runs: list[Path], pub, log) -> tuple[list[dict], list, object, 
 
 def _write(out: Path, cfg, model, record: dict, data, n_train: int, n_val: int) -> None:
     """The soup's run folder: config, data record, the model (as best.keras and model.keras), soup.json."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        config.save(cfg, out / "config.yaml")
-        atomic_write_json(out / "data.json", {"data_checksum_sha256": data.checksum, "train": n_train,
-                                              "val": n_val, "val_split": "PublicTest",
-                                              "skipped": data.skipped, "init_sha256": None})
-        for name in ("best.keras", "model.keras"):
-            with atomic_path(out / name, suffix=".keras") as tmp:
-                model.save(tmp)
-        atomic_write_json(out / SOUP_FILE, record)
-    except OSError as e:
-        raise OutputError(f"cannot write {getattr(e, 'filename', None) or out}: {e.strerror or e}") from None
+    report.save_run(out, cfg, model, {"data.json": {"data_checksum_sha256": data.checksum, "train": n_train,
+                                                    "val": n_val, "val_split": "PublicTest",
+                                                    "skipped": data.skipped, "init_sha256": None},
+                                      SOUP_FILE: record})
 
 
 def make(runs: list[Path], out: Path, data_path: str | None = None, bn_images: int = 19200,
