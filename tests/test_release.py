@@ -331,7 +331,8 @@ def test_shipped_route_is_what_convert_quantize_rebuilds():
     assert src.is_file() and n == rep["calibration"]["samples"] and seed == rep["calibration"]["seed"]
     routes = json.loads((REPO / "models" / "records" / "release" / "routes.json").read_text())
     chosen = routes["routes"][routes["chosen"]]
-    assert routes["chosen_on"] == "PublicTest" and chosen["samples"] == n and src == REPO / chosen["source"]
+    assert routes["chosen_on"] in ("PublicTest", "mean of PublicTest, PublicTest_FERplus, wild_dev")
+    assert chosen["samples"] == n and src == REPO / chosen["source"]
     assert chosen.get("seed", 0) == seed
 
 
