@@ -72,6 +72,13 @@ class Detection:
     #: its keypoints contradict), "haar"
     source: str = ""
 
+    def shifted(self, dx: float, dy: float, source: str | None = None) -> "Detection":
+        """The same face ``dx``, ``dy`` pixels further (a tile's or a region's box in the whole image), with
+        ``source`` when given."""
+        x, y, w, h = self.box
+        return Detection((x + dx, y + dy, w, h), self.score, tuple((px + dx, py + dy) for px, py in self.keypoints),
+                         self.source if source is None else source)
+
 
 def keypoint_scale(d: Detection) -> float | None:
     """The face's scale from its keypoints over the box's longer side (:data:`KEYPOINT_SCALE`), or None
@@ -96,13 +103,20 @@ def consistent(d: Detection) -> bool:
     return inside and KEYPOINT_SCALE[0] <= k <= KEYPOINT_SCALE[1]
 
 
-def containment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection of one box ``a`` (x0, y0, x1, y1) with boxes ``b`` ``[N, 4]`` over the smaller box's area."""
+def _area(z: np.ndarray) -> np.ndarray:
+    return (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Area shared by one box ``a`` (x0, y0, x1, y1) and each of boxes ``b`` ``[N, 4]``."""
     x0, y0 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
     x1, y1 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = lambda z: (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])  # noqa: E731
-    return inter / np.maximum(np.minimum(area(a), area(b)), 1e-9)
+    return np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+
+
+def containment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection of one box ``a`` (x0, y0, x1, y1) with boxes ``b`` ``[N, 4]`` over the smaller box's area."""
+    return _intersection(a, b) / np.maximum(np.minimum(_area(a), _area(b)), 1e-9)
 
 
 def blazeface_anchors(layers=BLAZEFACE_LAYERS) -> np.ndarray:
@@ -118,11 +132,8 @@ def blazeface_anchors(layers=BLAZEFACE_LAYERS) -> np.ndarray:
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of one box ``a`` (x0, y0, x1, y1) with boxes ``b`` ``[N, 4]``."""
-    x0, y0 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
-    x1, y1 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = lambda z: (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+    inter = _intersection(a, b)
+    return inter / np.maximum(_area(a) + _area(b) - inter, 1e-9)
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, extra: np.ndarray, threshold: float = 0.3):
@@ -348,8 +359,7 @@ class AutoBlazeFace:
                 if (x0 > 0 and bx <= 1) or (y0 > 0 and by <= 1) or (x1 < W and bx + bw >= x1 - x0 - 1) \
                         or (y1 < H and by + bh >= y1 - y0 - 1):
                     continue
-                out.append((Detection((bx + x0, by + y0, bw, bh), d.score,
-                                      tuple((px + x0, py + y0) for px, py in d.keypoints), "tiles"), 0))
+                out.append((d.shifted(x0, y0, "tiles"), 0))
         return out
 
     def _recheck(self, im, d: Detection) -> list:
@@ -361,9 +371,7 @@ class AutoBlazeFace:
         x1, y1 = min(W, int(np.ceil(x + 1.5 * w))), min(H, int(np.ceil(y + 1.5 * h)))
         if x1 - x0 < 8 or y1 - y0 < 8:
             return []
-        return [(Detection((f.box[0] + x0, f.box[1] + y0, f.box[2], f.box[3]), f.score,
-                           tuple((px + x0, py + y0) for px, py in f.keypoints), "recheck"), 0)
-                for f in self.full.detect(im.crop((x0, y0, x1, y1)))]
+        return [(f.shifted(x0, y0, "recheck"), 0) for f in self.full.detect(im.crop((x0, y0, x1, y1)))]
 
     def _confirm(self, im, found: list) -> list:
         """Boxes scored under :data:`AUTO_SURE` are re-checked by full-range on their region: kept when it finds
@@ -420,8 +428,9 @@ class AutoBlazeFace:
                 found += self._tile_pass(im, W, H)
                 passes.append("tiles")
         self.last_passes = passes
+        found = self._confirm(im, found)
         self._pending = (im, found) if self.wants_tiles and not tiles else None
-        return self._merge(self._confirm(im, found))
+        return self._merge(found)
 
     def finish_tiles(self) -> list[Detection]:
         """The tile pass that ``detect(..., tiles=False)`` left out, on the same image, merged with what the
@@ -429,7 +438,7 @@ class AutoBlazeFace:
         im, found = self._pending
         self._pending = None
         self.last_passes.append("tiles")
-        return self._merge(self._confirm(im, found + self._tile_pass(im, *im.size)))
+        return self._merge(found + self._confirm(im, self._tile_pass(im, *im.size)))
 
     @staticmethod
     def _merge(found: list) -> list[Detection]:

@@ -160,9 +160,7 @@ class Follower:
             if score < self.min_match:
                 return None
             dx, dy = X0 + lx / s - max(0.0, x), Y0 + ly / s - max(0.0, y)
-            moved = Detection((x + dx, y + dy, w, h), d.score, tuple((px + dx, py + dy) for px, py in d.keypoints),
-                              d.source)
-            dets.append(moved)
+            dets.append(d.shifted(dx, dy))
             patches.append(g[ly:ly + th, lx:lx + tw].copy())
         return dets, patches
 
