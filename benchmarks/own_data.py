@@ -30,8 +30,10 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.accuracy import folder_accuracy
+from runtime.contract import LABELS
 from train import fer2013, user_folder
 from train.io import atomic_write_json, atomic_write_text
+from train.metrics import wilson
 from train.paths import REPO
 
 #: new label -> the FER-2013 folder its faces come from (names FER-2013 does not use)
@@ -123,6 +125,57 @@ def _run(cmd: list[str], log) -> tuple[float, str]:
     return time.perf_counter() - t, r.stdout
 
 
+def small_case(fer, work: Path, per_label: int, test_per_label: int, people: int, log) -> dict:
+    """A small set as a user has one: about ``7 x per_label`` photos of ``people`` people with the bundled
+    model's own labels (FER-2013 Training faces by their FER-2013 label, pasted into photos), trained with
+    the README's command and no flags; the int8 result against the bundled model on PublicTest photos of
+    other people, each with its 95% interval."""
+    same = {x: x for x in LABELS}
+    make_folder(fer, work / "faces", per_label, photos=True, seed=0, mapping=same, people=people)
+    make_folder(fer, work / "test", test_per_label, photos=True, seed=1, usage="PublicTest", mapping=same)
+    steps = {}
+    steps["train"], _ = _run(["python", "-m", "train", "--data", str(work / "faces"), "--out", str(work / "run"),
+                              "--group", "^(P[0-9]+)_"], log)
+    steps["convert"], _ = _run(["python", "-m", "convert.quantize", str(work / "run" / "best.keras"),
+                                "--calibration", str(work / "faces"), "--out", str(work / "mine.tflite")], log)
+    mine = folder_accuracy(work / "mine.tflite", work / "test", True, log=lambda m: None)
+    base = folder_accuracy("release", work / "test", True, log=lambda m: None)
+    rep = json.loads((work / "run" / "report.json").read_text())
+
+    def fig(r):
+        right = round(r["accuracy"] * r["faces"])
+        return {"accuracy": r["accuracy"], "faces": r["faces"], "interval95": wilson(right, r["faces"]),
+                "per_class": {k: v["recall"] for k, v in r["per_class"].items()}}
+    return {"train_images": sum(1 for _ in (work / "faces").rglob("*.png")), "people": people,
+            "test_images": sum(1 for _ in (work / "test").rglob("*.png")),
+            "seconds": {k: round(v, 1) for k, v in steps.items()}, "choice": rep.get("choice", {}),
+            "run_verdict": {k: rep["comparison"].get(k) for k in ("verdict", "kept", "n", "difference_points",
+                                                                  "sign_test_p", "finetuned", "start")},
+            "test": {"bundled": fig(base), "finetuned": fig(mine)},
+            "data_checksum_sha256": rep["data_checksum_sha256"]}
+
+
+def small_lines(r: dict, command: str) -> list[str]:
+    t, c, v = r["test"], r["choice"], r["run_verdict"]
+
+    def pct(x):
+        return f"{100 * x['accuracy']:.1f}% ({100 * x['interval95'][0]:.1f}-{100 * x['interval95'][1]:.1f})"
+    lines = ["# Own data, a small set: the bundled model's labels, 7 people", "",
+             f"Command: `{command}`. Training folder: {r['train_images']} photos of {r['people']} people "
+             "(FER-2013 Training faces by their FER-2013 label, pasted into photos, found by the default face "
+             f"path), `python -m train --data faces --group '^(P[0-9]+)_'` with no other flag; test folder: "
+             f"{r['test_images']} PublicTest photos (other people; {t['bundled']['faces']} faces found). The "
+             "bundled model learned these Training faces from the FER+ crowd's votes; the labels here are "
+             "FER-2013's own (one annotator), so the case measures a user whose labels follow another "
+             "convention than the bundled model's.", "",
+             f"Chosen by {c.get('how', '?')}: recipe {c.get('chosen')}, {c.get('epochs')} epochs; "
+             f"the run's verdict: **{v['verdict']}**, kept the {v['kept']}.", "",
+             "| model (int8, as fer-infer runs it) | test accuracy (95% interval) |", "|---|---|",
+             f"| bundled | {pct(t['bundled'])} |", f"| fine-tuned | {pct(t['finetuned'])} |", "",
+             "| step | seconds |", "|---|---|"] + [f"| {k} | {x:.0f} |" for k, x in r["seconds"].items()]
+    return lines + [""]
+
+
 def main(argv=None) -> int:
     repo = REPO
     ap = argparse.ArgumentParser(prog="python -m benchmarks.own_data", description=__doc__.split("\n\n")[0])
@@ -132,6 +185,9 @@ def main(argv=None) -> int:
     ap.add_argument("--test-per-label", type=int, default=60, help="test images a label (contempt has 14)")
     ap.add_argument("--no-photos", action="store_true", help="crops, --no-detect, instead of photos")
     ap.add_argument("--out", default=str(repo / "benchmarks" / "results" / "own-data"), help="writes OUT.json/.md")
+    ap.add_argument("--case", choices=["large", "small"], default="large",
+                    help="large: FER+ labels with contempt (--per-label); small: about 150 photos of 7 people with "
+                         "the bundled model's labels (writes OUT-small.json/.md)")
     a = ap.parse_args(argv)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     fer = fer2013.find_data(a.data)
@@ -142,6 +198,15 @@ def main(argv=None) -> int:
     work = Path(a.work)
 
     shutil.rmtree(work, ignore_errors=True)
+    if a.case == "small":
+        command = "python -m benchmarks.own_data " + " ".join(argv if argv is not None else sys.argv[1:])
+        result = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"),
+                  **small_case(fer, work, 21, 20, 7, log)}
+        text = "\n".join(small_lines(result, command))
+        atomic_write_json(Path(a.out + "-small.json"), result)
+        atomic_write_text(Path(a.out + "-small.md"), text)
+        print(text)
+        return 0
     photos = not a.no_photos
     tr = ferplus_folder(fer, csv_file, work / "faces", a.per_label, "Training", photos, seed=0)
     te = ferplus_folder(fer, csv_file, work / "test", a.test_per_label, "PublicTest", photos, seed=1)
@@ -160,7 +225,7 @@ def main(argv=None) -> int:
 
     shared = work / "test-shared"
     shutil.rmtree(shared, ignore_errors=True)
-    bundled_labels = set(__import__("runtime.contract", fromlist=["LABELS"]).LABELS)
+    bundled_labels = set(LABELS)
     for d in (work / "test").iterdir():
         if d.name in bundled_labels:
             shutil.copytree(d, shared / d.name)

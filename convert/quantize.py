@@ -43,6 +43,7 @@ from runtime.contract import LABELS, CropRule, InputContract, ModelContract
 from runtime.errors import CheckError, DataError, ModelError, run_command
 from runtime.metadata import inspect_bytes, inspect_file
 from train import fer2013, user_folder
+from train.cross_val import held_out
 from train.io import atomic_path
 from train.paths import REPO
 from train.saved import (  # noqa: F401  (convert's API)
@@ -290,9 +291,15 @@ def _gate(model, tflite: bytes, labels, keras_path, own_run: bool, data, eval_sp
         gate, pf, pt = evaluate(model, tflite, val.images, val.labels, labels)
         gate.update(split="validation", max_drop_points=max_drop, data_checksum_sha256=val.checksum)
         gate["sign_test_p"] = sign_test(pf.argmax(1) == val.labels, pt.argmax(1) == val.labels)
-        temperature = fit_temperature(pt, val.labels)
+        held_out_t = _cross_validated_temperature(run)
+        if held_out_t is None:
+            temperature = fit_temperature(pt, val.labels)
+            log(f"calibration temperature {temperature:.2f} (fitted on the validation split)")
+        else:      # every face trained the final model: its held-out predictions say how sure to be
+            temperature = held_out_t
+            eval_split = f"the run's faces ({len(val)}, all of which trained it: the gate measures int8 against float)"
+            log(f"calibration temperature {temperature:.2f} (fitted on the cross-validation's held-out predictions)")
         gate["temperature"] = temperature
-        log(f"calibration temperature {temperature:.2f} (fitted on the validation split)")
     else:
         if tuple(labels) != LABELS:
             raise ConvertError(f"{keras_path}: the FER-2013 gate needs FER-2013's labels; this model has "
@@ -319,13 +326,33 @@ def _gate(model, tflite: bytes, labels, keras_path, own_run: bool, data, eval_sp
     return gate, temperature
 
 
+def _cross_validated_temperature(run: Path) -> float | None:
+    """For a cross-validated run (every face trained its model): the temperature fitted on the folds'
+    held-out predictions (``cross_validation.npz``); None for any other run."""
+    held = held_out(run)
+    return None if held is None else fit_temperature(held["chosen"], held["labels"])
+
+
 def worse_than_start(keras_path) -> str | None:
     """Why a user's run (``python -m train --data DIR``: its ``report.json`` beside the model) should not ship:
-    on the validation faces whose labels the bundled model knows too, the fine-tuned model is less accurate
-    than the bundled one it started from (issue #38). None when it is not, or when there is nothing to compare."""
+    on the validation faces whose labels its starting model knows too, the run is measurably less accurate
+    than that start (the report's verdict "worse"; a report without a verdict: less accurate than the bundled
+    model's zero-shot figure). None when it is not, or when there is nothing to compare."""
     run = Path(keras_path).parent
     try:
-        z = json.loads((run / "report.json").read_text())["zero_shot"]
+        rep = json.loads((run / "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+    c = rep.get("comparison") if isinstance(rep, dict) else None
+    if isinstance(c, dict) and "verdict" in c:
+        if c["verdict"] != "worse":
+            return None
+        return (f"{run} is worse than the model it started from on the {c['n']} validation faces whose labels "
+                f"both know ({100 * c['finetuned']['accuracy']:.1f}% against {100 * c['start']['accuracy']:.1f}%, "
+                f"sign test p = {c['sign_test_p']:.3f}): ship the bundled model, train on more faces, or pass "
+                "--force to convert it anyway")
+    try:
+        z = rep["zero_shot"]
         n, ft, start = int(z["n"]), float(z["finetuned_accuracy"]), float(z["bundled_accuracy"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -56,6 +56,14 @@ FULL_RANGE_BOX = (0.946, 0.025)
 #: apart, so a face of 3% of the longer side is 7.5% of a tile's, where
 #: full-range finds it; a face up to 10% of the side lies whole inside a tile
 TILE_FROM = 640
+#: auto: an image at least this many times as long as high (a 16:9 video frame, a panorama) is also
+#: searched by full-range in squares of its shorter side (AutoBlazeFace.squares) whenever full-range ran on
+#: the whole image and the tiles do not run: a face of 6% of the shorter side, under full-range's whole-image
+#: limit, is found there (two people at different depths in a 1280x720 clip: faces of 56 and 165 px)
+WIDE = 1.5
+#: auto: a doubtful box (under AUTO_SURE) whose shorter side is under (1 - EDGE_CUT) of its longer one lies a
+#: quarter or more outside the image (boxes are square): it is dropped, not re-checked
+EDGE_CUT = 0.25
 #: full-range's threshold (MediaPipe's own for that model)
 FULL_MIN_SCORE = 0.6
 
@@ -68,7 +76,7 @@ class Detection:
     box: tuple[float, float, float, float]
     score: float
     keypoints: tuple[tuple[float, float], ...] = ()
-    #: the pass that found it: "short", "full", "tiles", "recheck" (full-range on the region of a short-range box
+    #: the pass that found it: "short", "full", "squares", "tiles", "recheck" (full-range on the region of a short-range box
     #: its keypoints contradict), "haar"
     source: str = ""
 
@@ -351,15 +359,32 @@ class AutoBlazeFace:
         return smallest < AUTO_SPREAD * limit or min(d.score for d, _ in found) < AUTO_SURE
 
     def _tile_pass(self, im, W: int, H: int) -> list:
+        return self._region_pass(im, self.tiles(W, H), "tiles")
+
+    @staticmethod
+    def squares(w: int, h: int) -> list[tuple[int, int, int, int]]:
+        """The (x0, y0, x1, y1) squares of side ``min(w, h)`` that full-range searches across a wide image
+        (at least :data:`WIDE` times as long as high, either way), evenly spaced and overlapping by at least
+        a fifth of their side; none for an image less wide."""
+        s, long_side = min(w, h), max(w, h)
+        if long_side < WIDE * s:
+            return []
+        n = int(np.ceil((long_side / s - 0.2) / 0.8))
+        starts = np.linspace(0, long_side - s, n).round().astype(int)
+        return [(int(a), 0, int(a) + s, s) if w >= h else (0, int(a), s, int(a) + s) for a in starts]
+
+    def _region_pass(self, im, regions, source: str) -> list:
+        """Full-range on each region (x0, y0, x1, y1) of ``im``; a face cut by a region's inner edge is left to
+        the neighbouring region, which holds it whole."""
+        W, H = im.size
         out = []
-        for x0, y0, x1, y1 in self.tiles(W, H):
+        for x0, y0, x1, y1 in regions:
             for d in self.full.detect(im.crop((x0, y0, x1, y1))):
                 bx, by, bw, bh = d.box
-                # a face cut by a tile's inner edge is found whole in a neighbouring tile
                 if (x0 > 0 and bx <= 1) or (y0 > 0 and by <= 1) or (x1 < W and bx + bw >= x1 - x0 - 1) \
                         or (y1 < H and by + bh >= y1 - y0 - 1):
                     continue
-                out.append((d.shifted(x0, y0, "tiles"), 0))
+                out.append((d.shifted(x0, y0, source), 0))
         return out
 
     def _recheck(self, im, d: Detection) -> list:
@@ -386,6 +411,8 @@ class AutoBlazeFace:
                 continue
             x, y, w, h = d.box
             side = max(w, h)
+            if min(w, h) < (1 - EDGE_CUT) * side:
+                continue      # a doubtful box a quarter or more outside the image: its region cannot confirm it
             again = self._recheck(im, d)
             self.rechecked += 1
             inside = [(f, p) for f, p in again
@@ -427,6 +454,10 @@ class AutoBlazeFace:
             if self.wants_tiles and tiles:
                 found += self._tile_pass(im, W, H)
                 passes.append("tiles")
+            elif not self.wants_tiles and self.squares(W, H):
+                # a wide frame: faces of different depths are not within AUTO_SPREAD of each other
+                found += self._region_pass(im, self.squares(W, H), "squares")
+                passes.append("squares")
         self.last_passes = passes
         found = self._confirm(im, found)
         self._pending = (im, found) if self.wants_tiles and not tiles else None

@@ -49,7 +49,7 @@ class Face:
     keypoints: list[list[float]] = field(default_factory=list)
     uncertain: bool = False
     reason: str | None = None
-    #: the detector pass that found it ("short", "full", "tiles", "recheck", "haar"; "" for a crop taken whole)
+    #: the detector pass that found it ("short", "full", "squares", "tiles", "recheck", "haar"; "" for a crop taken whole)
     detector: str = ""
 
     def to_dict(self, top_k: int | None = None) -> dict:

@@ -227,7 +227,7 @@ def own_run(tmp_path_factory):
     test = make_folder(fer, tmp / "test", per_label=15, photos=True, mapping=MAPPING, usage="PublicTest", seed=3)
     run = tmp / "run"
     r = _train("--data", data, "--out", run, "--epochs", "2", "--group", "^(P[0-9]+)_", "--set", "head_epochs=1",
-               "--set", "batch_size=16")
+               "--set", "batch_size=16", "--set", "folds=0")      # the split path (test_small_sets: the folds)
     assert r.returncode == 0, r.stderr[-3000:]
     out = tmp / "mine.tflite"
     cmd = [sys.executable, "-m", "convert.quantize", str(run / "best.keras"), "--calibration", str(data),

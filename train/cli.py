@@ -17,7 +17,7 @@ import yaml  # noqa: F401  (a missing PyYAML fails here, with the training extra
 
 from runtime.errors import ConfigError, run_command
 
-from . import config, distributed, loop, report, sources, user_folder_report
+from . import config, distributed, loop, own_run, report, sources, user_folder_report
 from .config import TrainConfig
 
 #: flags that only mean something for a user's folder
@@ -70,6 +70,8 @@ def resolve(args) -> TrainConfig:
             overrides[k] = getattr(args, k)
     if args.no_detect:
         overrides["detect"] = "false"
+    if overrides and not (args.resume or args.evaluate_only):
+        overrides["user_set"] = ",".join(sorted(set(overrides) - {"user_set"}))
     cfg = config.from_dict(overrides, cfg).validate()
     folder = sources.trains_on_user_folder(cfg)
     if not folder and (args.no_detect or any(getattr(args, k) is not None for k in FOLDER_FLAGS)):
@@ -92,7 +94,12 @@ def main(argv=None, source=sources.for_run, prog: str = "python -m train", lab: 
             raise ConfigError(f"preset {cfg.recipe!r} trains on soft targets (a teacher or the FER+ votes): "
                               f"run it as python -m train.recipes --preset {cfg.recipe}")
         task = distributed.read_tf_config() if cfg.strategy == "multiworker" else None   # a bad TF_CONFIG first
-        if not args.evaluate_only:
+        if not args.evaluate_only and not lab and sources.trains_on_user_folder(cfg):
+            # a user's folder: warm start, the recipe for its size, chosen on validation (train.own_run);
+            # the folder is read, checked and split before anything is written
+            sources.check_exists(cfg)
+            own_run.run(cfg, resume=args.resume)
+        elif not args.evaluate_only:
             # the data is read, checked and split before anything is written: bad data leaves no run folder
             data = source(cfg, print)
             loop.run(cfg, data, resume=args.resume)

@@ -66,6 +66,9 @@ class ModelSettings:
         freeze_base: train only the head (the published study's transfer learning).
         freeze_bn: keep every BatchNorm layer as ``init`` left it (statistics,
             scale and shift; the layers run in inference mode).
+        trainable_from: the first of MobileNetV2's blocks (1..16) that trains;
+            the stem and the blocks before it stay as ``init`` left them
+            (0 = every layer trains).
         dropout: before the dense head.
     """
 
@@ -78,6 +81,7 @@ class ModelSettings:
     init: str = "random"
     freeze_base: bool = False
     freeze_bn: bool = False
+    trainable_from: int = 0
     dropout: float = 0.2
 
 
@@ -136,6 +140,15 @@ class RunSettings:
         strategy: default, mirrored or multiworker (``TF_CONFIG``; :mod:`train.distributed`).
         qat_epochs, prune_epochs, prune_sparsity: quantization-aware and
             pruning fine-tuning of the best model after training, on the same data.
+        own_recipe: a user's folder: "auto" (the recipes that fit the data's
+            size, chosen on validation: :mod:`train.own_run`), or one of them
+            by name ("top", "all_slow"; "all" trains as the preset and
+            ``--set`` say, nothing changed).
+        folds: a user's folder: the folds of the cross-validation that
+            chooses the recipe and epoch count when the validation split is
+            small (0 = never cross-validate).
+        user_set: the settings given by flag or ``--set`` (comma-separated,
+            recorded by the command): a recipe of ``own_recipe`` never changes them.
     """
 
     recipe: str = "release"
@@ -144,6 +157,9 @@ class RunSettings:
     qat_epochs: int = 0
     prune_epochs: int = 0
     prune_sparsity: float = 0.5
+    own_recipe: str = "auto"
+    folds: int = 5
+    user_set: str = ""
 
 
 @dataclass
@@ -241,6 +257,12 @@ class TrainConfig(RecipeSettings, RunSettings, OptimSettings, ModelSettings, Dat
             raise ConfigError("epochs and batch_size must be positive")
         if not 0.0 < self.val_split < 1.0:
             raise ConfigError(f"val_split must be between 0 and 1 (got {self.val_split})")
+        if not 0 <= self.trainable_from < self.blocks:
+            raise ConfigError(f"trainable_from must be 0..{self.blocks - 1} (got {self.trainable_from})")
+        if self.own_recipe not in ("auto", "top", "all_slow", "all"):
+            raise ConfigError(f"own_recipe must be auto, top, all_slow or all (got {self.own_recipe})")
+        if self.folds < 0 or self.folds == 1:
+            raise ConfigError(f"folds must be 0 (no cross-validation) or at least 2 (got {self.folds})")
         if self.head_epochs < 0 or self.patience < 0:
             raise ConfigError("head_epochs and patience must be >= 0")
         return self
@@ -306,7 +328,7 @@ def command(cfg: dict, init_as: str | None = None) -> str:
         if k == "init" and init_as:
             # the run started from another run's model, whatever path it had then (even the preset's own)
             cmd += f" --init {init_as}" if init_as != base.get("init") else ""
-        elif k not in ("data", "out", "recipe") and base.get(k) != v:
+        elif k not in ("data", "out", "recipe", "user_set") and base.get(k) != v:
             cmd += f" --set {k}={v}"
     return cmd
 

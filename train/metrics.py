@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 
 from runtime.contract import LABELS, NUM_CLASSES
@@ -53,3 +55,25 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int 
     r = reliability(y_true, probs, bins)
     n = max(1, len(y_true))
     return float(sum(c / n * abs(a - f) for c, a, f in zip(r["count"], r["accuracy"], r["confidence"])))
+
+
+def wilson(right: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) of an accuracy of ``right`` of ``n``."""
+    if n == 0:
+        return 0.0, 1.0
+    p = right / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def paired_sign_p(a_right: np.ndarray, b_right: np.ndarray) -> float:
+    """Two-sided exact sign test on the faces exactly one of two models gets right: how likely a split at
+    least this uneven is if each such face were a coin toss (1.0 when there are none)."""
+    a_only = int(np.sum(a_right & ~b_right))
+    b_only = int(np.sum(~a_right & b_right))
+    n, k = a_only + b_only, min(a_only, b_only)
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, i) for i in range(k + 1)) / 2 ** n
+    return float(min(1.0, 2 * tail))

@@ -20,11 +20,16 @@ def trains_on_user_folder(cfg) -> bool:
     return cfg.recipe == "own" or is_user_folder(cfg.data)
 
 
-def for_run(cfg, log=print) -> TrainData:
-    """The data ``cfg`` trains on: the user's folder ``cfg.data``, else FER-2013 with its hard labels."""
+def check_exists(cfg) -> None:
+    """DataError naming both layouts (a user's first) when ``cfg.data`` does not exist."""
     if cfg.data and not Path(cfg.data).exists():
         raise DataError(f"{cfg.data}: no such folder or file; --data takes your photos as DIR/<label>/<image>, "
                         "or FER-2013 (its image-folder root with train/ and test/, or fer2013.csv)")
+
+
+def for_run(cfg, log=print) -> TrainData:
+    """The data ``cfg`` trains on: the user's folder ``cfg.data``, else FER-2013 with its hard labels."""
+    check_exists(cfg)
     if trains_on_user_folder(cfg):
         return user_folder.train_data(cfg, log)
     return fer2013.train_data(cfg)

@@ -46,7 +46,7 @@ MIN_LABELS, MAX_LABELS = 2, 50
 #: the fewest usable faces a label needs (in the training folder)
 MIN_FACES = 5
 #: bump when the face path changes in a way the settings below do not capture
-FACE_PATH_VERSION = 2
+FACE_PATH_VERSION = 3
 
 
 @dataclass
@@ -358,13 +358,14 @@ def align_labels(val: FolderData, labels: tuple[str, ...]) -> FolderData:
                       val.checksum, val.root, val.detect)
 
 
-def for_run(cfg, log=print):
-    """``(train, val, info)`` for a training run on a user's folder (``cfg.data``):
-    its faces, checked (:func:`check_faces`), split by ``cfg.val_data`` or
+def for_run(cfg, log=print, data: FolderData | None = None):
+    """``(train, val, info)`` for a training run on a user's folder (``cfg.data``, or its faces ``data``
+    when read already): its faces, checked (:func:`check_faces`), split by ``cfg.val_data`` or
     ``cfg.val_split`` / ``cfg.group`` / ``cfg.seed``. ``info`` is the split's
     record, with every image that gave no face."""
-    data = load(cfg.data, cfg.label_names, cfg.detect, log=log)
-    check_faces(data)
+    if data is None:
+        data = load(cfg.data, cfg.label_names, cfg.detect, log=log)
+        check_faces(data)
     if cfg.val_data:
         val = align_labels(load(cfg.val_data, None, cfg.detect, log=log), data.label_names)
         groups = None
@@ -394,6 +395,11 @@ def train_data(cfg, log=print) -> TrainData:
     validated) for the run folder. Sets ``cfg.labels`` to the resolved order,
     which the run's config records."""
     tr, va, info = for_run(cfg, log)
+    return as_train_data(cfg, tr, va, info)
+
+
+def as_train_data(cfg, tr: FolderData, va: FolderData, info: dict) -> TrainData:
+    """The split ``(tr, va, info)`` of :func:`for_run` as a :class:`train.data.TrainData` with its records."""
     cfg.labels = ",".join(tr.label_names)
     split_rec = {
         "data": str(Path(cfg.data).resolve()), "val_data": str(Path(cfg.val_data).resolve()) if cfg.val_data else "",

@@ -21,8 +21,10 @@ from runtime.errors import DataError
 
 from . import user_folder
 from .config import TrainConfig
+from .cross_val import held_out
 from .io import atomic_write_json, atomic_write_text
-from .metrics import summarize
+from .loop import build_initialized
+from .metrics import paired_sign_p, summarize, wilson
 from .saved import load_keras_model, model_input
 
 
@@ -50,6 +52,17 @@ def zero_shot(val, probs_ft: np.ndarray, bundled=None) -> dict:
     return out
 
 
+def choice_lines(choice: dict) -> list[str]:
+    """How the recipe and epoch count were chosen: each candidate's best figure."""
+    if not choice:
+        return []
+    lines = [f"Recipe and epoch count chosen by {choice['how']}:", "",
+             "| recipe | best accuracy | at epoch (0: the starting model) |", "|---|---|---|"]
+    lines += [f"| {n} | {100 * c['val_accuracy']:.1f}% | {c['epoch']} |" for n, c in choice["candidates"].items()
+              if c.get("val_accuracy") is not None]
+    return lines + [""]
+
+
 def markdown(report: dict) -> str:
     r, lab = report["validation"], report["labels"]
     s = report["split"]
@@ -57,10 +70,19 @@ def markdown(report: dict) -> str:
     lines = [f"# Run report: {Path(report['config']['out']).name}", "",
              f"Fine-tuned from `{report['config']['init']}` on `{report['config']['data']}` "
              f"({'faces found by the runtime detector and crop rule' if report['config']['detect'] else 'images taken as face crops (--no-detect)'}).",
-             "", f"Split ({s['how']}): {s['train']} training and {s['val']} validation faces"
-             + (f"; {g['train']} and {g['val']} people by `--group {g['pattern']}`" if g else "") + ".",
-             "", f"**Validation accuracy {100 * r['accuracy']:.2f}%**, macro-F1 {100 * r['macro_f1']:.2f}% "
-             f"({r['n']} faces; best epoch {report['best_epoch']} of {report['epochs_trained']}).", "",
+             "", (f"Split ({s['how']}): {s['train']} training and {s['val']} validation faces"
+                  + (f"; {g['train']} and {g['val']} people by `--group {g['pattern']}`" if g else "") + "."
+                  if s["how"] != "cross_validation" else
+                  f"Too few validation faces to choose on: {s['train']} faces cross-validated in {s['folds']} folds"
+                  + (f" over {g['train']} people (`--group {g['pattern']}`)" if g else "") + "; every face was "
+                  "held out once, and the figures below are those held-out predictions (the recipe and "
+                  "epoch count were chosen on them too, so they lean slightly high). The model then trained "
+                  "on every face."),
+             "", f"**Validation accuracy {100 * r['accuracy']:.2f}%** "
+             f"(95% interval {100 * wilson(round(r['accuracy'] * r['n']), r['n'])[0]:.1f}-"
+             f"{100 * wilson(round(r['accuracy'] * r['n']), r['n'])[1]:.1f}), macro-F1 {100 * r['macro_f1']:.2f}% "
+             f"({r['n']} faces; {report['best_epoch']} epochs of recipe {report['choice'].get('chosen', '?')}).",
+             ""] + verdict_lines(report["comparison"]) + ["", *choice_lines(report["choice"]),
              "| label | train | val | accuracy (recall) | precision | F1 |", "|---|---|---|---|---|---|"]
     for name in lab:
         pc, n = r["per_class"][name], s["per_label"][name]
@@ -92,8 +114,60 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def start_probabilities(cfg: TrainConfig, faces: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The starting model of the run (its ``init`` with the head rows of the labels it knows,
+    :mod:`train.warm_start`) on ``faces``, and the labels it knows."""
+    warm = {}
+    model = build_initialized(cfg, warm)
+    return model.predict(model_input(model, faces), batch_size=128, verbose=0), list(warm.get("known", []))
+
+
+def compare(labels: tuple[str, ...], y: np.ndarray, probs: np.ndarray, start: np.ndarray, known: list[str],
+            kept: str) -> dict:
+    """The run's model against its starting model on the faces whose label the start knows: accuracy with
+    95% Wilson intervals, per label, the sign test on the faces exactly one gets right, and the verdict
+    ("better", "no better", "worse": a difference counts at p < 0.05)."""
+    shared = [i for i, name in enumerate(labels) if name in known]
+    mask = np.isin(y, shared)
+    out = {"shared_labels": [labels[i] for i in shared], "n": int(mask.sum()), "kept": kept}
+    if not mask.any():
+        out.update(verdict="no comparison", note="no validation face has a label the starting model knows")
+        return out
+    yy = y[mask]
+    ft, st = probs[mask].argmax(1) == yy, start[mask].argmax(1) == yy
+    p = paired_sign_p(ft, st)
+    diff = float(ft.mean() - st.mean())
+    verdict = "better" if diff > 0 and p < 0.05 else "worse" if diff < 0 and p < 0.05 else "no better"
+    out.update(finetuned={"accuracy": float(ft.mean()), "interval95": wilson(int(ft.sum()), len(ft))},
+               start={"accuracy": float(st.mean()), "interval95": wilson(int(st.sum()), len(st))},
+               difference_points=round(100 * diff, 2), sign_test_p=p, verdict=verdict,
+               per_label={labels[c]: {"n": int((yy == c).sum()), "start": float(st[yy == c].mean()),
+                                      "finetuned": float(ft[yy == c].mean()),
+                                      "interval95": wilson(int(ft[yy == c].sum()), int((yy == c).sum()))}
+                          for c in shared if (yy == c).any()})
+    return out
+
+
+def verdict_lines(c: dict) -> list[str]:
+    """The plain verdict of :func:`compare`, for report.md and the training log."""
+    if c["verdict"] == "no comparison":
+        return [f"No verdict: {c['note']}."]
+    f, s = c["finetuned"], c["start"]
+
+    def pct(r):
+        return f"{100 * r['accuracy']:.1f}% (95% interval {100 * r['interval95'][0]:.1f}-{100 * r['interval95'][1]:.1f})"
+    return [f"**Verdict: {c['verdict']}.** On the {c['n']} validation faces whose label the starting model knows "
+            f"({', '.join(c['shared_labels'])}): this model {pct(f)}, the starting model {pct(s)}; "
+            f"{c['difference_points']:+.1f} points, sign test p = {c['sign_test_p']:.3f}"
+            + (" (a difference this size is within chance)" if c["verdict"] == "no better" else "") + ".",
+            "", f"**Kept: the {c['kept']}.**" + (" Fine-tuning did not beat the starting model on validation, so "
+                                                 "this run's best.keras is the starting model (the bundled model's "
+                                                 "own rows for your labels)." if c["kept"] == "starting model" else "")]
+
+
 def write(cfg: TrainConfig, log=print) -> dict:
-    """Evaluate ``cfg.out/best.keras`` on the run's validation split; write report.json and report.md."""
+    """Evaluate ``cfg.out/best.keras`` on the run's validation split (a cross-validated run: its held-out
+    predictions), beside the starting model; write report.json and report.md."""
     out = Path(cfg.out)
     best = out / "best.keras"
     if not best.is_file():
@@ -101,19 +175,31 @@ def write(cfg: TrainConfig, log=print) -> dict:
     split = json.loads((out / "split.json").read_text())
     labels = tuple(split["labels"])
     val = user_folder.validation_of(out, log=lambda m: None)
-    model = load_keras_model(best)
-    probs = model.predict(model_input(model, val.images), batch_size=128, verbose=0)
+    choice = json.loads((out / "choice.json").read_text()) if (out / "choice.json").is_file() else {}
+    held = held_out(out) if split.get("how") == "cross_validation" else None
+    if held is not None:
+        probs, start = held["chosen"], held["start"]
+        known = [name for name in labels if name in start_probabilities(cfg, val.images[:1])[1]]
+    else:
+        model = load_keras_model(best)
+        probs = model.predict(model_input(model, val.images), batch_size=128, verbose=0)
+        start, known = start_probabilities(cfg, val.images)
     results = summarize(val.labels, probs, labels)
     rows = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
+    kept = choice.get("kept", "fine-tuned model")
     report = {"recipe": cfg.recipe, "config": cfg.to_dict(), "labels": list(labels),
               "data_checksum_sha256": split["data_checksum_sha256"],
-              "epochs_trained": len(rows),
-              "best_epoch": int(max(rows, key=lambda r: r["val_accuracy"])["epoch"]) if rows else None,
-              "train_minutes": sum(r.get("seconds", 0) for r in rows) / 60.0,
+              "epochs_trained": choice.get("epochs", len(rows)) if held is not None else len(rows),
+              "best_epoch": choice.get("epochs") if choice else (
+                  int(max(rows, key=lambda r: r["val_accuracy"])["epoch"]) if rows else None),
+              "train_minutes": (choice.get("seconds", 0) / 60.0 if held is not None
+                                else sum(r.get("seconds", 0) for r in rows) / 60.0),
               "hardware": f"{platform.machine()} ({__import__('os').cpu_count()} cores), {platform.system()}",
-              "split": {k: v for k, v in split.items() if k not in ("train_files", "val_files", "problems")},
-              "problems": split.get("problems", {}),
-              "validation": results, "zero_shot": zero_shot(val, probs)}
+              "split": {k: v for k, v in split.items() if k not in ("train_files", "val_files", "problems",
+                                                                    "fold_of_file")},
+              "problems": split.get("problems", {}), "choice": choice,
+              "validation": results, "comparison": compare(labels, val.labels, probs, start, known, kept),
+              "zero_shot": zero_shot(val, probs)}
     atomic_write_json(out / "report.json", report)
     text = markdown(report)
     atomic_write_text(out / "report.md", text)
