@@ -10,7 +10,7 @@ model before any step: the floor. Then, by the size of the training folder:
   :data:`CANDIDATES` ``top`` (the last blocks and the head, lr 1e-4) and
   ``all_slow`` (every layer, lr 2e-5), both with BatchNorm frozen, stronger
   augmentation and more head epochs for new labels, at most
-  :data:`SMALL_EPOCHS` epochs;
+  :data:`SMALL_EPOCHS` epochs; from :data:`MIDDLE_FACES` faces ``all`` too;
 * **larger**: ``all``, the preset as it is (every layer, lr 1e-4, early stopping).
 
 The recipe and the epoch count are chosen on the validation split. When that
@@ -45,6 +45,8 @@ from .io import atomic_write_json
 
 #: training faces under which a set is small: the small-set recipes are the candidates
 SMALL_FACES = 1000
+#: from this many training faces on, the preset's own recipe (``all``) is a candidate beside the small-set ones
+MIDDLE_FACES = 300
 #: the most epochs a small-set recipe trains (``--epochs`` lowers it)
 SMALL_EPOCHS = 10
 #: a validation split under this many faces (or people) is too small to choose on: cross-validate
@@ -65,7 +67,8 @@ def candidates(cfg: TrainConfig, n_train: int) -> list[str]:
     """The recipes a run on ``n_train`` training faces chooses among."""
     if cfg.own_recipe != "auto":
         return [cfg.own_recipe]
-    names = ["top", "all_slow"] if n_train < SMALL_FACES else ["all"]
+    names = (["top", "all_slow"] if n_train < MIDDLE_FACES else ["top", "all_slow", "all"]
+             if n_train < SMALL_FACES else ["all"])
     # the workers of a multi-worker run train one model together: the first recipe alone
     return names[:1] if cfg.strategy == "multiworker" else names
 
