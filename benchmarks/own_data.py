@@ -176,6 +176,35 @@ def small_lines(r: dict, command: str) -> list[str]:
     return lines + [""]
 
 
+def run_summary(rep: dict) -> dict:
+    """What the benchmark keeps of the run's report: how the recipe was chosen and the verdict."""
+    c = rep.get("comparison", {})
+    return {"choice": {k: rep.get("choice", {}).get(k) for k in ("how", "chosen", "epochs", "kept")},
+            "run_verdict": {k: c.get(k) for k in ("verdict", "kept", "n", "difference_points", "sign_test_p")}}
+
+
+def large_lines(result: dict) -> list[str]:
+    tr, te, c, v = result["train_images"], result["test_images"], result.get("choice", {}), result.get("run_verdict", {})
+    lines = ["# Own data, end to end: FER+ labels with contempt", "",
+             f"Command: `{result['command']}` ({result['date']}); "
+             f"{'photos through the default face path' if result['photos'] else 'crops, --no-detect'}.", "",
+             f"Training folder: {sum(tr.values())} images ({', '.join(f'{k} {v}' for k, v in tr.items())}), FER-2013 "
+             f"Training images by their FER+ majority; test folder: {sum(te.values())} PublicTest images.", "",
+             "| step | seconds |", "|---|---|"] + [f"| {k} | {x:.0f} |" for k, x in result["seconds"].items()]
+    if c.get("how"):
+        lines += ["", f"Chosen by {c['how']}: recipe {c['chosen']}, {c['epochs']} epochs; the run's verdict against "
+                  f"its starting model: **{v.get('verdict')}**, kept the {v.get('kept')}."]
+    lines += ["", f"Epochs: {result['epochs_trained']}; validation accuracy "
+              f"{100 * result['validation_accuracy']:.2f}%; test accuracy (int8, as fer-infer runs it) "
+              f"{100 * result['test']['accuracy']:.2f}%, macro-F1 {100 * result['test']['macro_f1']:.2f}% on "
+              f"{result['test']['faces']} faces.", "", "| label | test faces | recall |", "|---|---|---|"]
+    lines += [f"| {k} | {x['support']} | {100 * x['recall']:.1f}% |" for k, x in result["test"]["per_class"].items()]
+    lines += ["", f"On the labels the bundled model also has ({', '.join(result['shared_labels'])}): bundled "
+              f"{100 * result['bundled_on_shared']:.2f}%, fine-tuned {100 * result['finetuned_on_shared']:.2f}% "
+              "(the same faces).", ""]
+    return lines
+
+
 def main(argv=None) -> int:
     repo = REPO
     ap = argparse.ArgumentParser(prog="python -m benchmarks.own_data", description=__doc__.split("\n\n")[0])
@@ -241,20 +270,8 @@ def main(argv=None) -> int:
               "shared_labels": sorted(p.name for p in shared.iterdir()),
               "bundled_on_shared": base["accuracy"], "finetuned_on_shared": mine_shared["accuracy"],
               "data_checksum_sha256": user_folder.load(work / "faces", None, photos, log=lambda m: None).checksum}
-    lines = ["# Own data, end to end: FER+ labels with contempt", "",
-             f"Command: `{result['command']}` ({result['date']}); "
-             f"{'photos through the default face path' if photos else 'crops, --no-detect'}.", "",
-             f"Training folder: {sum(tr.values())} images ({', '.join(f'{k} {v}' for k, v in tr.items())}), FER-2013 "
-             f"Training images by their FER+ majority; test folder: {sum(te.values())} PublicTest images.", "",
-             "| step | seconds |", "|---|---|"] + [f"| {k} | {v:.0f} |" for k, v in result["seconds"].items()]
-    lines += ["", f"Epochs: {result['epochs_trained']} (early stopping); validation accuracy "
-              f"{100 * result['validation_accuracy']:.2f}%; test accuracy (int8, as fer-infer runs it) "
-              f"{100 * result['test']['accuracy']:.2f}%, macro-F1 {100 * result['test']['macro_f1']:.2f}% on "
-              f"{result['test']['faces']} faces.", "", "| label | test faces | recall |", "|---|---|---|"]
-    lines += [f"| {k} | {v['support']} | {100 * v['recall']:.1f}% |" for k, v in result["test"]["per_class"].items()]
-    lines += ["", f"On the labels the bundled model also has ({', '.join(result['shared_labels'])}): bundled "
-              f"{100 * result['bundled_on_shared']:.2f}%, fine-tuned {100 * result['finetuned_on_shared']:.2f}% "
-              "(the same faces).", ""]
+    result.update(run_summary(rep))
+    lines = large_lines(result)
     atomic_write_json(Path(a.out + ".json"), result)
     atomic_write_text(Path(a.out + ".md"), "\n".join(lines))
     print("\n".join(lines))
