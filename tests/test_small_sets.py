@@ -51,6 +51,26 @@ def test_folds_keep_each_person_in_one_fold_and_every_face_once():
     assert len(by_image) == 5 and all(len(set(labels[p])) == 2 for p in by_image)   # stratified
 
 
+def test_the_candidate_recipes_follow_the_size_of_the_set_and_leave_the_users_settings():
+    from train import config
+    from train.own_run import candidates, cross_validates, recipe_config
+
+    cfg = config.load_preset("own")
+    assert candidates(cfg, 150) == ["top", "all_slow"]
+    assert candidates(cfg, 800) == ["top", "all_slow", "all", "all_light"]
+    assert candidates(cfg, 20000) == ["all"]
+    cfg.strategy = "multiworker"
+    assert candidates(cfg, 150) == ["top"] and not cross_validates(cfg, {"val": 10})
+    cfg = config.load_preset("own")
+    assert cross_validates(cfg, {"val": 30}) and not cross_validates(cfg, {"val": 80})
+    assert cross_validates(cfg, {"val": 80, "groups": {"val": 2}})
+    top = recipe_config(cfg, "top")
+    assert top.trainable_from == 13 and top.lr == 1e-4 and top.epochs == 10 and top.freeze_bn
+    cfg.lr, cfg.epochs, cfg.user_set = 5e-5, 4, "epochs,lr"
+    mine = recipe_config(cfg, "top")
+    assert mine.lr == 5e-5 and mine.epochs == 4 and mine.trainable_from == 13
+
+
 def test_the_choice_prefers_fewer_epochs_then_the_earlier_recipe():
     from train.cross_val import choose
 

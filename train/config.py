@@ -142,8 +142,8 @@ class RunSettings:
             pruning fine-tuning of the best model after training, on the same data.
         own_recipe: a user's folder: "auto" (the recipes that fit the data's
             size, chosen on validation: :mod:`train.own_run`), or one of them
-            by name ("top", "all_slow"; "all" trains as the preset and
-            ``--set`` say, nothing changed).
+            by name ("top", "all_slow", "all_light"; "all" trains as the
+            preset and ``--set`` say, nothing changed).
         folds: a user's folder: the folds of the cross-validation that
             chooses the recipe and epoch count when the validation split is
             small (0 = never cross-validate).
@@ -259,8 +259,8 @@ class TrainConfig(RecipeSettings, RunSettings, OptimSettings, ModelSettings, Dat
             raise ConfigError(f"val_split must be between 0 and 1 (got {self.val_split})")
         if not 0 <= self.trainable_from < self.blocks:
             raise ConfigError(f"trainable_from must be 0..{self.blocks - 1} (got {self.trainable_from})")
-        if self.own_recipe not in ("auto", "top", "all_slow", "all"):
-            raise ConfigError(f"own_recipe must be auto, top, all_slow or all (got {self.own_recipe})")
+        if self.own_recipe not in ("auto", "top", "all_slow", "all", "all_light"):
+            raise ConfigError(f"own_recipe must be auto, top, all_slow, all or all_light (got {self.own_recipe})")
         if self.folds < 0 or self.folds == 1:
             raise ConfigError(f"folds must be 0 (no cross-validation) or at least 2 (got {self.folds})")
         if self.head_epochs < 0 or self.patience < 0:
