@@ -19,7 +19,7 @@ import numpy as np
 from runtime.classifier import Classifier
 from runtime.errors import DataError
 
-from . import user_folder
+from . import distributed, user_folder
 from .config import TrainConfig
 from .cross_val import held_out
 from .io import atomic_write_json, atomic_write_text
@@ -122,14 +122,19 @@ def start_probabilities(cfg: TrainConfig, faces: np.ndarray) -> tuple[np.ndarray
     return model.predict(model_input(model, faces), batch_size=128, verbose=0), list(warm.get("known", []))
 
 
-def compare(labels: tuple[str, ...], y: np.ndarray, probs: np.ndarray, start: np.ndarray, known: list[str],
+def compare(labels: tuple[str, ...], y: np.ndarray, probs: np.ndarray, start: np.ndarray, known: list[str] | None,
             kept: str) -> dict:
     """The run's model against its starting model on the faces whose label the start knows: accuracy with
     95% Wilson intervals, per label, the sign test on the faces exactly one gets right, and the verdict
     ("better", "no better", "worse": a difference counts at p < 0.05)."""
-    shared = [i for i, name in enumerate(labels) if name in known]
+    shared = [i for i, name in enumerate(labels) if name in (known or [])]
     mask = np.isin(y, shared)
     out = {"shared_labels": [labels[i] for i in shared], "n": int(mask.sum()), "kept": kept}
+    if known is None:
+        out.update(verdict="no comparison", note="a run across several workers is not compared with its start "
+                                                 "there (python -m train --evaluate-only --out RUN on one machine "
+                                                 "compares them)")
+        return out
     if not mask.any():
         out.update(verdict="no comparison", note="no validation face has a label the starting model knows")
         return out
@@ -183,7 +188,11 @@ def write(cfg: TrainConfig, log=print) -> dict:
     else:
         model = load_keras_model(best)
         probs = model.predict(model_input(model, val.images), batch_size=128, verbose=0)
-        start, known = start_probabilities(cfg, val.images)
+        if cfg.strategy == "multiworker" and distributed.read_tf_config() is not None:
+            # the other workers are gone, and with them every collective op of this process: no second model
+            start, known = probs, None
+        else:
+            start, known = start_probabilities(cfg, val.images)
     results = summarize(val.labels, probs, labels)
     rows = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
     kept = choice.get("kept", "fine-tuned model")
