@@ -13,7 +13,8 @@ trains on every face; with epoch 0 the run keeps the starting model.
 The run folder gets what a run on a split gets (``best.keras``,
 ``labels.json``, ``split.json`` with every face and its fold, ``config.yaml``,
 ``history.json`` of the chosen recipe's held-out accuracy by epoch,
-``data.json``, ``train.log``) and ``choice.json`` (every recipe's accuracy
+``data.json``, ``train.log``, ``start.json`` with the starting model's held-out
+accuracy and the labels it knew) and ``choice.json`` (every recipe's accuracy
 by epoch, the choice) and ``cross_validation.npz`` (the held-out
 probabilities of the chosen pair and of the starting model, which the report
 reads and on which conversion fits the calibration temperature).
@@ -69,7 +70,8 @@ def _predict(model, faces: np.ndarray) -> np.ndarray:
 
 def train_curve(cfg: TrainConfig, x_tr, y_tr, x_va, epochs: int, log=print):
     """Train ``cfg``'s recipe from the warm start on ``(x_tr, y_tr)`` for ``epochs`` epochs; returns the
-    probabilities on ``x_va`` after each epoch, the starting model's first, and the model."""
+    probabilities on ``x_va`` after each epoch, the starting model's first, the model, and which labels
+    kept the starting model's rows (:func:`train.warm_start.warm_head`)."""
     import tf_keras as keras  # deferred: TensorFlow is heavy and only needed here
 
     keras.backend.clear_session()
@@ -87,7 +89,7 @@ def train_curve(cfg: TrainConfig, x_tr, y_tr, x_va, epochs: int, log=print):
     for e in range(epochs):
         model.fit(loop.epoch_dataset(x_tr, y_tr, cfg, e, augment=True), epochs=1, class_weight=cw, verbose=0)
         curve.append(_predict(model, x_va))
-    return curve, model
+    return curve, model, warm
 
 
 def choose(table: dict[str, list[float]], names: list[str]) -> tuple[str, int]:
@@ -117,7 +119,7 @@ def run(cfg: TrainConfig, data: FolderData, names: list[str], configs: dict[str,
     for f, va in enumerate(parts):
         tr = np.setdiff1d(np.arange(len(y)), va)
         for n in names:
-            curve, _ = train_curve(configs[n], data.images[tr], y[tr], data.images[va], configs[n].epochs, log)
+            curve, _, _ = train_curve(configs[n], data.images[tr], y[tr], data.images[va], configs[n].epochs, log)
             for e, p in enumerate(curve):
                 held[n][e, va] = p
             log(f"fold {f + 1}/{len(parts)} ({len(va)} faces) {n}: accuracy by epoch "
@@ -128,8 +130,9 @@ def run(cfg: TrainConfig, data: FolderData, names: list[str], configs: dict[str,
     log(f"chosen: recipe {chosen}, {epochs} epochs (held-out accuracy {100 * table[chosen][epochs]:.1f}%; "
         f"the starting model {100 * table[chosen][0]:.1f}%)"
         + ("; no recipe beat the starting model: the run keeps it" if epochs == 0 else ""))
-    _, model = train_curve(configs[chosen], data.images, y, data.images[:0], epochs, log)
+    _, model, warm = train_curve(configs[chosen], data.images, y, data.images[:0], epochs, log)
     _write(out, cfg, data, parts, model, held[chosen][epochs], held[chosen][0])
+    loop.write_start(out, table[chosen][0], warm)       # the start's held-out accuracy, as a split run records it
     log(f"trained on all {len(y)} faces")
     results = {n: {"val_accuracy": max(table[n]), "epoch": int(np.argmax(table[n])), "by_epoch": table[n]}
                for n in names}

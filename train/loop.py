@@ -389,10 +389,12 @@ def tee(log, path: Path):
     return both
 
 
-def read_start(run: Path) -> float | None:
-    """The starting model's validation accuracy recorded in ``run`` (:data:`START_FILE`), or None."""
+def read_start(run: Path) -> dict | None:
+    """What ``run`` recorded of its starting model (:data:`START_FILE`): ``val_accuracy`` and the labels it
+    knew (``known``) and did not (``new``); None when there is no record."""
     try:
-        return float(json.loads((Path(run) / START_FILE).read_text())["val_accuracy"])
+        rec = json.loads((Path(run) / START_FILE).read_text())
+        return {"val_accuracy": float(rec["val_accuracy"]), "known": list(rec["known"]), "new": list(rec["new"])}
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -445,14 +447,19 @@ def head_first(model, cfg: TrainConfig, strategy, x_tr, y_tr, val_ds, cw, steps:
 START_FILE = "start.json"
 
 
+def write_start(out: Path, accuracy: float, warm: dict) -> None:
+    """Record the starting model (:data:`START_FILE`): its validation accuracy and the labels it knew."""
+    atomic_write_json(out / START_FILE, {"val_accuracy": accuracy, "known": warm.get("known", []),
+                                         "new": warm.get("new", [])})
+
+
 def start_floor(model, x_va, y_va, warm: dict, out: Path, log) -> float:
     """Measure the warm-started model on the validation faces before any step, keep it as ``best.keras``
     and record it (:data:`START_FILE`): an epoch replaces it only by beating it. Returns its accuracy."""
     probs = model.predict(model_input(model, x_va), batch_size=128, verbose=0)
     acc = float((probs.argmax(1) == y_va).mean())
     _save_model(model, out / "best.keras")
-    atomic_write_json(out / START_FILE, {"val_accuracy": acc, "known": warm.get("known", []),
-                                         "new": warm.get("new", [])})
+    write_start(out, acc, warm)
     log(f"starting model: val_acc {acc:.4f} before any step; labels kept from it: "
         f"{', '.join(warm.get('known', [])) or 'none'}; new: {', '.join(warm.get('new', [])) or 'none'}")
     return acc

@@ -133,7 +133,7 @@ def run(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
 def _best(run: Path) -> dict:
     """The best validation accuracy of a finished run folder, and its epoch (0: the starting model)."""
     rows = loop.history_rows(run)
-    start = loop.read_start(run)
+    start = (loop.read_start(run) or {}).get("val_accuracy")
     best_row = max(rows, key=lambda r: r["val_accuracy"]) if rows else None
     if best_row is None or (start is not None and best_row["val_accuracy"] <= start):
         return {"val_accuracy": start, "epoch": 0}

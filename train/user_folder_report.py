@@ -23,7 +23,7 @@ from . import distributed, user_folder
 from .config import TrainConfig
 from .cross_val import held_out
 from .io import atomic_write_json, atomic_write_text
-from .loop import build_initialized
+from .loop import build_initialized, read_start
 from .metrics import paired_sign_p, summarize, wilson
 from .saved import load_keras_model, model_input
 
@@ -184,7 +184,7 @@ def write(cfg: TrainConfig, log=print) -> dict:
     held = held_out(out) if split.get("how") == "cross_validation" else None
     if held is not None:
         probs, start = held["chosen"], held["start"]
-        known = [name for name in labels if name in start_probabilities(cfg, val.images[:1])[1]]
+        known = (read_start(out) or {}).get("known", [])
     else:
         model = load_keras_model(best)
         probs = model.predict(model_input(model, val.images), batch_size=128, verbose=0)
