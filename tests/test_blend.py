@@ -92,3 +92,25 @@ def test_blend_refuses_a_share_outside_zero_to_one(tmp_path, share, capsys):
 
     assert main(["--runs", str(tmp_path), "--base-share", share, "--out", str(tmp_path / "o")]) == 2
     assert "--base-share" in capsys.readouterr().err
+
+
+def test_prediction_ensemble_is_the_shared_geometric_mean():
+    """``choose --ensemble``: members' log-probabilities averaged by share, the base at its share and the runs
+    equal in the rest; one member at share 1 gives that member back."""
+    from train.recipes.choose import ensemble, ensemble_shares
+
+    assert ensemble_shares(3, None) == pytest.approx([1 / 3] * 3)
+    assert ensemble_shares(4, 0.2) == pytest.approx([0.8 / 3] * 3 + [0.2])
+    a = {"s": np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])}
+    b = {"s": np.array([[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]])}
+    assert np.allclose(ensemble([a, b], [1.0, 0.0])["s"], a["s"])
+    mix = ensemble([a, b], [0.5, 0.5])["s"]
+    g = np.sqrt(a["s"] * b["s"])
+    assert np.allclose(mix, g / g.sum(1, keepdims=True)) and np.allclose(mix.sum(1), 1.0)
+
+
+def test_ensemble_base_without_ensemble_is_refused(tmp_path, capsys):
+    from train.recipes.choose import main
+
+    rc = main(["--model", str(tmp_path / "a.keras"), "--base", str(tmp_path / "b.keras"), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "--base goes with --ensemble" in capsys.readouterr().err

@@ -85,10 +85,8 @@ def fitted_prior(model, sets: dict, goal: str) -> tuple[np.ndarray, dict, dict]:
     before = choose.measure(probs, sets)
     if goal == "none":
         return np.zeros(probs["PublicTest"].shape[1]), before, before
-    logp = {k: np.log(np.clip(v, 1e-12, 1.0)) for k, v in probs.items()}
-    bias = choose.fit_prior({k: logp[k] for k in choose.SET_WEIGHTS}, sets, goal)
-    shifted = {k: np.exp(v + bias) / np.exp(v + bias).sum(1, keepdims=True) for k, v in logp.items()}
-    return bias, before, choose.measure(shifted, sets)
+    bias, after = choose.with_prior(probs, sets, goal)
+    return bias, before, after
 
 
 def make(runs: list[Path], out: Path, base: Path | None, share: float, goal: str, data_path: str | None = None,

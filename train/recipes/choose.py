@@ -6,6 +6,9 @@ trained on). PrivateTest is reported only with ``--report`` (never to choose).
     python -m train.recipes.choose --model runs/a/best.keras runs/b/best.keras --out choose.json
     python -m train.recipes.choose --model models/fer_mobilenetv2.keras --blend runs/fp/best.keras \\
         --alphas 0.25,0.5,0.75 --out blend.json      # weight averages of two models, no training
+    python -m train.recipes.choose --model runs/a/best.keras runs/b/best.keras --ensemble \
+        --base models/fer_mobilenetv2.keras --base-shares 0.2 --fit-prior fer2013 --out ens.json
+                                                     # prediction ensembles (what a distilled student aims at)
 
 The faces of ``wild-dev`` go through the runtime's own face path (the one
 ``fer-infer`` runs: these 96x96 gray crops are taken whole). FER+ majority is
@@ -127,6 +130,33 @@ def fit_prior(log_probs: dict, sets: dict, goal: str = "balanced", sweeps: int =
     return bias - bias.mean()
 
 
+def ensemble(members: list[dict], shares: list[float]) -> dict:
+    """The prediction ensemble of ``members`` (each ``{set: probabilities}``): per set, the softmax of the
+    ``shares``-weighted mean of their log-probabilities (a geometric mean of the probabilities)."""
+    out = {}
+    for k in members[0]:
+        logit = sum(w * np.log(np.clip(m[k], 1e-12, 1.0)) for m, w in zip(members, shares)) / sum(shares)
+        e = np.exp(logit - logit.max(1, keepdims=True))
+        out[k] = e / e.sum(1, keepdims=True)
+    return out
+
+
+def ensemble_shares(n_models: int, base_share: float | None) -> list[float]:
+    """Shares of ``n_models`` members in an ensemble: equal, or with a base (the last member) at
+    ``base_share`` and the others equal in the rest (as ``python -m train.recipes.blend`` averages weights)."""
+    if base_share is None:
+        return [1.0 / n_models] * n_models
+    return [(1.0 - base_share) / (n_models - 1)] * (n_models - 1) + [base_share]
+
+
+def with_prior(probs: dict, sets: dict, goal: str) -> tuple[np.ndarray, dict]:
+    """(offsets, figures) of ``probs`` with a class prior fitted for ``goal`` on the choosing sets."""
+    logp = {k: np.log(np.clip(v, 1e-12, 1.0)) for k, v in probs.items()}
+    bias = fit_prior({k: logp[k] for k in SET_WEIGHTS}, sets, goal)
+    shifted = {k: np.exp(v + bias) / np.exp(v + bias).sum(1, keepdims=True) for k, v in logp.items()}
+    return bias, measure(shifted, sets)
+
+
 def line(name: str, m: dict) -> str:
     w, f, p = m["wild_dev"], m["PublicTest_FERplus"], m["PublicTest"]
     return (f"{name:<28} wild {100 * w['accuracy']:5.2f}% (neutral {100 * w['recall']['neutral']:5.1f}%)  "
@@ -134,11 +164,25 @@ def line(name: str, m: dict) -> str:
             f"{100 * f['recall'].get('angry', 0):4.1f}%)  FER-2013 {100 * p['accuracy']:5.2f}%")
 
 
+def _add_candidate(entry: dict, name: str, probs: dict, sets: dict, goal: str | None) -> None:
+    """Measure one candidate's probabilities into its record ``entry`` (and with a fitted prior), print it."""
+    entry["figures"] = m = measure(probs, sets)
+    print(line(name, m), flush=True)
+    if goal:
+        bias, mp = with_prior(probs, sets, goal)
+        entry["prior"] = {"goal": goal, "bias": [round(float(x), 3) for x in bias], "figures": mp}
+        print(line(name + " +prior", mp) + "  bias " + " ".join(f"{x:+.1f}" for x in bias), flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.recipes.choose", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", nargs="+", required=True, help="float Keras models (.keras)")
     ap.add_argument("--blend", help="with one --model: average its weights with this model's")
     ap.add_argument("--alphas", default="0.25,0.5,0.75", help="--blend: shares of the --blend model")
+    ap.add_argument("--ensemble", action="store_true",
+                    help="also measure the prediction ensemble of every --model (mean log-probabilities)")
+    ap.add_argument("--base", help="--ensemble: one more member, a base model, at each of --base-shares")
+    ap.add_argument("--base-shares", default="0.2", help="--ensemble with --base: the base's shares")
     ap.add_argument("--flip", action="store_true", help="also average each face with its mirror image")
     ap.add_argument("--report", action="store_true", help="also measure PrivateTest (to report, never to choose)")
     ap.add_argument("--fit-prior", choices=["balanced", "fer2013"],
@@ -152,6 +196,8 @@ def main(argv=None) -> int:
     def body():
         if a.blend and len(a.model) != 1:
             raise ConfigError("--blend goes with one --model")
+        if a.base and not a.ensemble:
+            raise ConfigError("--base goes with --ensemble")
         sets = load_sets(a.data, report=a.report)
         record = {"command": "python -m train.recipes.choose " + " ".join(argv if argv is not None else sys.argv[1:]),
                   "sets": {k: {"n": int(len(v[1])), "data_checksum_sha256": v[2]} for k, v in sets.items()},
@@ -159,31 +205,35 @@ def main(argv=None) -> int:
         candidates = [(Path(m).parent.name or m, m, None) for m in a.model]
         if a.blend:
             candidates += [(f"blend{float(x):g}", a.model[0], float(x)) for x in a.alphas.split(",")]
+        if a.base:
+            candidates.append((f"base {Path(a.base).parent.name or a.base}", a.base, "base"))
         base = load_keras_model(a.model[0]) if a.blend else None
         other = load_keras_model(a.blend).get_weights() if a.blend else None
         own = base.get_weights() if a.blend else None
         saved: dict[str, np.ndarray] = {}
+        members: dict[str, dict] = {}
         for name, path, alpha in candidates:
-            if alpha is None:
+            if alpha is None or alpha == "base":
                 model = load_keras_model(path)
             else:
                 model = base
                 model.set_weights(average_weights([own, other], [1 - alpha, alpha]))
-            probs = {k: probabilities(model, v[0], a.flip) for k, v in sets.items()}
-            m = measure(probs, sets)
+            members[name] = probs = {k: probabilities(model, v[0], a.flip) for k, v in sets.items()}
             record["models"][name] = {"model": str(path), "sha256": file_sha256(path),
                                       **({"blend": str(a.blend), "blend_sha256": file_sha256(a.blend),
-                                          "alpha": alpha} if alpha is not None else {}), "figures": m}
-            print(line(name, m), flush=True)
+                                          "alpha": alpha} if isinstance(alpha, float) else {})}
+            _add_candidate(record["models"][name], name, probs, sets, a.fit_prior)
             saved.update({f"{name}/{k}": v.astype(np.float16) for k, v in probs.items()})
-            if a.fit_prior:
-                logp = {k: np.log(np.clip(v, 1e-12, 1.0)) for k, v in probs.items()}
-                bias = fit_prior({k: logp[k] for k in SET_WEIGHTS}, sets, a.fit_prior)
-                shifted = {k: np.exp(v + bias) / np.exp(v + bias).sum(1, keepdims=True) for k, v in logp.items()}
-                mp = measure(shifted, sets)
-                record["models"][name]["prior"] = {"goal": a.fit_prior, "bias": [round(float(x), 3) for x in bias],
-                                                   "figures": mp}
-                print(line(name + " +prior", mp) + "  bias " + " ".join(f"{x:+.1f}" for x in bias), flush=True)
+        if a.ensemble:
+            runs = [members[n] for n, _, alpha in candidates if alpha is None]
+            bases = [members[n] for n, _, alpha in candidates if alpha == "base"]
+            for share in ([float(x) for x in a.base_shares.split(",")] if a.base else [None]):
+                group = runs + bases
+                name = "ensemble" + (f"_base{share:g}" if a.base else "")
+                record["models"][name] = {"members": [str(m) for m in a.model] + ([str(a.base)] if a.base else []),
+                                          "shares": [round(x, 4) for x in ensemble_shares(len(group), share)]}
+                _add_candidate(record["models"][name], name, ensemble(group, ensemble_shares(len(group), share)),
+                               sets, a.fit_prior)
         atomic_write_json(Path(a.out), record)
         if a.save_probs:
             np.savez_compressed(a.save_probs, **saved, **{f"labels/{k}": v[1] for k, v in sets.items()})
