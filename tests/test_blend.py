@@ -114,3 +114,14 @@ def test_ensemble_base_without_ensemble_is_refused(tmp_path, capsys):
 
     rc = main(["--model", str(tmp_path / "a.keras"), "--base", str(tmp_path / "b.keras"), "--out", str(tmp_path / "o")])
     assert rc == 2 and "--base goes with --ensemble" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--ensemble", "--base", "b.keras", "--base-shares", "0.2,x"],
+                                   ["--ensemble", "--base", "b.keras", "--base-shares", "1.5"],
+                                   ["--blend", "b.keras", "--alphas", ""]])
+def test_choose_refuses_bad_shares_in_one_line(tmp_path, flags, capsys):
+    from train.recipes.choose import main
+
+    assert main(["--model", str(tmp_path / "a.keras"), *flags, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "shares within 0..1" in err and "Traceback" not in err

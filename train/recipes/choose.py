@@ -6,7 +6,7 @@ trained on). PrivateTest is reported only with ``--report`` (never to choose).
     python -m train.recipes.choose --model runs/a/best.keras runs/b/best.keras --out choose.json
     python -m train.recipes.choose --model models/fer_mobilenetv2.keras --blend runs/fp/best.keras \\
         --alphas 0.25,0.5,0.75 --out blend.json      # weight averages of two models, no training
-    python -m train.recipes.choose --model runs/a/best.keras runs/b/best.keras --ensemble \
+    python -m train.recipes.choose --model runs/a/best.keras runs/b/best.keras --ensemble \\
         --base models/fer_mobilenetv2.keras --base-shares 0.2 --fit-prior fer2013 --out ens.json
                                                      # prediction ensembles (what a distilled student aims at)
 
@@ -157,6 +157,17 @@ def with_prior(probs: dict, sets: dict, goal: str) -> tuple[np.ndarray, dict]:
     return bias, measure(shifted, sets)
 
 
+def shares_arg(text: str, flag: str) -> list[float]:
+    """A comma-separated list of shares, each within 0..1, or a ConfigError naming ``flag``."""
+    try:
+        out = [float(x) for x in text.split(",")]
+    except ValueError:
+        out = []
+    if not out or any(not 0.0 <= x <= 1.0 for x in out):
+        raise ConfigError(f"{flag} takes shares within 0..1, separated by commas (got {text!r})")
+    return out
+
+
 def line(name: str, m: dict) -> str:
     w, f, p = m["wild_dev"], m["PublicTest_FERplus"], m["PublicTest"]
     return (f"{name:<28} wild {100 * w['accuracy']:5.2f}% (neutral {100 * w['recall']['neutral']:5.1f}%)  "
@@ -198,13 +209,15 @@ def main(argv=None) -> int:
             raise ConfigError("--blend goes with one --model")
         if a.base and not a.ensemble:
             raise ConfigError("--base goes with --ensemble")
+        base_shares = shares_arg(a.base_shares, "--base-shares") if a.base else [None]
+        alphas = shares_arg(a.alphas, "--alphas") if a.blend else []
         sets = load_sets(a.data, report=a.report)
         record = {"command": "python -m train.recipes.choose " + " ".join(argv if argv is not None else sys.argv[1:]),
                   "sets": {k: {"n": int(len(v[1])), "data_checksum_sha256": v[2]} for k, v in sets.items()},
                   "flip": a.flip, "models": {}}
         candidates = [(Path(m).parent.name or m, m, None) for m in a.model]
         if a.blend:
-            candidates += [(f"blend{float(x):g}", a.model[0], float(x)) for x in a.alphas.split(",")]
+            candidates += [(f"blend{x:g}", a.model[0], x) for x in alphas]
         if a.base:
             candidates.append((f"base {Path(a.base).parent.name or a.base}", a.base, "base"))
         base = load_keras_model(a.model[0]) if a.blend else None
@@ -227,7 +240,7 @@ def main(argv=None) -> int:
         if a.ensemble:
             runs = [members[n] for n, _, alpha in candidates if alpha is None]
             bases = [members[n] for n, _, alpha in candidates if alpha == "base"]
-            for share in ([float(x) for x in a.base_shares.split(",")] if a.base else [None]):
+            for share in base_shares:
                 group = runs + bases
                 name = "ensemble" + (f"_base{share:g}" if a.base else "")
                 record["models"][name] = {"members": [str(m) for m in a.model] + ([str(a.base)] if a.base else []),
