@@ -68,9 +68,7 @@ def make(run: Path, out: Path, data_arg=None, command: str = "", log=print) -> d
         raise DataError("the FER+ votes and wild-dev must be beside FER-2013 to fit a prior on them")
     chosen = {k: v for k, v in sets.items() if k in choose.SET_WEIGHTS}
     logp, before = int8_figures(run / "best.keras", chosen, data_arg, log)
-    offsets = choose.fit_prior(logp, chosen, goal)
-    shifted = {k: np.exp(v + offsets) / np.exp(v + offsets).sum(1, keepdims=True) for k, v in logp.items()}
-    after = choose.measure(shifted, chosen)
+    offsets, after = choose.with_prior_log(logp, chosen, goal)
     log(choose.line("int8", before))
     log(choose.line("int8 +prior", after) + "  offsets " + " ".join(f"{x:+.1f}" for x in offsets))
     cfg = config.load_preset(str(run / "config.yaml"))

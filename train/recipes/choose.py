@@ -151,7 +151,11 @@ def ensemble_shares(n_models: int, base_share: float | None) -> list[float]:
 
 def with_prior(probs: dict, sets: dict, goal: str) -> tuple[np.ndarray, dict]:
     """(offsets, figures) of ``probs`` with a class prior fitted for ``goal`` on the choosing sets."""
-    logp = {k: np.log(np.clip(v, 1e-12, 1.0)) for k, v in probs.items()}
+    return with_prior_log({k: np.log(np.clip(v, 1e-12, 1.0)) for k, v in probs.items()}, sets, goal)
+
+
+def with_prior_log(logp: dict, sets: dict, goal: str) -> tuple[np.ndarray, dict]:
+    """:func:`with_prior` on log-probabilities."""
     bias = fit_prior({k: logp[k] for k in SET_WEIGHTS}, sets, goal)
     shifted = {k: np.exp(v + bias) / np.exp(v + bias).sum(1, keepdims=True) for k, v in logp.items()}
     return bias, measure(shifted, sets)

@@ -15,8 +15,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from convert.release.int8_prior import int8_figures
 from convert.release.routes import ROUTES, real_face_sets
 from runtime.contract import LABELS
@@ -52,9 +50,7 @@ def main():
                                  ("95% Wilson floors", wilson_floors, wilson_recall)):
         choose.FLOORS.update(floors)
         choose.RECALL_FLOORS.update(recall)
-        bias = choose.fit_prior(logp, sets, "fer2013")
-        figures = choose.measure({k: np.exp(v + bias) / np.exp(v + bias).sum(1, keepdims=True)
-                                  for k, v in logp.items()}, sets)
+        bias, figures = choose.with_prior_log(logp, sets, "fer2013")
         out["fits"][name] = {"floors": floors, "recall_floors": recall,
                              "offsets": [round(float(x), 3) for x in bias], "figures": figures}
         r = figures["PublicTest_FERplus"]["recall"]
