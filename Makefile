@@ -126,6 +126,8 @@ web-test: web-build
 		--json --top-k 0 --threads 1 > $(WEB_OUT)/expected/sample-$$tier.json || exit 1; done
 	$(VENV)/bin/fer-infer $(WEB_OUT)/expected/camera.png --detector short --json --top-k 0 --threads 1 \
 		> $(WEB_OUT)/expected/camera.json
+	$(VENV)/bin/fer-infer $(WEB_OUT)/expected/camera.png --neutral $(WEB_OUT)/expected/camera.png --detector short \
+		--json --top-k 0 --threads 1 > $(WEB_OUT)/expected/camera-neutral.json
 	cd web-sample && FER_WEB_EXPECTED=$(CURDIR)/$(WEB_OUT)/expected FER_WEB_ARTIFACTS=$(CURDIR)/$(WEB_OUT)/artifacts \
 		node --test test/browser.test.mjs
 

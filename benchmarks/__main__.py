@@ -34,6 +34,7 @@ import numpy
 
 from benchmarks import (
     accuracy,
+    baseline,
     arm64,
     browser,
     consistency,
@@ -138,6 +139,10 @@ def _speed(r: dict, a, model: Path, variants: dict, threads: list[int], steps: i
                               for d in ("short", "full", "auto", "all") for ph in (photos[:1], group)]
         if not a.quick:    # the whole pipeline: detector modes, auto's misses, folders, tracked video, fer
             r["pipeline"] = pipeline.measure(model, log=_log, peers=not a.no_peers)
+        if not a.quick:    # plain, reference and automatic baselines (issue #45), also as results/baseline.*
+            r["baseline"] = baseline.measure(str(model), log=_log)
+            atomic_write_json(RESULTS / "baseline.json", r["baseline"])
+            atomic_write_text(RESULTS / "baseline.md", baseline.markdown(r["baseline"]))
         if not a.quick:    # a phone-size JPEG, decoded at reduced scale (the default) and whole
             phone = [latency.phone_photo(REPO / "build" / "photos")]
             r["phone_photo"] = [latency.photo_latency(model, phone, 1, 3, runs, 3.0, reduce_jpeg=x)

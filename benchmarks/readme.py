@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import pipeline, report
+from benchmarks import baseline, pipeline, report
 from benchmarks.variants import shipped_tiers
 from train.io import atomic_write_text
 from train.paths import REPO
@@ -31,6 +31,8 @@ RESULTS_DOC = REPO / "docs" / "results.md"
 CONSISTENCY_DOC = REPO / "docs" / "consistency.md"
 BEGIN, END = "<!-- results:begin (python -m benchmarks.readme) -->", "<!-- results:end -->"
 HEAD_BEGIN, HEAD_END = "<!-- headline:begin (python -m benchmarks.readme) -->", "<!-- headline:end -->"
+BASE_BEGIN, BASE_END = "<!-- baseline:begin (python -m benchmarks.readme) -->", "<!-- baseline:end -->"
+BASELINE_RESULT = REPO / "benchmarks" / "results" / "baseline.json"
 FLOOR_BEGIN, FLOOR_END = "<!-- floors:begin (python -m benchmarks.readme) -->", "<!-- floors:end -->"
 #: the kernel sets that promise the same answers: XNNPACK on x86-64, on aarch64 and in WebAssembly
 XNNPACK_FAMILY = ("litert-xnnpack", "arm64-xnnpack", "browser-litertjs")
@@ -249,9 +251,21 @@ def _replace(text: str, begin: str, end: str, new: str, where: Path) -> str:
     return text[:a] + new + text[b:]
 
 
+def baseline_block() -> str:
+    """The README's block on reading a face against the person's own baseline: the table of the newest
+    ``python -m benchmarks.baseline`` run."""
+    if not BASELINE_RESULT.is_file():
+        return "\n".join([BASE_BEGIN, "", "No baseline run yet (`python -m benchmarks.baseline`).", "", BASE_END])
+    r = json.loads(BASELINE_RESULT.read_text())
+    body = baseline.markdown(r).split("\n", 2)[2].rstrip("\n")
+    return "\n".join([BASE_BEGIN, "", f"From `python -m benchmarks.baseline` ({r['date']}, `{r['model']}`; "
+                      "`benchmarks/results/baseline.md`). " + body, "", BASE_END])
+
+
 def render(text: str) -> str:
-    """The README with its headline block regenerated."""
-    return _replace(text, HEAD_BEGIN, HEAD_END, headline(), README)
+    """The README with its generated blocks (headline, baseline) regenerated."""
+    text = _replace(text, HEAD_BEGIN, HEAD_END, headline(), README)
+    return _replace(text, BASE_BEGIN, BASE_END, baseline_block(), README)
 
 
 def blocks() -> dict[Path, str]:

@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     sample = p.add_mutually_exclusive_group()
     sample.add_argument("--every", type=float, metavar="SECONDS", help="video: analyse one frame every SECONDS")
     sample.add_argument("--fps", type=float, metavar="N", help="video: analyse about N frames a second")
+    p.add_argument("--neutral", action="append", metavar="PATH",
+                   help="a photo or folder of photos of the same person's relaxed face, from the same sitting "
+                   "(repeatable; the largest face of each counts): every face is read against it")
+    p.add_argument("--baseline", choices=["plain", "auto"], default=None,
+                   help="auto: each video or camera track builds its own baseline from its relaxed frames, and "
+                   "the photos given are one sitting of one person (the largest face of each read against the "
+                   "others); plain: no baseline (the default)")
+    p.add_argument("--calibrate", type=float, metavar="SECONDS",
+                   help="camera or video: the first SECONDS are the person's relaxed face (asked for on the "
+                   "terminal), and every face after is read against it")
+    p.add_argument("--report", metavar="HTML", help="video or camera: also write one self-contained page with "
+                   "each track's expressions over time")
     p.add_argument("--fetch-detector", action="store_true", help="set up BlazeFace short- and full-range once (pip, pinned wheel)")
     p.add_argument("--from-wheel", metavar="WHL", help="with --fetch-detector: use this mediapipe wheel")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -116,6 +128,9 @@ def _usage_problem(args) -> str | None:
         (args.min_face < 0 or not 0.0 <= args.min_confidence <= 1.0,
          "--min-face must be >= 0 and --min-confidence within 0..1"),
         (args.workers is not None and args.workers < 1, "--workers must be at least 1"),
+        (sum(bool(x) for x in (args.neutral, args.baseline == "auto", args.calibrate is not None)) > 1,
+         "--neutral, --baseline auto and --calibrate are three ways to a baseline: give one"),
+        (args.calibrate is not None and args.calibrate <= 0, "--calibrate takes a positive number of seconds"),
     )
     return next((msg for bad, msg in checks if bad), None)
 
@@ -145,12 +160,34 @@ def _run(args) -> int:
                   tta=args.tta, min_face=args.min_face, min_confidence=args.min_confidence)
     rec = Recognizer(**kwargs)
     output = "json" if args.json else "csv" if args.csv else "table"
-    if args.camera is not None or any(Path(i).suffix.lower() in VIDEO_EXTS for i in inputs):
+    video = args.camera is not None or any(Path(i).suffix.lower() in VIDEO_EXTS for i in inputs)
+    if not video and (args.calibrate is not None or args.report):
+        print("fer-infer: error: --calibrate and --report are for a video or a camera", file=sys.stderr)
+        return EXIT_USAGE
+    reader = _reader(rec, args)
+    if video:
         sources = [args.camera] if args.camera is not None else inputs
         return run_video(rec, sources, VideoOptions(output, args.every, args.fps, args.detect_every, args.smooth,
-                                                    not args.no_detect, args.annotate or ""))
+                                                    not args.no_detect, args.annotate or "", reader,
+                                                    args.calibrate or 0.0, args.report or ""))
     return run_photos(rec, kwargs, inputs, PhotoOptions(output, args.top_k, not args.no_detect, args.annotate or "",
-                                                        args.workers, args.threads is None, not args.quiet), started)
+                                                        args.workers, args.threads is None, not args.quiet, reader),
+                      started)
+
+
+def _reader(rec, args):
+    """How faces are read against the person's baseline (None: plainly): the reference photos of
+    ``--neutral``, or ``--baseline auto`` (``--calibrate``'s reference is taken by the video run)."""
+    from .baseline import Reader  # deferred, with the recognizer
+    from .photos import reference_baseline
+
+    rule, labels = rec.contract.baseline, rec.classifier.labels
+    if args.neutral:
+        Reader(labels, rule, "auto")         # a model without the neutral label: refused before any photo is read
+        return Reader(labels, rule, "reference", reference_baseline(rec, args.neutral))
+    if args.baseline == "auto" or args.calibrate is not None:
+        return Reader(labels, rule, "auto")
+    return None
 
 
 if __name__ == "__main__":

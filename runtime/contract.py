@@ -82,6 +82,29 @@ def calibrate(probs, temperature: float):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@dataclass(frozen=True)
+class BaselineRule:
+    """How a face is read against the same person's relaxed face (:mod:`runtime.baseline`), the same in
+    every runtime. Fixed here (and carried in the model's metadata), never fitted per user.
+
+    Attributes:
+        margin: nats by which a label's rise over the baseline must exceed the neutral label's rise for
+            the face to read as that label (issue #45 measured 1 to 2 nats alike on posed photos).
+        neutral: the label of a relaxed face.
+        min_frames: automatic mode in a video or camera: frames a track's baseline needs before its
+            faces are read against it (about 1/6 s at 30 frames a second, 1 s at 5).
+        min_photos: automatic mode on a set of photos: the person's other relaxed photos it needs.
+        window: automatic mode in a video or camera: the most recent relaxed frames a baseline keeps
+            (about 10 s at 30 frames a second; 0 = all).
+    """
+
+    margin: float = 1.5
+    neutral: str = "neutral"
+    min_frames: int = 5
+    min_photos: int = 1
+    window: int = 300
+
+
 #: test-time augmentations a client may apply: "none", or "flip" (the mean of
 #: the probabilities of the crop and of its mirror image: two model runs)
 TTA_MODES = ("none", "flip")
@@ -97,6 +120,8 @@ class ModelContract:
     ``temperature`` is the temperature fitted on PublicTest by the release
     (:func:`calibrate`); every client applies it to the model's output, so
     that a probability of 0.8 means right about 80% of the time.
+    ``baseline`` is the rule for reading a face against the same person's
+    relaxed face (:class:`BaselineRule`).
     """
 
     labels: tuple[str, ...] = LABELS
@@ -104,6 +129,7 @@ class ModelContract:
     crop: CropRule = field(default_factory=CropRule)
     tta: str = "none"
     temperature: float = 1.0
+    baseline: BaselineRule = field(default_factory=BaselineRule)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -120,7 +146,24 @@ class ModelContract:
         tta = str(d.get("tta", "none"))
         t = d.get("temperature", 1.0)
         t = float(t) if isinstance(t, (int, float)) and 0.05 <= float(t) <= 20.0 else 1.0
-        return cls(labels=labels, input=inp, crop=crop, tta=tta if tta in TTA_MODES else "none", temperature=t)
+        return cls(labels=labels, input=inp, crop=crop, tta=tta if tta in TTA_MODES else "none", temperature=t,
+                   baseline=_baseline_rule(d.get("baseline")))
+
+
+def _baseline_rule(d) -> BaselineRule:
+    """The rule a model's metadata carries; the default for a model without one, or with values out of range."""
+    rule = BaselineRule()
+    if not isinstance(d, dict):
+        return rule
+    try:
+        got = BaselineRule(margin=float(d.get("margin", rule.margin)), neutral=str(d.get("neutral", rule.neutral)),
+                           min_frames=int(d.get("min_frames", rule.min_frames)),
+                           min_photos=int(d.get("min_photos", rule.min_photos)), window=int(d.get("window", rule.window)))
+    except (TypeError, ValueError):
+        return rule
+    ok = 0.0 < got.margin <= 20.0 and 1 <= got.min_frames <= 10_000 and 1 <= got.min_photos <= 10_000 \
+        and 0 <= got.window <= 1_000_000
+    return got if ok else rule
 
 
 DEFAULT_CONTRACT = ModelContract()

@@ -435,10 +435,23 @@ class AutoBlazeFace:
                 self.rechecked += 1
         return out
 
-    def detect(self, rgb, tiles: bool = True) -> list[Detection]:
+    @staticmethod
+    def sure(found: list) -> bool:
+        """Whether short-range's pass found faces and every one is sure: scored at least :data:`AUTO_SURE`
+        with keypoints that agree with its box (none re-checked)."""
+        return bool(found) and all(p == 1 and d.score >= AUTO_SURE for d, p in found)
+
+    def detect(self, rgb, tiles: bool = True, still: bool = False) -> list[Detection]:
         """Faces in an RGB image; with ``tiles=False`` the tile pass is left out, and
         :attr:`wants_tiles` says whether the rule asked for it (``Recognizer``
-        then decodes a reduced JPEG again, larger, for the tiles)."""
+        then decodes a reduced JPEG again, larger, for the tiles).
+
+        ``still``: a photo, not a video frame. A photo pays only for doubt: when short-range's faces are all
+        sure (:meth:`sure`), no other pass runs, whatever their size (issue #46: a tall portrait's face of 16%
+        of its longer side cost full-range and three squares, twice short-range's time, and found nothing
+        more). A video frame (:class:`runtime.video.Follower`, where the detector runs every tenth frame)
+        goes on by :meth:`needs_next` and searches wide frames in squares, so that a far face beside a near
+        one gets its track. ``exhaustive`` runs every pass either way."""
         im = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.asarray(rgb, np.uint8))
         W, H = im.size
         side = float(max(W, H))
@@ -446,6 +459,10 @@ class AutoBlazeFace:
         found = self._short_pass(im)
         passes = ["short"] + (["recheck"] if self.rechecked else [])
         self.wants_tiles = False
+        if still and not self.exhaustive and self.sure(found):
+            self.last_passes = passes
+            self._pending = None
+            return self._merge(found)
         if self.exhaustive or self.needs_next(found, side, BLAZEFACE_MIN_FACE):
             found += [(d, 0) for d in self.full.detect(im)]
             passes.append("full")

@@ -157,7 +157,7 @@ def inspect_bytes(data: bytes, source: str = "model") -> ModelFileInfo:
             info.contract = ModelContract.from_dict(doc)
         except (ValueError, TypeError, UnicodeDecodeError) as e:
             raise ModelError(f"{source}: malformed {CONTRACT_FILE} ({e})") from None
-        info.extra = {k: v for k, v in doc.items() if k not in ("labels", "input", "crop", "tta", "temperature")}
+        info.extra = {k: v for k, v in doc.items() if k not in ("labels", "input", "crop", "tta", "temperature", "baseline")}
         info.has_metadata = True
     if LABELS_FILE in files:
         try:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .annotate import draw_faces
-from .errors import EXIT_OK, EXIT_SOME_FAILED, FerError, ImageError
+from .baseline import Baseline, Reader, auto_photos, csv_columns, largest_face, reading
+from .errors import EXIT_OK, EXIT_SOME_FAILED, ConfigError, FerError, ImageError
 from .files import write_file
 from .preprocess import load_image
 from .recognizer import Recognizer
@@ -37,6 +38,9 @@ class PhotoOptions:
         workers: processes for a list of photos (None: one a CPU core).
         threads_free: the interpreter's threads were not set, so each worker takes one.
         progress: a progress line on a terminal.
+        reader: how faces are read against the person's baseline (:class:`runtime.baseline.Reader`;
+            None: plainly). "reference": every face against ``--neutral``'s photos; "auto": the photos
+            are one sitting of one person, the largest face of each read against the others.
     """
 
     output: str = "table"
@@ -46,6 +50,50 @@ class PhotoOptions:
     workers: int | None = None
     threads_free: bool = True
     progress: bool = True
+    reader: Reader | None = None
+
+
+def probability_row(face, labels) -> list[float]:
+    return [face.probabilities[l] for l in labels]
+
+
+def reference_baseline(rec: Recognizer, paths: list[str]) -> Baseline:
+    """The baseline of ``--neutral``'s photos and folders: the largest face of each."""
+    files, errors = expand_inputs(paths)
+    if errors:
+        raise ConfigError(f"--neutral {errors[0]}")
+    if not files:
+        raise ConfigError(f"--neutral {' '.join(paths)}: no photos there")
+    base = Baseline()
+    for f in files:
+        try:
+            faces = rec.predict(f)
+        except ImageError as e:
+            raise ConfigError(f"--neutral {e}") from None
+        base.add(probability_row(largest_face(faces, f"--neutral {f}"), rec.classifier.labels))
+    return base
+
+
+def _read_against(reader: Reader, results: list) -> list:
+    """``results`` (of :func:`_results`) with their faces read against the person's baseline as ``reader``
+    says: every face against the reference, or the largest face of each photo against the others (auto)."""
+    labels = reader.labels
+    if reader.mode == "reference":
+        for _, res in results:
+            for f in (res[1] if res[0] == "ok" else []):
+                if f.label is not None:
+                    f.label, f.baseline = reading(reader, probability_row(f, labels))
+        return results
+    people = []
+    for _, res in results:
+        faces = [f for f in res[1] if f.label is not None] if res[0] == "ok" else []
+        for f in faces:
+            f.baseline = {"mode": "plain", "reason": "not the largest face of its photo"}
+        if faces:
+            people.append(max(faces, key=lambda f: f.box[2] * f.box[3]))
+    for f, (label, info) in zip(people, auto_photos(reader, [probability_row(f, labels) for f in people])):
+        f.label, f.baseline = label, info
+    return results
 
 
 def expand_inputs(items: list[str]) -> tuple[list[str], list[str]]:
@@ -140,6 +188,10 @@ def _table(path, faces, top_k) -> str:
         else:
             label = f.label.upper() + ("?" if f.uncertain else "")
             probs += "  (uncertain)" if f.uncertain else ""
+            b = f.baseline or {}
+            if b.get("rise") is not None:
+                probs += f"  (against the {b['mode']} baseline of {b['faces']} face{'s' * (b['faces'] != 1)}; " \
+                         f"plainly {b['plain_label']})"
         lines.append(f"  face {i + 1}  box {x:.0f},{y:.0f} {w:.0f}x{h:.0f}  {label:<9} {probs}")
     return "\n".join(lines)
 
@@ -157,16 +209,21 @@ def run_photos(rec: Recognizer, kwargs: dict, inputs: list[str], opts: PhotoOpti
         return EXIT_SOME_FAILED
     failed = len(errors)
     out = sys.stdout
+    read = opts.reader is not None and opts.reader.mode != "plain"
     if opts.output == "csv":
         writer = csv.writer(out)
         writer.writerow(["path", "face", "x", "y", "width", "height", "score", "detector", "label", "uncertain"]
-                        + list(rec.classifier.labels))
+                        + (["baseline", "plain_label"] if read else []) + list(rec.classifier.labels))
     show_progress = opts.progress and len(files) > 1 and sys.stderr.isatty()
 
     workers = opts.workers if opts.workers is not None else min(len(files), os.cpu_count() or 1)
     if workers > 1 and opts.threads_free:
         kwargs["threads"] = 1            # the cores go to the workers
-    for n, (path, res) in enumerate(_results(rec, kwargs, files, opts, min(workers, len(files))), 1):
+    results = _results(rec, kwargs, files, opts, min(workers, len(files)))
+    if read:      # reference: as they come; auto: the whole sitting first
+        results = (_read_against(opts.reader, [r])[0] for r in results) if opts.reader.mode == "reference" \
+            else iter(_read_against(opts.reader, list(results)))
+    for n, (path, res) in enumerate(results, 1):
         if show_progress:
             print(f"\r[{n}/{len(files)}] {path[-50:]:<50}", end="", file=sys.stderr, flush=True)
         if res[0] == "fatal":
@@ -192,6 +249,7 @@ def run_photos(rec: Recognizer, kwargs: dict, inputs: list[str], opts: PhotoOpti
             for i, f in enumerate(faces):
                 writer.writerow([path, i + 1] + [f"{v:.1f}" for v in f.box]
                                 + [f"{f.score:.4f}", f.detector, f.label or "", int(f.uncertain)]
+                                + (csv_columns(f.baseline, f.label) if read else [])
                                 + [f"{f.probabilities[l]:.4f}" if f.label else "" for l in rec.classifier.labels])
         else:
             if show_progress:
@@ -207,5 +265,3 @@ def _annotate_image(path, im, faces, out_dir):
     buf = io.BytesIO()
     draw_faces(im.copy(), faces).save(buf, "PNG")
     write_file(Path(out_dir) / (Path(path).stem + ".annotated.png"), buf.getvalue())
-
-

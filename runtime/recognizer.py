@@ -51,6 +51,9 @@ class Face:
     reason: str | None = None
     #: the detector pass that found it ("short", "full", "squares", "tiles", "recheck", "haar"; "" for a crop taken whole)
     detector: str = ""
+    #: how the face was read against the person's baseline (:mod:`runtime.baseline`: mode, faces in the
+    #: baseline, the plain label, each label's rise over neutral in nats); None when read plainly
+    baseline: dict | None = None
 
     def to_dict(self, top_k: int | None = None) -> dict:
         probs = self.probabilities
@@ -61,6 +64,8 @@ class Face:
                "probabilities": {k: round(v, 4) for k, v in probs.items()}}
         if self.uncertain:
             out["uncertain"] = True
+        if self.baseline is not None:
+            out["baseline"] = self.baseline
         if self.reason:
             out["reason"] = self.reason
         return out
@@ -189,7 +194,7 @@ class Recognizer:
                 gray = np.asarray(Image.fromarray(gray).rotate(angle, resample=Image.BILINEAR, center=(cx, cy)))
         return cut(gray, region, size)
 
-    def find_faces(self, image, detect: bool | None = None) -> Faces:
+    def find_faces(self, image, detect: bool | None = None, still: bool = True) -> Faces:
         """The faces of ``image`` (path, bytes, array or PIL image) with their
         model-input crops, before classification: ``[(face, crop)]`` (a
         :class:`Faces` with the image's size and the decode and detect
@@ -199,7 +204,8 @@ class Recognizer:
         (``train.user_folder``), so that training and serving see the same crops.
         ``detect=None`` detects unless the image looks like a face crop
         already (small, square, gray) or the recognizer has no detector;
-        ``detect=False`` takes the whole image as the crop.
+        ``detect=False`` takes the whole image as the crop. ``still``: a photo (``auto`` pays only for doubt:
+        :meth:`runtime.detect.AutoBlazeFace.detect`); False for a video frame.
         """
         t0 = time.perf_counter()
         reduce = self.reduce_jpeg and detect is not False and self._uses_blazeface()
@@ -215,11 +221,13 @@ class Recognizer:
             det = self.detector
 
             def run(im):          # the built-in detectors read the PIL image; another gets its pixels
-                return det.detect(im if isinstance(det, (BlazeFace, AutoBlazeFace, HaarCascade)) else np.asarray(im))
+                if isinstance(det, AutoBlazeFace):
+                    return det.detect(im, still=still)
+                return det.detect(im if isinstance(det, (BlazeFace, HaarCascade)) else np.asarray(im))
 
             reduced = reduce and (sx > 1 or sy > 1)
             lazy = isinstance(det, AutoBlazeFace) and reduced
-            dets = det.detect(rgb, tiles=False) if lazy else run(rgb)   # tiles, if wanted, on a larger decode
+            dets = det.detect(rgb, tiles=False, still=still) if lazy else run(rgb)   # tiles, if wanted, larger
             again = self._decode_again(rgb.size, full_size, dets) if reduced else None
             if again:     # small faces in a photo decoded small: once more at the size their crops need
                 rgb, (sx, sy) = open_image(image, self.max_pixels, again)
@@ -279,11 +287,12 @@ class Recognizer:
         return self.classify(Faces(crops, tuple(rgb.shape[1::-1]),
                                    {"decode_ms": 0.0, "detect_ms": (time.perf_counter() - t0) * 1e3}))
 
-    def predict(self, image, detect: bool | None = None) -> Faces:
+    def predict(self, image, detect: bool | None = None, still: bool = True) -> Faces:
         """Faces and expressions in ``image`` (path, bytes, array or PIL image): a
         list of :class:`Face` that also carries the image's size and the timings.
 
         ``detect=None`` detects unless the image looks like a face crop
-        already (small, square, gray) or the recognizer has no detector.
+        already (small, square, gray) or the recognizer has no detector. ``still=False``: a video frame
+        (:meth:`find_faces`).
         """
-        return self.classify(self.find_faces(image, detect))
+        return self.classify(self.find_faces(image, detect, still))

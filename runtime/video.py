@@ -21,9 +21,10 @@ import numpy as np
 from PIL import Image
 
 from .annotate import draw_faces
+from .baseline import Baseline, Reader, TrackBaseline, csv_columns, largest_face, reading
 from .detect import Detection, iou
-from .errors import FerError
-from .files import PendingFile
+from .errors import FerError, OutputError
+from .files import PendingFile, write_file
 
 
 class Tracker:
@@ -33,12 +34,17 @@ class Tracker:
     else the nearest track whose last box is within one face side of it and of
     about its size (a fast face: 23 pixels a frame for a 75 pixel face on the
     60-frame clips of ``tests/test_detect_rules.py`` gave 11 ids by IoU alone),
-    else it starts a track."""
+    else it starts a track.
+
+    With a ``reader`` (:class:`runtime.baseline.Reader`) each track's smoothed probabilities are read against
+    the person's baseline: the reference, or (auto) the track's own, which starts with the track and goes
+    with it when the track is lost."""
 
     def __init__(self, labels, smooth: float = 0.6, iou_min: float = 0.3, max_missing: int = 10,
-                 min_confidence: float = 0.0):
+                 min_confidence: float = 0.0, reader: Reader | None = None):
         self.labels, self.smooth, self.iou_min, self.max_missing = list(labels), smooth, iou_min, max_missing
         self.min_confidence = min_confidence
+        self.reader = reader
         self.tracks: dict[int, dict] = {}
         self._next = 1
 
@@ -84,10 +90,13 @@ class Tracker:
             used.add(best)
             sp = self.tracks[best]["p"]
             i = int(np.argmax(sp))
-            row = {"track": best, "box": [round(v, 1) for v in f.box], "label": self.labels[i],
+            label, info = self._read(self.tracks[best], sp)
+            row = {"track": best, "box": [round(v, 1) for v in f.box], "label": label,
                    "probabilities": {l: round(float(v), 4) for l, v in zip(self.labels, sp)}}
             if self.min_confidence and sp[i] < self.min_confidence:
                 row["uncertain"] = True
+            if info is not None:
+                row["baseline"] = info
             out.append(row)
         for tid in list(self.tracks):
             if tid not in used:
@@ -95,6 +104,17 @@ class Tracker:
                 if self.tracks[tid]["missing"] > self.max_missing:
                     del self.tracks[tid]
         return out
+
+    def _read(self, track: dict, sp: np.ndarray) -> tuple[str, dict | None]:
+        """(label, baseline record or None) of a track's smoothed probabilities ``sp``."""
+        r = self.reader
+        if r is None or r.mode == "plain":
+            return self.labels[int(np.argmax(sp))], None
+        if r.mode == "reference":
+            return reading(r, sp)
+        if "baseline" not in track:
+            track["baseline"] = TrackBaseline(r)
+        return track["baseline"].read(sp)
 
 
 class Follower:
@@ -171,7 +191,7 @@ class Follower:
                 self.since += 1
                 self.dets, self.patches = got
                 return self.rec.predict_at(rgb, self.dets)
-        faces = self.rec.predict(rgb, detect=detect)
+        faces = self.rec.predict(rgb, detect=detect, still=False)
         self.detected += 1
         self.since = 0
         self.dets, self.patches = [], []
@@ -314,6 +334,10 @@ class VideoOptions:
         smooth: the weight of a track's earlier probabilities in its label.
         detect: find faces (False: every frame is a face crop).
         annotate: a folder for annotated copies of the videos ("" = none; not for a camera).
+        reader: how faces are read against the person's baseline (None: plainly; :class:`Tracker`).
+        calibrate: seconds at the start of each source that are the person's relaxed face: the
+            largest face of those frames is the reference every later face is read against.
+        report: a self-contained HTML page of every track over time (:mod:`runtime.timeline`; "" = none).
     """
 
     output: str = "table"
@@ -323,6 +347,42 @@ class VideoOptions:
     smooth: float = 0.6
     detect: bool = True
     annotate: str = ""
+    reader: Reader | None = None
+    calibrate: float = 0.0
+    report: str = ""
+
+
+class Calibration:
+    """The first ``seconds`` of a source as the person's relaxed face: the largest face of each frame
+    (a frame with two about as large is skipped) joins the reference."""
+
+    def __init__(self, reader: Reader, seconds: float, source):
+        self.reader, self.seconds, self.source = reader, seconds, source
+        self.base = Baseline()
+        self.frames = 0
+        print(f"fer-infer: {source}: relax your face and look at the camera for {seconds:g} s: calibrating",
+              file=sys.stderr, flush=True)
+
+    def take(self, elapsed_s: float, faces) -> bool:
+        """Whether the frame at ``elapsed_s`` belongs to the calibration (its face then joins the reference)."""
+        if elapsed_s >= self.seconds:
+            return False
+        self.frames += 1
+        try:
+            face = largest_face(faces, "")
+        except FerError:
+            return True
+        self.base.add([face.probabilities[l] for l in self.reader.labels])
+        return True
+
+    def finish(self) -> Reader:
+        """The reference reader; a FerError when no frame of the calibration showed one clear face."""
+        if not len(self.base):
+            raise FerError(f"{self.source}: no face seen while calibrating ({self.frames} frames in "
+                           f"{self.seconds:g} s): face the camera alone and try again")
+        print(f"fer-infer: {self.source}: calibrated on {len(self.base)} frames; faces are now read against "
+              "them", file=sys.stderr, flush=True)
+        return Reader(self.reader.labels, self.reader.rule, "reference", self.base)
 
 
 def run_video(rec, sources: list, opts: VideoOptions) -> int:
@@ -338,10 +398,16 @@ def run_video(rec, sources: list, opts: VideoOptions) -> int:
 
     labels = list(rec.classifier.labels)
     writer = None
+    read = opts.reader is not None and opts.reader.mode != "plain"
     if opts.output == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(["path", "frame", "time_ms", "track", "x", "y", "width", "height", "label", "uncertain"]
-                        + labels)
+                        + (["baseline", "plain_label"] if read else []) + labels)
+    timeline = None
+    if opts.report:
+        from .timeline import Timeline  # deferred: only for --report
+
+        timeline = Timeline(labels)
     failed = 0
     for src in sources:
         cap = cv2.VideoCapture(src)
@@ -351,7 +417,9 @@ def run_video(rec, sources: list, opts: VideoOptions) -> int:
             continue
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         step = frame_step(fps, opts.every, opts.fps)
-        tracker = Tracker(labels, smooth=opts.smooth, min_confidence=rec.min_confidence)
+        calibration = Calibration(opts.reader, opts.calibrate, src) if opts.calibrate else None
+        tracker = Tracker(labels, smooth=opts.smooth, min_confidence=rec.min_confidence,
+                          reader=None if calibration else opts.reader)
         follower = Follower(rec, opts.detect_every)
         camera = isinstance(src, int)
         summary = TrackSummary(labels)
@@ -361,8 +429,17 @@ def run_video(rec, sources: list, opts: VideoOptions) -> int:
             for index, pos, rgb in read_frames(cap, step):
                 time_ms = index * 1000.0 / fps if fps > 0 else float(pos or 0.0)
                 faces = follower.faces(rgb, detect=opts.detect)
+                if calibration is not None:
+                    elapsed = (time.perf_counter() - t0) if camera else time_ms / 1000.0
+                    if not calibration.take(elapsed, faces):
+                        tracker.reader, calibration = calibration.finish(), None
                 tracked = tracker.update(faces)
+                if calibration is not None:
+                    for t in tracked:
+                        t["baseline"] = {"mode": "plain", "reason": "calibrating"}
                 summary.add(time_ms, tracked)
+                if timeline is not None:
+                    timeline.add(src, time_ms, tracked, rgb)
                 n += 1
                 if opts.annotate and not camera:
                     if annotated is None:
@@ -378,10 +455,13 @@ def run_video(rec, sources: list, opts: VideoOptions) -> int:
                     for t in tracked:
                         writer.writerow([src, index, f"{time_ms:.1f}", t["track"]] + list(t["box"])
                                         + [t["label"], int(t.get("uncertain", False))]
+                                        + (csv_columns(t.get("baseline"), t["label"]) if read else [])
                                         + [t["probabilities"][l] for l in labels])
                 else:
                     desc = ", ".join(f"#{t['track']} {t['label']}" for t in tracked) or "no face"
                     print(f"{src} frame {index} ({time_ms / 1000:.2f} s): {desc}")
+            if calibration is not None:           # the source ended while calibrating
+                calibration.finish()
             ok_end = True
         finally:
             cap.release()
@@ -398,4 +478,10 @@ def run_video(rec, sources: list, opts: VideoOptions) -> int:
         if n == 0:
             print(f"fer-infer: {src}: no frames could be read", file=sys.stderr)
             failed += 1
+    if timeline is not None:
+        try:
+            write_file(opts.report, timeline.html(f"fer-infer: {', '.join(str(s) for s in sources)}"))
+        except OSError as e:
+            raise OutputError(f"{opts.report}: cannot write the report ({e.strerror or e})") from None
+        print(f"fer-infer: wrote {opts.report}", file=sys.stderr)
     return 1 if failed else 0

@@ -190,6 +190,12 @@ class RecipeSettings:
         val_labels: "fer2013" or "ferplus" (PublicTest's FER+ majority, the
             rows without one left out): what validation accuracy, and so
             ``best.keras``, is measured on.
+        posed: a folder of posed lab faces ``<label>/S<person>_...png``
+            (:mod:`train.recipes.posed`; "" = none) added to the training faces
+            with one-hot targets.
+        posed_repeat: how many times each posed training face is seen an epoch.
+        posed_folds / posed_fold: people split into this many folds by their
+            id; fold ``posed_fold`` is held out to choose on (-1 = every person trains).
     """
 
     subset_train: int = 0
@@ -202,6 +208,10 @@ class RecipeSettings:
     ferplus_split: float = 0.0
     class_weight_from: str = "labels"
     val_labels: str = "fer2013"
+    posed: str = ""
+    posed_repeat: int = 10
+    posed_folds: int = 4
+    posed_fold: int = 0
 
 
 #: the parts, in the order ``config.yaml`` lists their fields
@@ -219,7 +229,7 @@ class TrainConfig(RecipeSettings, RunSettings, OptimSettings, ModelSettings, Dat
     def uses_lab(self) -> bool:
         """Whether a recipe setting is set: soft targets or the lab's validation labels."""
         return bool(self.teacher or self.distill_weight or self.ferplus_weight or self.subset_train
-                    or self.val_labels != "fer2013" or self.class_weight_from != "labels")
+                    or self.val_labels != "fer2013" or self.class_weight_from != "labels" or self.posed)
 
     @property
     def label_names(self) -> tuple[str, ...] | None:
@@ -253,6 +263,8 @@ class TrainConfig(RecipeSettings, RunSettings, OptimSettings, ModelSettings, Dat
             raise ConfigError("distill_weight > 0 needs teacher: a teacher.npz (python -m train.recipes.teacher)")
         if self.distill_temperature <= 0:
             raise ConfigError(f"distill_temperature must be positive (got {self.distill_temperature})")
+        if self.posed_repeat < 1 or self.posed_folds < 2 or not -1 <= self.posed_fold < self.posed_folds:
+            raise ConfigError("posed_repeat must be >= 1, posed_folds >= 2 and posed_fold -1 or 0..posed_folds-1")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch_size must be positive")
         if not 0.0 < self.val_split < 1.0:

@@ -10,6 +10,12 @@ the probabilities (dequantized, then the model's temperature applied) and
 the label. The Kotlin tests and the web core's Node tests (web-sample/) must reproduce the crop bytes exactly and the
 probabilities and label from the raw output.
 
+The ``baseline`` cases are the rule for reading a face against the same
+person's relaxed face (``runtime.baseline``, constants in
+``runtime.contract.BaselineRule``): probability vectors read against a
+reference, frame by frame along one track (automatic), and as one sitting of
+photos (automatic), each with the labels and rises the Python runtime gives.
+
 The ``letterbox`` cases are for the web sample, which runs BlazeFace itself:
 a generated RGB image (:func:`pattern`, which the JavaScript test computes
 the same way) and the bytes of the scaled image the Python runtime puts in
@@ -63,6 +69,54 @@ def letterbox_cases() -> list[dict]:
     return out
 
 
+def _probs(rng, top: int, strength: float, k: int = 7) -> np.ndarray:
+    """A probability vector leaning to ``top`` by ``strength`` (log-odds), float32 as a model gives it."""
+    z = rng.normal(0.0, 0.7, k)
+    z[top] += strength
+    e = np.exp(z - z.max())
+    return (e / e.sum()).astype(np.float32)
+
+
+def baseline_cases(labels) -> dict:
+    """Reference, track and photo-sitting cases of the baseline rule, read by the Python runtime."""
+    from dataclasses import asdict
+
+    from runtime.baseline import Baseline, Reader, TrackBaseline, auto_photos, reading
+    from runtime.contract import BaselineRule
+
+    rng = np.random.default_rng(45)
+    n = labels.index("neutral")
+    rule = BaselineRule()
+    refs = [_probs(rng, 0, 1.5) for _ in range(2)]           # a stern resting face
+    faces = [_probs(rng, c, s) for c, s in ((n, 2.0), (0, 2.0), (0, 4.0), (3, 3.0), (4, 1.0), (n, 0.5))]
+    base = Baseline()
+    for r in refs:
+        base.add(r)
+    ref_reader = Reader(labels, rule, "reference", base)
+    out = {"rule": asdict(rule), "reference": {"references": [r.tolist() for r in refs], "faces": []}}
+    for f in faces:
+        label, info = reading(ref_reader, f)
+        out["reference"]["faces"].append({"probabilities": f.tolist(), "label": label, "rise": list(info["rise"].values())})
+    tracks = []
+    for name, r in (("default", rule), ("window 4, 2 frames", BaselineRule(min_frames=2, window=4))):
+        seq = ([_probs(rng, n, 1.5) for _ in range(8)] + [_probs(rng, 0, 2.5) for _ in range(6)]
+               + [_probs(rng, n, 1.0) for _ in range(6)] + [_probs(rng, 3, 3.0) for _ in range(4)])
+        tb = TrackBaseline(Reader(labels, r, "auto"))
+        frames = []
+        for p in seq:
+            label, info = tb.read(p)
+            frames.append({"probabilities": p.tolist(), "label": label, "faces": info["faces"],
+                           "rise": None if info["rise"] is None else list(info["rise"].values())})
+        tracks.append({"name": name, "rule": asdict(r), "frames": frames})
+    out["tracks"] = tracks
+    photos = [_probs(rng, c, s) for c, s in ((n, 2.0), (n, 1.0), (4, 0.5), (3, 3.0), (0, 0.8))]
+    read = auto_photos(Reader(labels, rule, "auto"), photos)
+    out["photos"] = [{"probabilities": p.tolist(), "label": label, "faces": info["faces"],
+                      "rise": None if info["rise"] is None else list(info["rise"].values())}
+                     for p, (label, info) in zip(photos, read)]
+    return out
+
+
 def build() -> dict:
     from PIL import Image
 
@@ -88,7 +142,7 @@ def build() -> dict:
             "raw_output_from": f"{clf.backend.name} with XNNPACK, 1 thread (other kernel sets can differ: "
                                "README, Same answers on every interpreter)",
             "labels": list(clf.labels), "input_size": clf.size, "temperature": clf.temperature, "cases": cases,
-            "letterbox": letterbox_cases()}
+            "letterbox": letterbox_cases(), "baseline": baseline_cases(list(clf.labels))}
 
 
 def main(argv=None) -> int:

@@ -25,6 +25,7 @@ from train import fer2013
 from train.data import TrainData
 from train.ferplus import attach
 from train.io import file_sha256
+from train.recipes import posed
 from train.recipes.teacher import load_probs
 
 
@@ -97,4 +98,22 @@ def recipe_data(cfg, log=print) -> TrainData:
         keep = va_rows[majority[va_rows] >= 0]
         out = dataclasses.replace(out, val_images=data.images[keep], val_labels=majority[keep],
                                   record={**out.record, "val_split": "PublicTest, FER+ majority"})
-    return out
+    return with_posed(cfg, out, path, log) if cfg.posed else out
+
+
+def with_posed(cfg, data: TrainData, fer_path: Path, log=print) -> TrainData:
+    """``data`` with the posed faces of ``cfg.posed`` (its people outside the held-out fold) added
+    ``cfg.posed_repeat`` times, one-hot targets (:mod:`train.recipes.posed`)."""
+    folder = posed.default_folder(fer_path) if cfg.posed in ("1", "default") else Path(cfg.posed)
+    train, held = posed.split(posed.load(folder, data.label_names), cfg.posed_folds, cfg.posed_fold)
+    x = np.concatenate([data.train_images] + [train.images] * cfg.posed_repeat)
+    y = np.concatenate([data.train_labels] + [train.labels] * cfg.posed_repeat)
+    t = data.targets
+    if t is not None:
+        onehot = np.eye(t.shape[1], dtype=np.float32)[train.labels]
+        t = np.concatenate([t] + [onehot] * cfg.posed_repeat).astype(np.float32)
+    info = posed.record(train, held, cfg)
+    log(f"posed: {info['train_faces']} faces of {info['train_people']} people x{cfg.posed_repeat}; "
+        f"held out {info['held_out_faces']} faces of {len(info['held_out_people'])} people (fold {cfg.posed_fold})")
+    return dataclasses.replace(data, train_images=x, train_labels=y, targets=t,
+                               record={**data.record, "posed": info})

@@ -1,6 +1,7 @@
 // The page: a picked photo, the sample photo or the webcam through the
 // Recognizer, boxes and labels drawn over the image. window.ferEdge is what
 // the headless tests read (web-sample/test/browser.test.mjs).
+import { Mean, Reader } from './baseline.js';
 import { rawOutputs, Recognizer, timeModel } from './recognizer.js';
 
 const $ = (id) => document.getElementById(id);
@@ -22,7 +23,7 @@ function draw(faces) {
     const [x, y, w, h] = f.box;
     ctx.strokeStyle = '#ffd400';
     ctx.strokeRect(x, y, w, h);
-    const text = `${f.label} ${f.probabilities[f.label].toFixed(2)}`;
+    const text = f.baseline?.rise ? `${f.label} (vs you relaxed)` : `${f.label} ${f.probabilities[f.label].toFixed(2)}`;
     const tw = ctx.measureText(text).width + 8;
     const th = parseInt(ctx.font, 10) + 6;
     const ty = y > th ? y - th : y + h;
@@ -31,7 +32,8 @@ function draw(faces) {
     ctx.fillStyle = '#fff';
     ctx.fillText(text, x + 4, ty + th - 6);
   }
-  const rows = faces.map((f, i) => `<tr><td>face ${i + 1}: <b>${f.label}</b></td>${
+  const how = (f) => (f.baseline?.rise ? ` (against your relaxed face; plainly ${f.baseline.plain_label})` : '');
+  const rows = faces.map((f, i) => `<tr><td>face ${i + 1}: <b>${f.label}</b>${how(f)}</td>${
     Object.entries(f.probabilities).map(([l, p]) => `<td title="${l}">${l} ${p.toFixed(3)}</td>`).join('')}</tr>`);
   $('faces').innerHTML = rows.join('') || '<tr><td>no face found</td></tr>';
 }
@@ -42,6 +44,7 @@ async function analyse(source, width, height) {
   ctx.drawImage(source, 0, 0, width, height);
   const pixels = ctx.getImageData(0, 0, width, height);
   const faces = await state.recognizer.predict(pixels);
+  readAgainstBaseline(faces);
   draw(faces);
   const t = state.recognizer.lastTimings;
   $('timing').textContent = `${faces.length} face(s); detect ${t.detect_ms.toFixed(1)} ms, classify ${
@@ -61,6 +64,55 @@ async function analyseBlob(blob) {
   }
 }
 
+/** A reference photo or frame holds one person clearly when its second largest face is under this share of the largest's area. */
+const EQUAL_FACES = 0.8;
+
+/** The largest face, or null when there is none or two about as large (as runtime/photos.py's largest_face). */
+function largestFace(faces) {
+  const area = (f) => f.box[2] * f.box[3];
+  const sorted = [...faces].sort((a, b) => area(b) - area(a));
+  if (!sorted.length || (sorted.length > 1 && area(sorted[1]) >= EQUAL_FACES * area(sorted[0]))) return null;
+  return sorted[0];
+}
+
+/** Calibrate: the next `seconds` of the camera are the person's relaxed face; later faces are read against it. */
+function calibrate(seconds) {
+  const c = state.recognizer.contract;
+  state.calibration = { reader: new Reader(c.labels, c.baseline), base: new Mean(), until: performance.now() + seconds * 1000,
+    frames: 0 };
+  state.baseline = null;
+  setStatus(`Relax your face and look at the camera for ${seconds} s: calibrating…`);
+}
+
+/** While calibrating, the largest face joins the reference; after, every face is read against it (baseline.js). */
+function readAgainstBaseline(faces) {
+  const labels = state.recognizer.contract.labels;
+  const cal = state.calibration;
+  if (cal) {
+    if (performance.now() < cal.until) {
+      cal.frames += 1;
+      const f = largestFace(faces);
+      if (f) cal.base.add(labels.map((l) => f.probabilities[l]));
+      faces.forEach((g) => { g.baseline = { mode: 'plain', reason: 'calibrating' }; });
+      return;
+    }
+    state.calibration = null;
+    if (!cal.base.size) {
+      fail(`no face seen while calibrating (${cal.frames} frames): face the camera alone and try again`);
+      return;
+    }
+    state.baseline = { reader: cal.reader, base: cal.base };
+    setStatus(`calibrated on ${cal.base.size} frames: faces are now read against your relaxed face`);
+  }
+  if (!state.baseline) return;
+  for (const f of faces) {
+    const r = state.baseline.reader.against(labels.map((l) => f.probabilities[l]), state.baseline.base);
+    f.label = r.label;
+    f.baseline = { mode: r.mode, faces: r.faces, plain_label: r.plain_label, rise: r.rise };
+  }
+}
+
+state.calibrate = calibrate;
 state.timeModel = timeModel;
 state.rawOutputs = rawOutputs;
 state.analyseUrl = async (url) => analyseBlob(await (await fetch(url)).blob());
@@ -73,6 +125,7 @@ async function startCamera() {
   video.srcObject = state.stream;
   await video.play();
   $('stop').disabled = false;
+  $('calibrate').disabled = false;
   const loop = async () => {
     if (!state.stream) return;
     if (video.videoWidth) await analyse(video, video.videoWidth, video.videoHeight);
@@ -84,7 +137,10 @@ async function startCamera() {
 function stopCamera() {
   state.stream?.getTracks().forEach((t) => t.stop());
   state.stream = null;
+  state.calibration = null;
+  state.baseline = null;                 // a baseline belongs to one sitting
   $('stop').disabled = true;
+  $('calibrate').disabled = true;
 }
 
 async function main() {
@@ -100,6 +156,9 @@ async function main() {
   $('sample').addEventListener('click', () => state.analyseUrl(config.sample).catch(fail));
   $('camera').addEventListener('click', () => startCamera().catch(fail));
   $('stop').addEventListener('click', stopCamera);
+  const seconds = Number(params.get('calibrate')) > 0 ? Number(params.get('calibrate')) : 3;
+  $('calibrate').textContent = `Calibrate (relax for ${seconds} s)`;
+  $('calibrate').addEventListener('click', () => calibrate(seconds));
   if (params.has('sample')) await state.analyseUrl(config.sample);
   if (params.has('camera')) await startCamera();
 }

@@ -5,6 +5,8 @@
 // them. No label list or constant of the model lives in JavaScript.
 // Plain ES module: runs in the browser and under Node.
 
+import { ruleFrom } from './baseline.js';
+
 const MAX_FILE = 1 << 20;
 const TYPES = { 0: 'float32', 1: 'float16', 2: 'int32', 3: 'uint8', 4: 'int64', 9: 'int8', 7: 'int16' };
 
@@ -177,6 +179,8 @@ export async function readContract(bytes) {
     temperature: typeof doc.temperature === 'number' && doc.temperature >= 0.05 && doc.temperature <= 20
       ? doc.temperature : 1.0,
     tta: doc.tta === 'flip' ? 'flip' : 'none',
+    // how a face is read against the person's relaxed face (baseline.js)
+    baseline: ruleFrom(doc.baseline),
     name: doc.name, version: doc.version,
   };
 }

@@ -78,3 +78,26 @@ test('fake camera: frames are classified as fer-infer classifies the frame', asy
   assert.ok(r.last.timings.total_ms > 0);
   await p.page.screenshot({ path: join(artifacts, 'web-camera.png') });
 });
+
+test('calibrate: the fake camera\'s relaxed frames become the reference, and faces are read against it', async () => {
+  const p = await openPage({ query: '?camera&calibrate=1', camera: join(expectedDir, 'camera.y4m') });
+  open.push(p);
+  await result(p, () => window.ferEdge && (window.ferEdge.frames >= 2 || window.ferEdge.error));
+  await p.page.click('#calibrate');
+  const r = await result(p, () => window.ferEdge && (window.ferEdge.last?.faces[0]?.baseline?.mode === 'reference'
+    || window.ferEdge.error));
+  assert.equal(r.error, null);
+  const want = expected('camera-neutral.json');       // fer-infer FRAME --neutral FRAME: the same face as its own reference
+  assert.equal(r.last.faces.length, want.faces.length);
+  r.last.faces.forEach((f, i) => {
+    const w = want.faces[i];
+    assert.equal(f.label, w.label);
+    assert.equal(f.baseline.plain_label, w.baseline.plain_label);
+    assert.ok(f.baseline.faces >= 1);
+    // the camera's frames differ from the PNG by YUV 4:2:0; the reference is those frames: rises stay far under the margin
+    f.baseline.rise.forEach((v) => assert.ok(Math.abs(v) < 0.5, `rise ${f.baseline.rise}`));
+  });
+  const text = await p.page.$eval('#faces', (el) => el.textContent);
+  assert.match(text, /against your relaxed face/);
+  await p.page.screenshot({ path: join(artifacts, 'web-calibrated.png') });
+});

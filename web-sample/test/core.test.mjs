@@ -9,6 +9,7 @@ import test from 'node:test';
 
 import { letterbox } from '../src/blazeface.js';
 import { readContract, tensors } from '../src/modelfile.js';
+import { DEFAULT_RULE, Mean, Reader, ruleFrom, Track } from '../src/baseline.js';
 import { calibrate, dequantize, label } from '../src/postprocess.js';
 import { cropBox, cut, grayFromPixels, inputData } from '../src/preprocess.js';
 
@@ -109,4 +110,50 @@ test('a three-label model (a user\'s own labels) gives its own labels', async ()
     probs.forEach((p, i) => assert.ok(Math.abs(p - k.probabilities[i]) < 1e-6, `${k.name}[${i}]`));
     assert.equal(label(probs, c).label, k.label, k.name);
   }
+});
+
+// The baseline rule (runtime/baseline.py) on the goldens' reference, track and sitting cases.
+const bl = goldens.baseline;
+const sameRise = (want, got, what) => {
+  if (want === null) { assert.equal(got, null, `${what}: read plainly`); return; }
+  want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) <= 5.01e-4, `${what}: rise ${i} ${got[i]} vs ${w}`)); // Python rounds to 3 decimals
+};
+
+test('the baseline rule is the runtime contract\'s', async () => {
+  const c = await readContract(model);
+  assert.deepEqual({ ...c.baseline }, bl.rule);
+  assert.deepEqual({ ...DEFAULT_RULE }, bl.rule);
+  assert.equal(ruleFrom({ margin: -1 }), DEFAULT_RULE);
+});
+
+test('faces read against a reference as the Python runtime reads them', async () => {
+  const c = await readContract(model);
+  const base = new Mean();
+  bl.reference.references.forEach((p) => base.add(p));
+  const reader = new Reader(c.labels, c.baseline);
+  bl.reference.faces.forEach((f, k) => {
+    const got = reader.against(f.probabilities, base);
+    assert.equal(got.label, f.label, `reference face ${k}`);
+    sameRise(f.rise, got.rise, `reference face ${k}`);
+  });
+});
+
+test('a track builds its own baseline as the Python runtime does', async () => {
+  const c = await readContract(model);
+  for (const t of bl.tracks) {
+    const track = new Track(new Reader(c.labels, ruleFrom(t.rule)));
+    t.frames.forEach((f, k) => {
+      const got = track.read(f.probabilities);
+      assert.equal(got.label, f.label, `${t.name} frame ${k}`);
+      assert.equal(got.faces, f.faces, `${t.name} frame ${k}: faces`);
+      sameRise(f.rise, got.rise, `${t.name} frame ${k}`);
+    });
+  }
+});
+
+test('a sitting of photos is read as the Python runtime reads it', async () => {
+  const c = await readContract(model);
+  const got = new Reader(c.labels, c.baseline).photos(bl.photos.map((p) => p.probabilities));
+  bl.photos.forEach((f, k) => { assert.equal(got[k].label, f.label, `photo ${k}`); sameRise(f.rise, got[k].rise, `photo ${k}`); });
+  assert.throws(() => new Reader(['a', 'b', 'c']), /needs a 'neutral' label/);
 });

@@ -15,7 +15,9 @@ data class Contract(
     /** Temperature fitted on PublicTest by the release: apply with [Postprocess.calibrate]. */
     val temperature: Double = 1.0,
     /** Test-time augmentation the release recommends ("none" or "flip"). */
-    val tta: String = "none"
+    val tta: String = "none",
+    /** How a face is read against the person's relaxed face ([Baseline]). */
+    val baseline: Baseline.Rule = Baseline.Rule()
 ) {
     companion object {
         /** Read the contract from a `.tflite`'s appended `fer_contract.json` and `labels.txt`. */
@@ -32,8 +34,10 @@ data class Contract(
                 ?: (doc["labels"] as List<*>).map { it.toString() }
             val t = (doc["temperature"] as? Double)?.takeIf { it in 0.05..20.0 } ?: 1.0
             val tta = (doc["tta"] as? String)?.takeIf { it == "flip" } ?: "none"
+            @Suppress("UNCHECKED_CAST")
+            val rule = Baseline.Rule.fromDoc(doc["baseline"] as? Map<String, Any?>)
             return Contract(labels, (input["size"] as Double).toInt(), (input["channels"] as Double).toInt(),
-                input["dtype"] as String, crop["scale"] as Double, crop["shift_y"] as Double, t, tta)
+                input["dtype"] as String, crop["scale"] as Double, crop["shift_y"] as Double, t, tta, rule)
         }
     }
 }

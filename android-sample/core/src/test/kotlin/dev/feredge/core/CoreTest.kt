@@ -55,6 +55,65 @@ class CoreTest {
         }
     }
 
+    @Suppress("UNCHECKED_CAST")
+    private val baseline = goldens["baseline"] as Map<String, Any?>
+
+    private fun floats(x: Any?): FloatArray = (x as List<*>).map { (it as Double).toFloat() }.toFloatArray()
+
+    private fun sameRise(want: Any?, got: DoubleArray?, what: String) {
+        if (want == null) { assertEquals("$what: read plainly", null, got); return }
+        val w = (want as List<*>).map { it as Double }
+        for (i in w.indices) assertEquals("$what: rise $i", w[i], got!![i], 5.01e-4)  // Python rounds to 3 decimals
+    }
+
+    /** The rule's constants: the runtime contract's (the goldens carry Python's) unless the model says otherwise. */
+    @Test fun baselineRuleIsTheRuntimeContracts() {
+        @Suppress("UNCHECKED_CAST")
+        val r = baseline["rule"] as Map<String, Any?>
+        assertEquals(Baseline.Rule.fromDoc(r), contract.baseline)
+        assertEquals(Baseline.Rule(), Baseline.Rule.fromDoc(r))
+    }
+
+    @Test fun facesReadAgainstAReferenceAsPythonReadsThem() {
+        @Suppress("UNCHECKED_CAST")
+        val ref = baseline["reference"] as Map<String, Any?>
+        val base = Baseline.Mean()
+        for (p in ref["references"] as List<*>) base.add(floats(p))
+        val reader = Baseline.Reader(contract.labels, contract.baseline)
+        for ((k, f) in (ref["faces"] as List<Map<String, Any?>>).withIndex()) {
+            val got = reader.against(floats(f["probabilities"]), base)
+            assertEquals("reference face $k", f["label"], got.label)
+            sameRise(f["rise"], got.rise, "reference face $k")
+        }
+    }
+
+    @Test fun aTrackBuildsItsOwnBaselineAsPythonDoes() {
+        for (t in baseline["tracks"] as List<Map<String, Any?>>) {
+            @Suppress("UNCHECKED_CAST")
+            val track = Baseline.Track(Baseline.Reader(contract.labels, Baseline.Rule.fromDoc(t["rule"] as Map<String, Any?>)))
+            for ((k, f) in (t["frames"] as List<Map<String, Any?>>).withIndex()) {
+                val got = track.read(floats(f["probabilities"]))
+                assertEquals("${t["name"]} frame $k", f["label"], got.label)
+                assertEquals("${t["name"]} frame $k: faces", (f["faces"] as Double).toInt(), got.faces)
+                sameRise(f["rise"], got.rise, "${t["name"]} frame $k")
+            }
+        }
+    }
+
+    @Test fun aSittingOfPhotosIsReadAsPythonReadsIt() {
+        val photos = baseline["photos"] as List<Map<String, Any?>>
+        val got = Baseline.Reader(contract.labels, contract.baseline).photos(photos.map { floats(it["probabilities"]) })
+        for ((k, f) in photos.withIndex()) {
+            assertEquals("photo $k", f["label"], got[k].label)
+            sameRise(f["rise"], got[k].rise, "photo $k")
+        }
+    }
+
+    @Test(expected = IllegalArgumentException::class)
+    fun aModelWithoutNeutralHasNoBaseline() {
+        Baseline.Reader(listOf("a", "b", "c"))
+    }
+
     @Test(expected = IllegalArgumentException::class)
     fun aModelWithoutMetadataIsRefused() {
         Contract.fromModel(ByteArray(64))
