@@ -476,17 +476,21 @@ class AutoBlazeFace:
                 found += self._region_pass(im, self.squares(W, H), "squares")
                 passes.append("squares")
         self.last_passes = passes
-        found = self._confirm(im, found)
-        self._pending = (im, found) if self.wants_tiles and not tiles else None
-        return self._merge(found)
+        if self.wants_tiles and not tiles:
+            # the caller decodes the photo again, larger, or calls finish_tiles: doubtful boxes are re-checked
+            # then, once, not here as well (issue #46: two re-checks of a group photo's reduced decode were thrown away)
+            self._pending = (im, found)
+            return self._merge(found)
+        self._pending = None
+        return self._merge(self._confirm(im, found))
 
     def finish_tiles(self) -> list[Detection]:
         """The tile pass that ``detect(..., tiles=False)`` left out, on the same image, merged with what the
-        whole-frame passes found there (they are not run again)."""
+        whole-frame passes found there (they are not run again; their doubtful boxes are re-checked here)."""
         im, found = self._pending
         self._pending = None
         self.last_passes.append("tiles")
-        return self._merge(found + self._confirm(im, self._tile_pass(im, *im.size)))
+        return self._merge(self._confirm(im, found + self._tile_pass(im, *im.size)))
 
     @staticmethod
     def _merge(found: list) -> list[Detection]:

@@ -188,3 +188,35 @@ def test_the_two_people_clip_shows_both_faces_once_with_one_id_each(blazeface, t
     assert appearances("two", frames) == 2
     assert r["phantom_faces"] == 0 and r["exact_frames"] >= 0.95 * r["scored_frames"], r
     assert r["track_ids"] == 2, r
+
+
+def test_a_photo_pays_only_for_doubt_and_a_video_frame_keeps_the_cascade():
+    """Issue #46: a still photo whose short-range faces are all sure and consistent costs short-range alone,
+    whatever their size; a doubtful or contradicted box still goes on; a video frame (still=False) goes on by
+    the spread rule and the squares, as the two-people clip needs."""
+    im = Image.new("RGB", (970, 2204), (120, 120, 120))
+    sure = face(300, 500, 360, score=0.9)              # 16% of the longer side: under the spread rule's 18%
+    full = Stub([], full=True)
+    det = AutoBlazeFace(Stub([sure]), full)
+    assert [round(d.box[2]) for d in det.detect(im, still=True)] == [360]
+    assert det.last_passes == ["short"] and full.calls == []
+    det.detect(im)                                     # a frame of that size: full-range and the squares
+    assert det.last_passes == ["short", "full", "squares"] and len(full.calls) == 4
+    doubtful = AutoBlazeFace(Stub([face(300, 500, 360, score=0.6)]), Stub([], full=True))
+    doubtful.detect(im, still=True)
+    assert "full" in doubtful.last_passes
+    twice = AutoBlazeFace(Stub([face(300, 500, 200, box_side=420)]), Stub([], full=True))
+    twice.detect(im, still=True)                       # keypoints contradict the box: re-checked, then on
+    assert twice.last_passes[:2] == ["short", "recheck"] and "full" in twice.last_passes
+
+
+def test_a_reduced_decode_that_wants_tiles_rechecks_nothing_before_the_larger_one():
+    """Issue #46: doubtful boxes of a reduced decode are re-checked once, by finish_tiles or on the larger decode."""
+    im = Image.new("RGB", (2000, 1400), (120, 120, 120))
+    full = Stub([face(500, 500, 60, source="full", score=0.6)], full=True)
+    det = AutoBlazeFace(Stub([]), full)
+    det.detect(im, tiles=False, still=True)
+    assert det.wants_tiles and det.rechecked == 0 and len(full.calls) == 1
+    det.finish_tiles()
+    assert det.last_passes[-1] == "tiles" and det.rechecked >= 1
+    assert len(full.calls) == 1 + 9 + det.rechecked            # whole, tiles, and each doubtful box once

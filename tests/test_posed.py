@@ -1,0 +1,64 @@
+"""Posed lab faces in the lab's recipe (issue #44): folds by person, a person's sequences on one side, labels
+the model lacks left out, the training rows a run adds and the held-out people it is chosen on."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from runtime.contract import LABELS
+from runtime.errors import ConfigError, DataError
+from train.config import TrainConfig
+from train.data import TrainData
+from train.recipes import posed
+from train.recipes.soft_targets import with_posed
+
+
+def _posed_folder(root, people=12, seed=0):
+    """``posed/<label>/S###_seq_frame.png``: each person posing two or three labels, three frames a sequence."""
+    rng = np.random.default_rng(seed)
+    labels = ["angry", "disgust", "fear", "happy", "contempt"]
+    for p in range(people):
+        for s, label in enumerate(rng.choice(labels, size=3, replace=False)):
+            d = root / label
+            d.mkdir(parents=True, exist_ok=True)
+            for f in range(3):
+                Image.fromarray(rng.integers(0, 255, (48, 48), dtype=np.uint8)).save(
+                    d / f"S{100 + p:03d}_{s + 1:03d}_{f:08d}.png")
+    return root
+
+
+def test_folds_keep_each_person_and_sequence_on_one_side(tmp_path):
+    root = _posed_folder(tmp_path / "posed")
+    data = posed.load(root, LABELS)
+    assert "contempt" in data.dropped and set(data.labels.tolist()) <= {LABELS.index(x) for x in LABELS}
+    seen = set()
+    for fold in range(4):
+        train, held = posed.split(data, 4, fold)
+        assert not set(train.persons) & set(held.persons)
+        assert len(train.labels) + len(held.labels) == len(data.labels)
+        seen |= set(held.persons)
+    assert seen == set(data.persons)                 # every person is held out exactly once over the folds
+    assert posed.fold_of("S005", 4) == posed.fold_of("S005", 4)
+    every, none = posed.split(data, 4, -1)
+    assert len(none.labels) == 0 and len(every.labels) == len(data.labels)
+    with pytest.raises(ConfigError):
+        posed.split(data, 4, 4)
+    with pytest.raises(DataError):
+        posed.load(tmp_path / "nowhere", LABELS)
+
+
+def test_a_run_adds_the_training_people_repeated_with_one_hot_targets(tmp_path):
+    root = _posed_folder(tmp_path / "posed")
+    n = 20
+    base = TrainData(np.zeros((n, 48, 48), np.uint8), np.zeros(n, np.int64), np.zeros((4, 48, 48), np.uint8),
+                     np.zeros(4, np.int64), LABELS, "x", targets=np.full((n, 7), 1 / 7, np.float32))
+    cfg = TrainConfig(posed=str(root), posed_repeat=3, posed_folds=4, posed_fold=1).validate()
+    out = with_posed(cfg, base, tmp_path / "fer2013", log=lambda m: None)
+    train, held = posed.split(posed.load(root, LABELS), 4, 1)
+    assert len(out.train_images) == n + 3 * len(train.labels) and len(out.targets) == len(out.train_images)
+    assert np.array_equal(out.targets[n:n + len(train.labels)].argmax(1), train.labels)
+    assert np.allclose(out.targets[n:].sum(1), 1.0) and out.targets[n:].max() == 1.0
+    rec = out.record["posed"]
+    assert rec["held_out_people"] == sorted(set(held.persons)) and rec["train_faces"] == len(train.labels)
+    with pytest.raises(ConfigError):
+        TrainConfig(posed=str(root), posed_fold=7).validate()
