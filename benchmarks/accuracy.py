@@ -15,7 +15,8 @@ In the benchmark suite, for each variant (and the Keras float model when TensorF
 PrivateTest, PublicTest, clean PrivateTest (no pixel duplicate of a Training
 image), FER+ majority labels on the PrivateTest images, and the real web faces
 of ``wild-dev`` when it lies beside FER-2013 (crops taken whole, as
-``fer-infer --no-detect`` takes them); accuracy,
+``fer-infer --no-detect`` takes them), and ``posed/``'s people that no release trains on
+(the held-out fold of ``train.recipes.posed``) when it lies there; accuracy,
 macro-F1, per-class precision/recall/F1, confusion matrix, expected
 calibration error with its reliability bins, and top-1 agreement with the
 float model.
@@ -37,6 +38,8 @@ from train import fer2013, ferplus, user_folder
 from train import plots as p
 from train.audit import evaluation_masks
 from train.metrics import expected_calibration_error, reliability, summarize
+from train.recipes import posed
+from train.recipes.choose import POSED_FOLD, POSED_FOLDS
 from train.saved import load_keras_model
 
 SPLITS = ("PrivateTest", "PublicTest", "PrivateTest_clean")
@@ -45,7 +48,7 @@ SPLITS = ("PrivateTest", "PublicTest", "PrivateTest_clean")
 class EvalData:
     """The test images, labels and masks, loaded once for all variants."""
 
-    def __init__(self, data_path, ferplus_dir=None, wild_dir=None):
+    def __init__(self, data_path, ferplus_dir=None, wild_dir=None, posed_dir=None):
         self.data = fer2013.load(data_path)
         masks = evaluation_masks(self.data)
         self.test = masks["PublicTest"] | masks["PrivateTest"]
@@ -62,6 +65,10 @@ class EvalData:
         wild = Path(wild_dir) if wild_dir else Path(data_path).parent / "wild-dev"
         if wild.is_dir():
             self._add_wild(wild)
+        self.posed = None
+        posed_root = Path(posed_dir) if posed_dir else posed.default_folder(data_path)
+        if posed_root.is_dir():
+            self._add_posed(posed_root)
 
     def _add_wild(self, root: Path) -> None:
         """Append wild-dev's faces (labels FER-2013 knows) after the test images; ``self.wild`` masks them."""
@@ -69,14 +76,27 @@ class EvalData:
         remap = np.array([LABELS.index(n) if n in LABELS else -1 for n in w.label_names])
         y = remap[w.labels]
         keep = y >= 0
-        n = int(keep.sum())
         self.wild_checksum = w.checksum
-        self.images = np.concatenate([self.images, w.images[keep]])
-        self.labels = np.concatenate([self.labels, y[keep]])
+        self.wild = self._append(w.images[keep], y[keep])
+
+    def _add_posed(self, root: Path) -> None:
+        """Append the posed faces of the people no release trains on (the held-out fold of
+        :mod:`train.recipes.posed`); ``self.posed`` masks them."""
+        _, held = posed.split(posed.load(root, LABELS), POSED_FOLDS, POSED_FOLD)
+        self.posed_checksum = held.checksum
+        self.posed = self._append(held.images, held.labels)
+
+    def _append(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Append faces after those there; the mask of the new ones (the masks before grow with False)."""
+        n = len(labels)
+        self.images = np.concatenate([self.images, images])
+        self.labels = np.concatenate([self.labels, labels])
         self.masks = {k: np.concatenate([m, np.zeros(n, bool)]) for k, m in self.masks.items()}
         if self.majority is not None:
             self.majority = np.concatenate([self.majority, np.full(n, -1, self.majority.dtype)])
-        self.wild = np.concatenate([np.zeros(len(self.images) - n, bool), np.ones(n, bool)])
+        if self.wild is not None and len(self.wild) < len(self.labels):
+            self.wild = np.concatenate([self.wild, np.zeros(len(self.labels) - len(self.wild), bool)])
+        return np.concatenate([np.zeros(len(self.images) - n, bool), np.ones(n, bool)])
 
 
 def tflite_probs(model: Path, ev: EvalData, threads: int = 2, tta: str = "none") -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +125,10 @@ def evaluate(probs: np.ndarray, ev: EvalData, reference: np.ndarray | None = Non
         out["PrivateTest_FERplus_majority"] = summarize(ev.majority[m], probs[m])
     if ev.wild is not None:
         out["wild_dev"] = summarize(ev.labels[ev.wild], probs[ev.wild])
+    if getattr(ev, "posed", None) is not None:
+        q = out["posed_heldout"] = summarize(ev.labels[ev.posed], probs[ev.posed])
+        # posed/ has no neutral face: macro-F1 over the labels it has, as the choosing sets measure it
+        q["macro_f1"] = float(np.mean([v["f1"] for v in q["per_class"].values() if v["support"]]))
     return out
 
 

@@ -72,9 +72,10 @@ def tier_lines(r: dict) -> list[str]:
     cells = {c["variant"]: c["p50"] for c in primary_cells(r, tuple(tiers)) if c["threads"] == 1}
     base = cells.get("int8")
     pi4 = (r.get("pi4") or {}).get("models") or {}
-    lines = ["| tier | FER-2013 PrivateTest | FER+ PrivateTest | wild-dev (neutral recall) | FER-2013 with flip | "
+    lines = ["| tier | FER-2013 PrivateTest | FER+ PrivateTest | wild-dev (neutral recall) | posed, people held out "
+             "(angry / disgust / fear recall) | FER-2013 with flip | "
              "ms/crop, 1 thread (p50) | vs release | MACs | file | Pi 4 estimate |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, t in tiers.items():
         ms = cells.get(k)
         ratio = ms / base if ms and base else None
@@ -83,7 +84,7 @@ def tier_lines(r: dict) -> list[str]:
         a = acc.get(k, {})
         lines.append(f"| {k} | {pct(a.get('PrivateTest', {}).get('accuracy'))} | "
                      f"{pct(a.get('PrivateTest_FERplus_majority', {}).get('accuracy'))} | {wild_cell(a)} | "
-                     f"{pct(acc.get(k + '+flip', {}).get('PrivateTest', {}).get('accuracy'))} | "
+                     f"{posed_cell(a)} | {pct(acc.get(k + '+flip', {}).get('PrivateTest', {}).get('accuracy'))} | "
                      f"{'' if ms is None else f'{ms:.3f}'} | {'' if ratio is None else f'{ratio:.2f}x'} | "
                      f"{t['macs'] / 1e6:.1f} M | {t['bytes'] / 1024:.0f} KiB | "
                      f"{est} |")
@@ -99,12 +100,22 @@ def wild_cell(a: dict) -> str:
     return f"{pct(w['accuracy'])}" + (f" ({pct(neutral)})" if neutral is not None else "")
 
 
+def posed_cell(a: dict) -> str:
+    """Posed faces of the people held out: accuracy with angry, disgust and fear recall, or "" without them."""
+    q = a.get("posed_heldout")
+    if not q:
+        return ""
+    rec = [q["per_class"].get(c, {}).get("recall") for c in ("angry", "disgust", "fear")]
+    return f"{pct(q['accuracy'])}" + (" (" + " / ".join(f"{r:.2f}" for r in rec) + ")" if None not in rec else "")
+
+
 def peer_text(peer: dict, lead: str) -> str:
     """One sentence on the PyPI fer package of a benchmark run: accuracy, crop time, photo time, with ratios."""
     acc = peer["accuracy"]
     more = "".join(f", {what} {v}" for what, v in (
         ("FER+ PrivateTest", pct(acc.get("PrivateTest_FERplus_majority", {}).get("accuracy"))),
-        ("wild-dev (neutral recall)", wild_cell(acc))) if v)
+        ("wild-dev (neutral recall)", wild_cell(acc)),
+        ("posed, people held out (angry / disgust / fear recall)", posed_cell(acc))) if v)
     return (f"{lead}, PyPI `fer` {peer['version']}: FER-2013 PrivateTest accuracy "
             f"{pct(acc['PrivateTest']['accuracy'])}{more}"
             f"; one crop {peer['crop_latency']['p50']:.2f} ms ({peer['crop_ratio']:.1f}x ours)"
@@ -134,26 +145,27 @@ def float_pair_text(f: dict) -> str:
             f"difference {f['max_prob_diff']:.1e}.")
 
 
-def accuracy_lines(acc: dict) -> list[str]:
+def accuracy_lines(acc: dict, r_peer: dict | None = None) -> list[str]:
     """The accuracy section: every variant on every split, and F1 per class."""
     lines: list[str] = []
     if acc:
         lines += ["## Accuracy", "", "FER+ majority: the FER+ crowd's majority label on the same PrivateTest images "
                   "(images without a majority emotion left out). wild-dev: 6,852 real web faces of 2,795 people "
                   "(`../shared/data/SOURCES.md`; choosing only, never trained on), crops taken whole, with the "
-                  "neutral recall beside the accuracy. Agreement: top-1 agreement with the Keras float "
+                  "neutral recall beside the accuracy. Posed: `posed/`'s lab crops of the people no release trains "
+                  "on (the held-out fold), with the angry, disgust and fear recall. Agreement: top-1 agreement with the Keras float "
                   "model on PrivateTest. ECE: expected calibration error (15 bins) of the probabilities the runtime "
                   "reports (the model's temperature applied); before temperature: of the model's raw softmax "
                   "(reliability diagrams `*-reliability.png` and `*-reliability-raw.png`).", "",
                   "| variant | PrivateTest | PublicTest | clean PrivateTest | FER+ majority | wild-dev (neutral recall) "
-                  "| macro-F1 (Private) | ECE (Private) | ECE before temperature | agreement |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| posed (angry / disgust / fear) | macro-F1 (Private) | ECE (Private) | ECE before temperature | "
+                  "agreement |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for k, v in acc.items():
             pt = v["PrivateTest"]
             fp = v.get("PrivateTest_FERplus_majority", {}).get("accuracy")
             lines.append(f"| {k} | {pct(pt['accuracy'])} | {pct(v['PublicTest']['accuracy'])} | "
                          f"{pct(v['PrivateTest_clean']['accuracy'])} | {pct(fp)} | {wild_cell(v)} | "
-                         f"{pct(pt['macro_f1'])} | "
+                         f"{posed_cell(v)} | {pct(pt['macro_f1'])} | "
                          f"{pt['ece']:.3f} | {'' if 'ece_raw' not in pt else format(pt['ece_raw'], '.3f')} | "
                          f"{pct(pt.get('agreement_with_float'))} |")
         first = next(iter(acc.values()))["PrivateTest"]["per_class"]
@@ -162,7 +174,30 @@ def accuracy_lines(acc: dict) -> list[str]:
         for k, v in acc.items():
             lines.append(f"| {k} | " + " | ".join(f"{100 * c['f1']:.1f}" for c in v["PrivateTest"]["per_class"].values())
                          + " |")
+        lines += real_set_lines(acc, r_peer)
         lines.append("")
+    return lines
+
+
+def real_set_lines(acc: dict, peer: dict | None = None) -> list[str]:
+    """Recall per class, accuracy and macro-F1 on wild-dev and the posed people held out, per variant and for
+    the PyPI ``fer`` peer of the same run."""
+    rows = dict(acc)
+    if peer and peer.get("accuracy"):
+        rows[f"PyPI fer {peer.get('version', '')}".strip()] = peer["accuracy"]
+    lines = []
+    for key, what in (("wild_dev", "wild-dev (real web faces, choosing only)"),
+                      ("posed_heldout", "posed, the people held out (lab crops, deliberate expressions)")):
+        have = {k: v[key] for k, v in rows.items() if key in v}
+        if not have:
+            continue
+        labels = list(next(iter(have.values()))["per_class"])
+        lines += ["", f"On {what}: accuracy, macro-F1 and recall per class:", "",
+                  "| variant | accuracy | macro-F1 | " + " | ".join(labels) + " |", "|---|---|---|" + "---|" * len(labels)]
+        for k, v in have.items():
+            lines.append(f"| {k} | {pct(v['accuracy'])} | {pct(v['macro_f1'])} | "
+                         + " | ".join(f"{100 * v['per_class'][c]['recall']:.1f}"
+                                      if v["per_class"].get(c, {}).get("support") else "" for c in labels) + " |")
     return lines
 
 
@@ -203,7 +238,7 @@ def markdown(r: dict) -> str:
             lines.append(f"| {k} | `{v['file']}` | {v['bytes'] / 1e6:.2f} MB |")
         lines.append("")
     acc = r.get("accuracy") or {}
-    lines += accuracy_lines(acc)
+    lines += accuracy_lines(acc, (r.get("peers") or {}).get("fer"))
     if r.get("tiers"):
         lines += ["## Tiers", "", "The shipped models side by side, all from this run; multiply-accumulates counted "
                   "from each `.tflite` (`convert.graph.multiply_accumulates`); the Pi 4 estimate is each tier's own "

@@ -64,12 +64,15 @@ def test_markdown_lists_every_cell_and_peer_ratio():
              tiers={"int8": {"bytes": 2048, "macs": 54e6}, "micro_int8": {"bytes": 1024, "macs": 4e6}},
              accuracy={"micro_int8": {"PrivateTest": {"accuracy": 0.6},
                                       "PrivateTest_FERplus_majority": {"accuracy": 0.7},
-                                      "wild_dev": {"accuracy": 0.68, "per_class": {"neutral": {"recall": 0.75}}}}},
+                                      "wild_dev": {"accuracy": 0.68, "per_class": {"neutral": {"recall": 0.75}}},
+                                      "posed_heldout": {"accuracy": 0.85, "per_class": {
+                                          "angry": {"recall": 0.8}, "disgust": {"recall": 0.9}, "fear": {"recall": 0.5}}}}},
              pi4={"models": {"int8": {"ms": 10.0, "ms_low": 9.0, "ms_high": 12.5}}})
     rows = "\n".join(tier_lines(t))
-    assert "| int8 |  |  |  |  | 2.000 | 1.00x | 54.0 M | 2 KiB | 10.0 ms (9.0-12.5) |" in rows
-    # FER-2013, FER+ and real web faces side by side (issue #36)
-    assert "| micro_int8 | 60.00% | 70.00% | 68.00% (75.00%) |  | 0.500 | 0.25x | 4.0 M | 1 KiB |  |" in rows
+    assert "| int8 |  |  |  |  |  | 2.000 | 1.00x | 54.0 M | 2 KiB | 10.0 ms (9.0-12.5) |" in rows
+    # FER-2013, FER+, real web faces (issue #36) and posed people held out (issue #44) side by side
+    assert ("| micro_int8 | 60.00% | 70.00% | 68.00% (75.00%) | 85.00% (0.80 / 0.90 / 0.50) |  | 0.500 | 0.25x | "
+            "4.0 M | 1 KiB |  |") in rows
     md = markdown(r)
     assert "| release | 5.0 | 2.000 | 2.5x |" in md      # browser beside the Python runtime, same run
     assert "| micro | 4.0 |  |  |" in md                  # no Python micro_int8 cell in this run

@@ -56,9 +56,18 @@ def test_a_run_adds_the_training_people_repeated_with_one_hot_targets(tmp_path):
     out = with_posed(cfg, base, tmp_path / "fer2013", log=lambda m: None)
     train, held = posed.split(posed.load(root, LABELS), 4, 1)
     assert len(out.train_images) == n + 3 * len(train.labels) and len(out.targets) == len(out.train_images)
-    assert np.array_equal(out.targets[n:n + len(train.labels)].argmax(1), train.labels)
+    assert np.array_equal(out.targets[n:].argmax(1), out.train_labels[n:])
+    assert np.array_equal(np.bincount(out.train_labels[n:], minlength=7), 3 * np.bincount(train.labels, minlength=7))
     assert np.allclose(out.targets[n:].sum(1), 1.0) and out.targets[n:].max() == 1.0
     rec = out.record["posed"]
     assert rec["held_out_people"] == sorted(set(held.persons)) and rec["train_faces"] == len(train.labels)
     with pytest.raises(ConfigError):
         TrainConfig(posed=str(root), posed_fold=7).validate()
+
+
+def test_balance_repeats_rarer_posed_labels_more():
+    labels = np.array([0] * 10 + [2] * 3 + [3] * 20)
+    assert np.bincount(labels[posed.repeated_rows(labels, 10)]).tolist() == [100, 0, 30, 200]
+    assert np.bincount(labels[posed.repeated_rows(labels, 10, 0.5)]).tolist() == [140, 0, 78, 200]
+    with pytest.raises(ConfigError):
+        TrainConfig(posed="x", posed_balance=2).validate()

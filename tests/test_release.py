@@ -429,7 +429,7 @@ def test_card_of_a_blend_names_its_runs_base_prior_and_every_command():
               "train_minutes": 50.0, "hardware": "x86_64 (2 cores)", "best_epoch": None, "epochs_trained": 10}
     qrep = {"gate": {}, "calibration": {"samples": 300, "seed": 0, "sha256": "def"}}
     text = card(report, splits, splits, qrep, "cmd", 2_000_000, stage={"stage1": None, "replaced": {"folder": stage}})
-    assert f"the equal average of 2 runs trained on the FER+ crowd's votes (`fp_a`, `fp_b`), each fine-tuned from " \
+    assert f"the equal average of 2 runs (`fp_a`: the FER+ votes, `fp_b`: the FER+ votes), each fine-tuned from " \
            f"the model released before (record `records/release/{stage}/`), blended with that model at a share of 0.2" in text
     assert "wild-dev 83.16% (neutral recall 81.7%), FER+ majority 83.01%, FER-2013 65.28%" in text
     assert "fear 0.71" not in text and "fear 71%" in text and "disgust -0.50" in text

@@ -194,6 +194,8 @@ class RecipeSettings:
             (:mod:`train.recipes.posed`; "" = none) added to the training faces
             with one-hot targets.
         posed_repeat: how many times each posed training face is seen an epoch.
+        posed_balance: a posed label of n faces is repeated ``posed_repeat * (max_n / n) ** posed_balance``
+            times (0 = every label alike; 0.5 = rarer labels, such as posed fear, more often).
         posed_folds / posed_fold: people split into this many folds by their
             id; fold ``posed_fold`` is held out to choose on (-1 = every person trains).
     """
@@ -210,6 +212,7 @@ class RecipeSettings:
     val_labels: str = "fer2013"
     posed: str = ""
     posed_repeat: int = 10
+    posed_balance: float = 0.0
     posed_folds: int = 4
     posed_fold: int = 0
 
@@ -263,6 +266,8 @@ class TrainConfig(RecipeSettings, RunSettings, OptimSettings, ModelSettings, Dat
             raise ConfigError("distill_weight > 0 needs teacher: a teacher.npz (python -m train.recipes.teacher)")
         if self.distill_temperature <= 0:
             raise ConfigError(f"distill_temperature must be positive (got {self.distill_temperature})")
+        if not 0.0 <= self.posed_balance <= 1.0:
+            raise ConfigError(f"posed_balance must be within 0..1 (got {self.posed_balance})")
         if self.posed_repeat < 1 or self.posed_folds < 2 or not -1 <= self.posed_fold < self.posed_folds:
             raise ConfigError("posed_repeat must be >= 1, posed_folds >= 2 and posed_fold -1 or 0..posed_folds-1")
         if self.epochs < 1 or self.batch_size < 1:

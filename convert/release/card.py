@@ -61,6 +61,7 @@ does not change. Expected calibration error (15 bins), int8, one pass:
 REAL_SETS = {"PublicTest": "PublicTest, FER-2013 labels (choosing)",
              "PublicTest_FERplus": "PublicTest, FER+ majority (choosing)",
              "wild_dev": "wild-dev, real web faces (choosing)",
+             "posed_heldout": "posed, the people held out (choosing)",
              "PrivateTest": "PrivateTest, FER-2013 labels (reported)",
              "PrivateTest_FERplus": "PrivateTest, FER+ majority (reported)"}
 
@@ -84,7 +85,8 @@ def real_faces_text(out_dir: Path | None, rec_dir: str) -> str:
 The int8 model, one pass as `fer-infer` runs it (`{rec_dir}/real_faces.json`). FER+ majority: the label
 with the most of the crowd's ten votes (ties, contempt, unknown and not-a-face left out). wild-dev: real
 web faces of 2,795 people (`../shared/data/SOURCES.md`), crops taken whole (`--no-detect`); choosing only,
-never trained on. Recall per class in %:
+never trained on. posed: lab crops of deliberate expressions (`posed/`) of the people no release trains on (the
+held-out fold of `train.recipes.posed`; no neutral face). Recall per class in %:
 
 | set | faces | accuracy | macro-F1 | {' | '.join(LABELS)} |
 |---|---|---|---|{'---|' * len(LABELS)}
@@ -259,9 +261,14 @@ def _run_section(run_report: dict, cfg: dict, init_line: str, stage1: dict | Non
 
 def _choosing(fig: dict) -> str:
     """wild-dev, its neutral recall, FER+ majority and FER-2013 on PublicTest, in one phrase."""
-    return (f"wild-dev {100 * fig['wild_dev']['accuracy']:.2f}% (neutral recall "
-            f"{100 * fig['wild_dev']['recall']['neutral']:.1f}%), FER+ majority "
-            f"{100 * fig['PublicTest_FERplus']['accuracy']:.2f}%, FER-2013 {100 * fig['PublicTest']['accuracy']:.2f}%")
+    out = (f"wild-dev {100 * fig['wild_dev']['accuracy']:.2f}% (neutral recall "
+           f"{100 * fig['wild_dev']['recall']['neutral']:.1f}%), FER+ majority "
+           f"{100 * fig['PublicTest_FERplus']['accuracy']:.2f}%, FER-2013 {100 * fig['PublicTest']['accuracy']:.2f}%")
+    q = fig.get("posed_heldout")
+    if q:
+        out += (f", posed people held out {100 * q['accuracy']:.2f}% (angry {q['recall'].get('angry', 0):.2f}, "
+                f"disgust {q['recall'].get('disgust', 0):.2f}, fear {q['recall'].get('fear', 0):.2f})")
+    return out
 
 
 def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec_dir: str) -> dict:
@@ -273,8 +280,9 @@ def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec
     starts = {released.get(i.get("init_sha256") or "") for i in blend["ingredients"]}
     start = next(iter(starts)) if len(starts) == 1 else None
     where = lambda r: "now" if r == RELEASE_NOW else "before"  # noqa: E731
-    init_line = (f"- Weights: the equal average of {len(names)} runs trained on the FER+ crowd's votes ("
-                 + ", ".join(f"`{n}`" for n in names) + ")"
+    init_line = (f"- Weights: the equal average of {len(names)} runs ("
+                 + ", ".join(f"`{n}`: {_targets_words(i['config'])}" for n, i in zip(names, blend["ingredients"]))
+                 + ")"
                  + (f", each fine-tuned from the model released {where(start)} (record `{start}`)" if start else "")
                  + (f", blended with that model at a share of {blend['base_share']:g}" if base_rec else
                     f", blended with `{blend['base']}` at a share of {blend['base_share']:g}" if blend["base"] else "")
@@ -287,7 +295,10 @@ def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec
                       "and the FER+ majority stay above " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in
                                                                       pr["floors"].items())
                       + " and each FER+ recall above its floor (" + ", ".join(
-                          f"{k} {100 * v:.0f}%" for k, v in pr["recall_floors"].items()) + ").")
+                          f"{k} {100 * v:.0f}%" for k, v in pr["recall_floors"].items()) + ")"
+                      + ("; on the posed people held out, " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in
+                                                                       pr["posed_floors"].items())
+                         if pr.get("posed_floors") else "") + ".")
     init_line += " Float, on the choosing sets: " + _choosing(blend["figures"]["blend_prior"]) + f" (`{rec_dir}/blend.json`)."
     q = blend.get("int8_prior")
     if q:
@@ -313,9 +324,29 @@ def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec
     return dict(init_line=init_line, steps=steps, run_dir=run_dir,
                 conv_out=f" --out {out_rel}" if out_rel else "",
                 selection=("each run's best epoch selected on PublicTest's FER+ majority; the base's share and the "
-                           "prior chosen on PublicTest (FER-2013 labels and FER+ majority) and wild-dev"),
+                           "prior chosen on PublicTest (FER-2013 labels and FER+ majority) and wild-dev"
+                           + (" and the posed people held out" if pr.get("posed_floors") else "")),
                 train_cmds="- Commands: " + "; ".join(f"`{c}`" for c in cmds + [blend_cmd]) + ".",
                 logs=f"Each run's log and curves are in its record (`{RECORDS.relative_to(MODELS)}/candidates/`).")
+
+
+def _targets_words(cfg: dict) -> str:
+    """What one run of a blend learned from, in a few words: the FER+ votes, FER-2013's labels, a teacher's
+    predictions, the posed faces."""
+    fp, dw = cfg.get("ferplus_weight", 0.0), cfg.get("distill_weight", 0.0)
+    parts = []
+    if fp:
+        parts.append("the FER+ votes" if fp == 1 else f"{fp:g} the FER+ votes")
+    if dw:
+        parts.append(("" if dw == 1 else f"{dw:g} ") + f"a teacher's predictions (`{Path(cfg.get('teacher', '')).name}`)")
+    if 1 - fp - dw > 1e-9:
+        parts.append(f"{1 - fp - dw:g} FER-2013's labels")
+    words = " + ".join(parts) or "FER-2013's labels"
+    if cfg.get("posed"):
+        words += (f", with `posed/`'s people of {cfg.get('posed_folds', 4) - 1} of {cfg.get('posed_folds', 4)} folds "
+                  f"(fold {cfg.get('posed_fold', 0)} held out) {cfg.get('posed_repeat', 10)} times"
+                  + (f", rarer labels more (balance {cfg['posed_balance']:g})" if cfg.get("posed_balance") else ""))
+    return words
 
 
 def _distill_line(cfg: dict) -> str:

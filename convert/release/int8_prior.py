@@ -66,7 +66,7 @@ def make(run: Path, out: Path, data_arg=None, command: str = "", log=print) -> d
     sets = real_face_sets(data_arg, log)
     if sets is None:
         raise DataError("the FER+ votes and wild-dev must be beside FER-2013 to fit a prior on them")
-    chosen = {k: v for k, v in sets.items() if k in choose.SET_WEIGHTS}
+    chosen = {k: v for k, v in sets.items() if k in choose.CHOOSING}
     logp, before = int8_figures(run / "best.keras", chosen, data_arg, log)
     offsets, after = choose.with_prior_log(logp, chosen, goal)
     log(choose.line("int8", before))

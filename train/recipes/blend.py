@@ -114,7 +114,8 @@ def make(runs: list[Path], out: Path, base: Path | None, share: float, goal: str
     record = {"ingredients": ingredients, "base": str(base) if share > 0 else None,
               "base_sha256": file_sha256(base) if share > 0 else None, "base_share": share,
               "prior": {"goal": goal, "offsets": [round(float(x), 3) for x in bias],
-                        "floors": choose.FLOORS, "recall_floors": choose.RECALL_FLOORS},
+                        "floors": choose.FLOORS, "recall_floors": choose.RECALL_FLOORS,
+                        **({"posed_floors": choose.POSED_FLOORS} if "posed_heldout" in sets else {})},
               "chosen_on": sorted(sets), "sets": {k: {"n": int(len(v[1])), "data_checksum_sha256": v[2]}
                                                   for k, v in sets.items()},
               "figures": {"blend": before, "blend_prior": after}, "command": command,

@@ -88,6 +88,16 @@ def split(posed: Posed, folds: int, fold: int) -> tuple[Posed, Posed]:
     return posed.select(np.flatnonzero(~held)), posed.select(np.flatnonzero(held))
 
 
+def repeated_rows(labels: np.ndarray, repeat: int, balance: float = 0.0) -> np.ndarray:
+    """Indices into ``labels`` with each face ``repeat * (max_n / n_label) ** balance`` times (rounded), in
+    blocks of whole passes over the faces so that every face of a label is seen equally often."""
+    counts = np.bincount(labels)
+    most = counts.max()
+    times = {c: max(1, int(round(repeat * (most / n) ** balance))) for c, n in enumerate(counts) if n}
+    return np.concatenate([np.flatnonzero(labels == c).repeat(k) for c, k in times.items()]) if times \
+        else np.zeros(0, int)
+
+
 def record(train: Posed, held: Posed, cfg) -> dict:
     """How the posed faces entered a run, for its ``data.json``."""
     return {"folder": str(cfg.posed), "checksum": train.checksum, "folds": cfg.posed_folds, "held_out_fold": cfg.posed_fold,

@@ -106,14 +106,17 @@ def with_posed(cfg, data: TrainData, fer_path: Path, log=print) -> TrainData:
     ``cfg.posed_repeat`` times, one-hot targets (:mod:`train.recipes.posed`)."""
     folder = posed.default_folder(fer_path) if cfg.posed in ("1", "default") else Path(cfg.posed)
     train, held = posed.split(posed.load(folder, data.label_names), cfg.posed_folds, cfg.posed_fold)
-    x = np.concatenate([data.train_images] + [train.images] * cfg.posed_repeat)
-    y = np.concatenate([data.train_labels] + [train.labels] * cfg.posed_repeat)
+    rows = posed.repeated_rows(train.labels, cfg.posed_repeat, cfg.posed_balance)
+    x = np.concatenate([data.train_images, train.images[rows]])
+    y = np.concatenate([data.train_labels, train.labels[rows]])
     t = data.targets
     if t is not None:
-        onehot = np.eye(t.shape[1], dtype=np.float32)[train.labels]
-        t = np.concatenate([t] + [onehot] * cfg.posed_repeat).astype(np.float32)
-    info = posed.record(train, held, cfg)
-    log(f"posed: {info['train_faces']} faces of {info['train_people']} people x{cfg.posed_repeat}; "
+        onehot = np.eye(t.shape[1], dtype=np.float32)[train.labels[rows]]
+        t = np.concatenate([t, onehot]).astype(np.float32)
+    info = {**posed.record(train, held, cfg), "balance": cfg.posed_balance, "rows": int(len(rows)),
+            "rows_by_label": {data.label_names[c]: int((train.labels[rows] == c).sum())
+                              for c in sorted(set(train.labels.tolist()))}}
+    log(f"posed: {info['train_faces']} faces of {info['train_people']} people, {len(rows)} rows; "
         f"held out {info['held_out_faces']} faces of {len(info['held_out_people'])} people (fold {cfg.posed_fold})")
     return dataclasses.replace(data, train_images=x, train_labels=y, targets=t,
                                record={**data.record, "posed": info})
