@@ -100,6 +100,11 @@ RECALL_FLOORS = {"angry": 0.75, "fear": 0.778, "disgust": 0.64, "sad": 0.59}
 #: what a release keeps on the posed people held out (issue #44's targets plus a margin): accuracy, and
 #: the recall of the expressions people make on purpose and FER-2013 barely has
 POSED_FLOORS = {"accuracy": 0.91, "angry": 0.78, "disgust": 0.78, "fear": 0.78}
+#: the weight of a shortfall under a posed floor in a prior's objective (2.0 for the other floors): the posed
+#: people held out are 135 faces in 45 sequences of 13 people, where one sequence moves a recall by up to 0.2, so
+#: a prior may not buy a posed sequence with a point of the choosing sets of thousands of faces (at 0.25 the
+#: release's blend gave 1.1 points of FER+ majority for two fear sequences: models/records/candidates/posed_*)
+POSED_WEIGHT = 0.1
 #: how much each choosing set counts in a fitted prior's objective
 SET_WEIGHTS = {"wild_dev": 1.0, "PublicTest_FERplus": 1.0, "PublicTest": 0.5}
 #: the sets a prior is fitted on: :data:`SET_WEIGHTS`' and the posed people held out, when there
@@ -120,7 +125,7 @@ def _objective(log_probs: dict, sets: dict, bias: np.ndarray, goal: str = "balan
         for key, floor in POSED_FLOORS.items():
             got = float((pred == y).mean()) if key == "accuracy" else float((pred[y == LABELS.index(key)]
                                                                               == LABELS.index(key)).mean())
-            penalty += 2.0 * max(0.0, floor - got)
+            penalty += POSED_WEIGHT * max(0.0, floor - got)
     for name in SET_WEIGHTS:
         y = sets[name][1]
         pred = (log_probs[name] + bias).argmax(1)
