@@ -456,3 +456,19 @@ def test_a_release_converted_again_names_the_stage_its_run_started_from(tmp_path
     assert started_stage(out, run) == {"stage1": info}
     (run / "data.json").write_text('{"init_sha256": "other"}')
     assert started_stage(out, run) is None
+
+
+def test_a_blends_runs_say_what_they_learned_from_and_name_the_committed_teacher():
+    """Issue #44: a run of the release's blend is described by its targets (FER+ votes, FER-2013's labels, a
+    teacher, the posed faces), and a teacher outside the repository is named by the committed record with the
+    same sha256."""
+    from convert.release.card import _targets_words, _teacher_in_repo
+
+    cfg = {"ferplus_weight": 0.6, "distill_weight": 0.0, "posed": "default", "posed_folds": 4, "posed_fold": 0,
+           "posed_repeat": 10}
+    assert _targets_words(cfg) == ("0.6 the FER+ votes + 0.4 FER-2013's labels, with `posed/`'s people of 3 of 4 "
+                                   "folds (fold 0 held out) 10 times")
+    d = _teacher_in_repo({"teacher": "/elsewhere/teacher.npz", "distill_weight": 1.0}, "posed_d_s34")
+    assert d["teacher"] == "models/records/teacher_release/teacher.npz"
+    assert (REPO / d["teacher"]).is_file()
+    assert _teacher_in_repo({"teacher": "/x/t.npz"}, "no_such_run")["teacher"] == "/x/t.npz"

@@ -281,7 +281,8 @@ def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec
     start = next(iter(starts)) if len(starts) == 1 else None
     where = lambda r: "now" if r == RELEASE_NOW else "before"  # noqa: E731
     init_line = (f"- Weights: the equal average of {len(names)} runs ("
-                 + ", ".join(f"`{n}`: {_targets_words(i['config'])}" for n, i in zip(names, blend["ingredients"]))
+                 + ", ".join(f"`{n}`: {_targets_words(_teacher_in_repo(i['config'], n))}"
+                             for n, i in zip(names, blend["ingredients"]))
                  + ")"
                  + (f", each fine-tuned from the model released {where(start)} (record `{start}`)" if start else "")
                  + (f", blended with that model at a share of {blend['base_share']:g}" if base_rec else
@@ -310,8 +311,8 @@ def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec
     first = "runs/stage1/model.keras"
     steps = ([f"# runs/stage1: the model released before, remade by the card in {rec_dir}/{folder}/, as a run folder"]
              if folder and start else [])
-    cmds = [config.command(i["config"], init_as=first if start else None) + f" --data PATH --out runs/{n}"
-            for n, i in zip(names, blend["ingredients"])]
+    cmds = [config.command(_teacher_in_repo(i["config"], n), init_as=first if start else None)
+            + f" --data PATH --out runs/{n}" for n, i in zip(names, blend["ingredients"])]
     base = f" --base {first if base_rec else blend['base']} --base-share {blend['base_share']:g}" if blend["base"] else ""
     blend_cmd = (f"python -m train.recipes.blend --runs {' '.join('runs/' + n for n in names)}{base} "
                  f"--prior {pr['goal']} --out runs/blend --data PATH")
@@ -330,6 +331,22 @@ def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec
                 logs=f"Each run's log and curves are in its record (`{RECORDS.relative_to(MODELS)}/candidates/`).")
 
 
+def _teacher_in_repo(cfg: dict, run_name: str) -> dict:
+    """``cfg`` with its teacher named by the committed record that holds the same predictions: the run's
+    record (``records/candidates/<run>/data.json``) gives the teacher's sha256, a teacher record
+    (``records/*/teacher.json``) the file with that sha256. Unchanged when there is no such record."""
+    teacher = cfg.get("teacher")
+    run_data = RECORDS / "candidates" / run_name / "data.json"
+    if not teacher or not run_data.is_file():
+        return cfg
+    sha = ((json.loads(run_data.read_text()).get("soft_targets") or {}).get("teacher") or {}).get("sha256")
+    for t in sorted(RECORDS.glob("*/teacher.json")):
+        doc = json.loads(t.read_text())
+        if sha and doc.get("npz_sha256") == sha:
+            return dict(cfg, teacher=repo_relative(t.parent / doc.get("npz", "teacher.npz")))
+    return cfg
+
+
 def _targets_words(cfg: dict) -> str:
     """What one run of a blend learned from, in a few words: the FER+ votes, FER-2013's labels, a teacher's
     predictions, the posed faces."""
@@ -338,7 +355,7 @@ def _targets_words(cfg: dict) -> str:
     if fp:
         parts.append("the FER+ votes" if fp == 1 else f"{fp:g} the FER+ votes")
     if dw:
-        parts.append(("" if dw == 1 else f"{dw:g} ") + f"a teacher's predictions (`{Path(cfg.get('teacher', '')).name}`)")
+        parts.append(("" if dw == 1 else f"{dw:g} ") + f"a teacher's predictions (`{cfg.get('teacher', '')}`)")
     if 1 - fp - dw > 1e-9:
         parts.append(f"{1 - fp - dw:g} FER-2013's labels")
     words = " + ".join(parts) or "FER-2013's labels"

@@ -149,6 +149,11 @@ def release_records() -> dict[str, str]:
     found = {sha: f"{rel}/release/{st}/" for sha, st in released_stages(MODELS).items()}
     if (MODELS / FLOAT).is_file():
         found.setdefault(file_sha256(MODELS / FLOAT), f"{rel}/release/")
+    # the micro tier's releases, which its blends start from
+    found.update({sha: f"{rel}/micro/{st}/" for sha, st in released_stages(MODELS / "micro").items()
+                  if sha not in found})
+    if (MODELS / "micro" / FLOAT).is_file():
+        found.setdefault(file_sha256(MODELS / "micro" / FLOAT), f"{rel}/micro/")
     return found
 
 
