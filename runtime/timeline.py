@@ -111,8 +111,9 @@ class Timeline:
         shares = {l: tr.labels.count(l) / n for l in self.labels}
         rows = "".join(f"<tr><td>{html.escape(l)}</td><td>{100 * s:.1f}%</td></tr>"
                        for l, s in sorted(shares.items(), key=lambda kv: -kv[1]) if s > 0)
-        modes = {m: tr.modes.count(m) for m in dict.fromkeys(tr.modes)}
-        baseline = ", ".join(f"{m}: {c} of {n} frames" for m, c in modes.items())
+        modes = {m: tr.modes.count(m) for m in dict.fromkeys(tr.modes) if m != "plain"}
+        baseline = (", ".join(f"{m}: {c} of {n} frames" for m, c in modes.items()) if modes
+                    else f"none of the {n} frames (read plainly)")
         thumb = (f'<img class="thumb" alt="track {tr.track}" width="{THUMB}" src="{tr.thumbnail}">'
                  if tr.thumbnail else "")
         return (f'<section class="track"><h2>{html.escape(tr.source)}: track {tr.track}</h2>{thumb}'

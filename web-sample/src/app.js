@@ -23,7 +23,7 @@ function draw(faces) {
     const [x, y, w, h] = f.box;
     ctx.strokeStyle = '#ffd400';
     ctx.strokeRect(x, y, w, h);
-    const text = f.baseline?.rise ? `${f.label} (vs you relaxed)` : `${f.label} ${f.probabilities[f.label].toFixed(2)}`;
+    const text = f.baseline?.rise ? `${f.label} (vs your relaxed face)` : `${f.label} ${f.probabilities[f.label].toFixed(2)}`;
     const tw = ctx.measureText(text).width + 8;
     const th = parseInt(ctx.font, 10) + 6;
     const ty = y > th ? y - th : y + h;
