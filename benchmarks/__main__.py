@@ -34,8 +34,8 @@ import numpy
 
 from benchmarks import (
     accuracy,
-    baseline,
     arm64,
+    baseline,
     browser,
     consistency,
     latency,
@@ -141,8 +141,7 @@ def _speed(r: dict, a, model: Path, variants: dict, threads: list[int], steps: i
             r["pipeline"] = pipeline.measure(model, log=_log, peers=not a.no_peers)
         if not a.quick:    # plain, reference and automatic baselines (issue #45), also as results/baseline.*
             r["baseline"] = baseline.measure(str(model), log=_log)
-            atomic_write_json(RESULTS / "baseline.json", r["baseline"])
-            atomic_write_text(RESULTS / "baseline.md", baseline.markdown(r["baseline"]))
+            baseline.write(r["baseline"])
         if not a.quick:    # a phone-size JPEG, decoded at reduced scale (the default) and whole
             phone = [latency.phone_photo(REPO / "build" / "photos")]
             r["phone_photo"] = [latency.photo_latency(model, phone, 1, 3, runs, 3.0, reduce_jpeg=x)

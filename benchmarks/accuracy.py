@@ -61,11 +61,10 @@ class EvalData:
         if (fp / "fer2013new.csv").is_file() and (fp / "fer2013_imagefolder_to_ferplus.csv").is_file():
             f = ferplus.attach(self.data, fp / "fer2013new.csv", fp / "fer2013_imagefolder_to_ferplus.csv")
             self.majority = f.majority[self.test]
-        self.wild = None
+        self.wild = self.posed = None      # masks of the sets appended after the test images
         wild = Path(wild_dir) if wild_dir else Path(data_path).parent / "wild-dev"
         if wild.is_dir():
             self._add_wild(wild)
-        self.posed = None
         posed_root = Path(posed_dir) if posed_dir else posed.default_folder(data_path)
         if posed_root.is_dir():
             self._add_posed(posed_root)
@@ -73,8 +72,7 @@ class EvalData:
     def _add_wild(self, root: Path) -> None:
         """Append wild-dev's faces (labels FER-2013 knows) after the test images; ``self.wild`` masks them."""
         w = user_folder.load(root, None, detect=False, log=lambda m: None)
-        remap = np.array([LABELS.index(n) if n in LABELS else -1 for n in w.label_names])
-        y = remap[w.labels]
+        y = user_folder.label_remap(w.label_names, LABELS)[w.labels]
         keep = y >= 0
         self.wild_checksum = w.checksum
         self.wild = self._append(w.images[keep], y[keep])
@@ -94,8 +92,10 @@ class EvalData:
         self.masks = {k: np.concatenate([m, np.zeros(n, bool)]) for k, m in self.masks.items()}
         if self.majority is not None:
             self.majority = np.concatenate([self.majority, np.full(n, -1, self.majority.dtype)])
-        if self.wild is not None and len(self.wild) < len(self.labels):
-            self.wild = np.concatenate([self.wild, np.zeros(len(self.labels) - len(self.wild), bool)])
+        if self.wild is not None:
+            self.wild = np.concatenate([self.wild, np.zeros(n, bool)])
+        if self.posed is not None:
+            self.posed = np.concatenate([self.posed, np.zeros(n, bool)])
         return np.concatenate([np.zeros(len(self.images) - n, bool), np.ones(n, bool)])
 
 
@@ -125,7 +125,7 @@ def evaluate(probs: np.ndarray, ev: EvalData, reference: np.ndarray | None = Non
         out["PrivateTest_FERplus_majority"] = summarize(ev.majority[m], probs[m])
     if ev.wild is not None:
         out["wild_dev"] = summarize(ev.labels[ev.wild], probs[ev.wild])
-    if getattr(ev, "posed", None) is not None:
+    if ev.posed is not None:
         q = out["posed_heldout"] = summarize(ev.labels[ev.posed], probs[ev.posed])
         # posed/ has no neutral face: macro-F1 over the labels it has, as the choosing sets measure it
         q["macro_f1"] = float(np.mean([v["f1"] for v in q["per_class"].values() if v["support"]]))

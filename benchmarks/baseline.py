@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import clips
-from runtime.baseline import Baseline, Reader, auto_photos, reading
+from runtime.baseline import Baseline, Reader, auto_photos, probabilities_of, reading
 from runtime.classifier import BUNDLED_MODEL, MICRO_MODEL
 from runtime.recognizer import Face, Recognizer
 from runtime.video import Follower, Tracker
@@ -106,17 +106,32 @@ def _people(folder: Path) -> dict[str, dict[str, list[Path]]]:
     return out
 
 
-def _crop_probs(rec: Recognizer, path: Path) -> np.ndarray:
-    (face,) = rec.predict(str(path), detect=False)
-    return np.array([face.probabilities[l] for l in rec.classifier.labels])
+class _CropProbs:
+    """The probabilities of wild-dev's crops, each computed once however many measurements read it."""
+
+    def __init__(self, rec: Recognizer):
+        self.rec, self.done = rec, {}
+
+    def __call__(self, path: Path) -> np.ndarray:
+        if path not in self.done:
+            (face,) = self.rec.predict(str(path), detect=False)
+            self.done[path] = np.array(probabilities_of(face, self.rec.classifier.labels))
+        return self.done[path]
 
 
-def round_trip(rec: Recognizer, folder: Path) -> dict:
+def _reference(labels, rule, probs) -> Reader:
+    """A reader of faces against one relaxed face ``probs``."""
+    base = Baseline()
+    base.add(probs)
+    return Reader(labels, rule, "reference", base)
+
+
+def round_trip(rec: Recognizer, people: dict, crop_probs: _CropProbs) -> dict:
     """Relaxed, expression, relaxed clips of wild-dev's people (crops, the default smoothing)."""
     labels = list(rec.classifier.labels)
     rule = rec.contract.baseline
     cases = []
-    for person, by_label in _people(folder).items():
+    for person, by_label in people.items():
         if "neutral" not in by_label:
             continue
         for label, files in by_label.items():
@@ -126,15 +141,10 @@ def round_trip(rec: Recognizer, folder: Path) -> dict:
     stats = {m: {"middle": 0, "outer": 0} for m in ("plain", "auto", "reference")}
     per_label = {m: defaultdict(lambda: [0, 0]) for m in stats}
     for person, label, relaxed, expr in cases:
-        pr, pe = _crop_probs(rec, relaxed), _crop_probs(rec, expr)
+        pr, pe = crop_probs(relaxed), crop_probs(expr)
         seq = [pr] * HOLD + [pe] * HOLD + [pr] * HOLD
-        for mode in stats:
-            if mode == "reference":
-                base = Baseline()
-                base.add(pr)
-                reader = Reader(labels, rule, "reference", base)
-            else:
-                reader = Reader(labels, rule, mode) if mode == "auto" else None
+        readers = {"plain": None, "auto": Reader(labels, rule, "auto"), "reference": _reference(labels, rule, pr)}
+        for mode, reader in readers.items():
             tr = Tracker(labels, reader=reader)
             got = [tr.update([Face([0, 0, 96, 96], 1.0, "x", dict(zip(labels, p.tolist())))])[0]["label"] for p in seq]
             mid = sum(g == label for g in got[HOLD:2 * HOLD])
@@ -151,27 +161,26 @@ def round_trip(rec: Recognizer, folder: Path) -> dict:
                for m, s in stats.items()}}
 
 
-def across_sittings(rec: Recognizer, folder: Path) -> dict:
+def across_sittings(rec: Recognizer, people: dict, crop_probs: _CropProbs) -> dict:
     """Each person's other photos, plainly and against one neutral photo of the person from another day."""
     labels = list(rec.classifier.labels)
     y, plain, ref = [], [], []
-    for person, by_label in _people(folder).items():
+    for person, by_label in people.items():
         if "neutral" not in by_label:
             continue
         anchor = by_label["neutral"][0]
         others = [(l, f) for l, fs in by_label.items() for f in fs if f != anchor and l in labels]
         if not others:
             continue
-        base = Baseline()
-        base.add(_crop_probs(rec, anchor))
-        reader = Reader(labels, rec.contract.baseline, "reference", base)
+        reader = _reference(labels, rec.contract.baseline, crop_probs(anchor))
         for label, f in others:
-            p = _crop_probs(rec, f)
+            p = crop_probs(f)
             y.append(labels.index(label))
             plain.append(int(np.argmax(p)))
             ref.append(labels.index(reading(reader, p)[0]))
     y, plain, ref = map(np.asarray, (y, plain, ref))
-    return {"photos": int(len(y)), "plain": {"accuracy": round(float((plain == y).mean()), 4), "recall": _recall(y, plain, labels)},
+    return {"photos": int(len(y)),
+            "plain": {"accuracy": round(float((plain == y).mean()), 4), "recall": _recall(y, plain, labels)},
             "reference": {"accuracy": round(float((ref == y).mean()), 4), "recall": _recall(y, ref, labels)}}
 
 
@@ -185,10 +194,11 @@ def measure(model: str = str(BUNDLED_MODEL), data: Path = DATA, log=print) -> di
     log("smile clip ...")
     r["smile_clip"] = smile_clip(model)
     if (data / "wild-dev").is_dir():
+        people, crop_probs = _people(data / "wild-dev"), _CropProbs(rec)
         log("relaxed, expression, relaxed clips ...")
-        r["round_trip"] = round_trip(rec, data / "wild-dev")
+        r["round_trip"] = round_trip(rec, people, crop_probs)
         log("across sittings ...")
-        r["across_sittings"] = across_sittings(rec, data / "wild-dev")
+        r["across_sittings"] = across_sittings(rec, people, crop_probs)
     return r
 
 
@@ -197,11 +207,23 @@ def pct(x) -> str:
 
 
 def markdown(r: dict) -> str:
+    """The report of a run: a title, the command, and :func:`summary`."""
+    return (f"# Reading a face against the person's own baseline ({r['date']}, `{r['model']}`)\n\n"
+            f"`python -m benchmarks.baseline`. {summary(r)}")
+
+
+def write(r: dict, out: Path = OUT) -> None:
+    """``out``.json and ``out``.md of a run (the suite and this command both write them)."""
+    atomic_write_json(out.with_suffix(".json"), r)
+    atomic_write_text(out.with_suffix(".md"), markdown(r))
+
+
+def summary(r: dict) -> str:
+    """The rule's constants and the table of plain, reference and automatic readings (the README's block)."""
     rule = r["rule"]
-    lines = [f"# Reading a face against the person's own baseline ({r['date']}, `{r['model']}`)", "",
-             f"`python -m benchmarks.baseline`. The rule (`runtime/contract.py`, `BaselineRule`): margin "
-             f"{rule['margin']} nats; automatic: {rule['min_frames']} relaxed frames before a track is read against "
-             f"them, the last {rule['window']} kept; a sitting of photos needs {rule['min_photos']} other relaxed photo(s).",
+    lines = [f"The rule (`runtime/contract.py`, `BaselineRule`): margin {rule['margin']} nats; automatic: "
+             f"{rule['min_frames']} relaxed frames before a track is read against them, the last {rule['window']} "
+             f"kept; a sitting of photos needs {rule['min_photos']} other relaxed photo(s).",
              "", "| case | plain | reference | automatic |", "|---|---|---|---|"]
     if "posed" in r:
         q = r["posed"]
@@ -235,8 +257,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     model = {"release": str(BUNDLED_MODEL), "micro": str(MICRO_MODEL)}.get(a.model, a.model)
     r = measure(model, a.data, log=lambda m: print(m, file=sys.stderr, flush=True))
-    atomic_write_json(a.out.with_suffix(".json"), r)
-    atomic_write_text(a.out.with_suffix(".md"), markdown(r))
+    write(r, a.out)
     print(markdown(r))
     return 0
 

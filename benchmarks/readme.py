@@ -257,7 +257,7 @@ def baseline_block() -> str:
     if not BASELINE_RESULT.is_file():
         return "\n".join([BASE_BEGIN, "", "No baseline run yet (`python -m benchmarks.baseline`).", "", BASE_END])
     r = json.loads(BASELINE_RESULT.read_text())
-    body = baseline.markdown(r).split("\n", 2)[2].rstrip("\n").replace("`python -m benchmarks.baseline`. ", "", 1)
+    body = baseline.summary(r).rstrip("\n")
     return "\n".join([BASE_BEGIN, "", f"From `python -m benchmarks.baseline` ({r['date']}, `{r['model']}`; "
                       "`benchmarks/results/baseline.md`). " + body, "", BASE_END])
 

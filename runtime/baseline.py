@@ -42,13 +42,23 @@ from .errors import ConfigError
 EQUAL_FACES = 0.8
 
 
+def face_area(face) -> float:
+    """The area of a face's box: the person of a photo is its largest face."""
+    return face.box[2] * face.box[3]
+
+
+def probabilities_of(face, labels) -> list[float]:
+    """A classified face's probabilities in ``labels``' order (what a baseline is made of)."""
+    return [face.probabilities[l] for l in labels]
+
+
 def largest_face(faces, where: str):
     """The largest classified face of ``faces``; a ConfigError when there is none, or two about as large
     (:data:`EQUAL_FACES`), ``where`` naming the photo or frame."""
-    faces = sorted((f for f in faces if f.label is not None), key=lambda f: -f.box[2] * f.box[3])
+    faces = sorted((f for f in faces if f.label is not None), key=face_area, reverse=True)
     if not faces:
         raise ConfigError(f"{where}: no face found; a reference is the person's relaxed face")
-    if len(faces) > 1 and faces[1].box[2] * faces[1].box[3] >= EQUAL_FACES * faces[0].box[2] * faces[0].box[3]:
+    if len(faces) > 1 and face_area(faces[1]) >= EQUAL_FACES * face_area(faces[0]):
         raise ConfigError(f"{where}: {len(faces)} faces about as large as each other; a reference holds the "
                           "person alone (crop it to one face)")
     return faces[0]
@@ -93,16 +103,17 @@ class Baseline:
 
 
 class Reader:
-    """How faces are read in one sitting: ``mode`` "plain", "reference" (every face against a fixed baseline)
-    or "auto" (each person's own, built as it goes: :class:`TrackBaseline`)."""
+    """How faces are read against the person's baseline in one sitting: ``mode`` "reference" (every face
+    against a fixed baseline) or "auto" (each person's own, built as it goes: :class:`TrackBaseline`). A plain
+    run has no reader."""
 
-    def __init__(self, labels, rule: BaselineRule, mode: str = "plain", reference: Baseline | None = None):
-        if mode not in ("plain", "reference", "auto"):
-            raise ValueError(f"baseline mode must be plain, reference or auto (got {mode!r})")
+    def __init__(self, labels, rule: BaselineRule, mode: str, reference: Baseline | None = None):
+        if mode not in ("reference", "auto"):
+            raise ValueError(f"baseline mode must be reference or auto (got {mode!r})")
         if mode == "reference" and (reference is None or not len(reference)):
             raise ValueError("reference mode needs a reference baseline with at least one face")
         self.labels, self.rule, self.mode, self.reference = list(labels), rule, mode, reference
-        self.neutral = neutral_index(self.labels, rule) if mode != "plain" else -1
+        self.neutral = neutral_index(self.labels, rule)
 
     def against(self, probs, base: Baseline, mode: str) -> tuple[str, dict]:
         """(label, the face's ``baseline`` record) of ``probs`` read against ``base``."""
@@ -158,9 +169,12 @@ def reading(reader: Reader, probs) -> tuple[str, dict]:
     return reader.against(probs, reader.reference, "reference")
 
 
+def read_mode(info: dict | None) -> str:
+    """How a face was read, from its ``baseline`` record: "reference", "auto", or "plain" where no baseline
+    was ready, it was calibrating or it is not the sitting's person."""
+    return info["mode"] if info and info.get("rise") is not None else "plain"
+
+
 def csv_columns(info: dict | None, label: str | None) -> list[str]:
-    """The two CSV columns of a face in a baseline run: how it was read ("reference", "auto", or "plain"
-    where no baseline was ready or it is not the sitting's person) and its plain label."""
-    info = info or {}
-    mode = info.get("mode", "plain") if info.get("rise") is not None else "plain"
-    return [mode, info.get("plain_label", label or "")]
+    """The two CSV columns of a face in a baseline run: how it was read (:func:`read_mode`) and its plain label."""
+    return [read_mode(info), (info or {}).get("plain_label", label or "")]

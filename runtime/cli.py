@@ -178,12 +178,12 @@ def _run(args) -> int:
 def _reader(rec, args):
     """How faces are read against the person's baseline (None: plainly): the reference photos of
     ``--neutral``, or ``--baseline auto`` (``--calibrate``'s reference is taken by the video run)."""
-    from .baseline import Reader  # deferred, with the recognizer
+    from .baseline import Reader, neutral_index  # deferred, with the recognizer
     from .photos import reference_baseline
 
     rule, labels = rec.contract.baseline, rec.classifier.labels
     if args.neutral:
-        Reader(labels, rule, "auto")         # a model without the neutral label: refused before any photo is read
+        neutral_index(labels, rule)          # a model without the neutral label: refused before any photo is read
         return Reader(labels, rule, "reference", reference_baseline(rec, args.neutral))
     if args.baseline == "auto" or args.calibrate is not None:
         return Reader(labels, rule, "auto")

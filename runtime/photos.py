@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .annotate import draw_faces
-from .baseline import Baseline, Reader, auto_photos, csv_columns, largest_face, reading
+from .baseline import Baseline, Reader, auto_photos, csv_columns, face_area, largest_face, probabilities_of, reading
 from .errors import EXIT_OK, EXIT_SOME_FAILED, ConfigError, FerError, ImageError
 from .files import write_file
 from .preprocess import load_image
@@ -53,10 +53,6 @@ class PhotoOptions:
     reader: Reader | None = None
 
 
-def probability_row(face, labels) -> list[float]:
-    return [face.probabilities[l] for l in labels]
-
-
 def reference_baseline(rec: Recognizer, paths: list[str]) -> Baseline:
     """The baseline of ``--neutral``'s photos and folders: the largest face of each."""
     files, errors = expand_inputs(paths)
@@ -70,7 +66,7 @@ def reference_baseline(rec: Recognizer, paths: list[str]) -> Baseline:
             faces = rec.predict(f)
         except ImageError as e:
             raise ConfigError(f"--neutral {e}") from None
-        base.add(probability_row(largest_face(faces, f"--neutral {f}"), rec.classifier.labels))
+        base.add(probabilities_of(largest_face(faces, f"--neutral {f}"), rec.classifier.labels))
     return base
 
 
@@ -82,7 +78,7 @@ def _read_against(reader: Reader, results: list) -> list:
         for _, res in results:
             for f in (res[1] if res[0] == "ok" else []):
                 if f.label is not None:
-                    f.label, f.baseline = reading(reader, probability_row(f, labels))
+                    f.label, f.baseline = reading(reader, probabilities_of(f, labels))
         return results
     people = []
     for _, res in results:
@@ -90,8 +86,8 @@ def _read_against(reader: Reader, results: list) -> list:
         for f in faces:
             f.baseline = {"mode": "plain", "reason": "not the largest face of its photo"}
         if faces:
-            people.append(max(faces, key=lambda f: f.box[2] * f.box[3]))
-    for f, (label, info) in zip(people, auto_photos(reader, [probability_row(f, labels) for f in people])):
+            people.append(max(faces, key=face_area))
+    for f, (label, info) in zip(people, auto_photos(reader, [probabilities_of(f, labels) for f in people])):
         f.label, f.baseline = label, info
     return results
 
@@ -209,7 +205,7 @@ def run_photos(rec: Recognizer, kwargs: dict, inputs: list[str], opts: PhotoOpti
         return EXIT_SOME_FAILED
     failed = len(errors)
     out = sys.stdout
-    read = opts.reader is not None and opts.reader.mode != "plain"
+    read = opts.reader is not None
     if opts.output == "csv":
         writer = csv.writer(out)
         writer.writerow(["path", "face", "x", "y", "width", "height", "score", "detector", "label", "uncertain"]

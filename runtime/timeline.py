@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .annotate import COLOURS, UNKNOWN
+from .baseline import read_mode
 
 #: the chart's size in CSS pixels, and the thumbnail's side
 WIDTH, HEIGHT, BAND, THUMB = 720, 160, 14, 96
@@ -67,8 +68,7 @@ class Timeline:
             tr.times.append(time_ms / 1000.0)
             tr.probs.append([t["probabilities"][l] for l in self.labels])
             tr.labels.append(t["label"])
-            b = t.get("baseline")
-            tr.modes.append(b["mode"] if b and b.get("rise") is not None else "plain")
+            tr.modes.append(read_mode(t.get("baseline")))
 
     def _chart(self, tr: Track) -> str:
         t0, t1 = tr.times[0], tr.times[-1]

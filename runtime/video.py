@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .annotate import draw_faces
-from .baseline import Baseline, Reader, TrackBaseline, csv_columns, largest_face, reading
+from .baseline import Baseline, Reader, TrackBaseline, csv_columns, largest_face, probabilities_of, reading
 from .detect import Detection, iou
 from .errors import FerError, OutputError
 from .files import PendingFile, write_file
@@ -108,7 +108,7 @@ class Tracker:
     def _read(self, track: dict, sp: np.ndarray) -> tuple[str, dict | None]:
         """(label, baseline record or None) of a track's smoothed probabilities ``sp``."""
         r = self.reader
-        if r is None or r.mode == "plain":
+        if r is None:
             return self.labels[int(np.argmax(sp))], None
         if r.mode == "reference":
             return reading(r, sp)
@@ -372,7 +372,7 @@ class Calibration:
             face = largest_face(faces, "")
         except FerError:
             return True
-        self.base.add([face.probabilities[l] for l in self.reader.labels])
+        self.base.add(probabilities_of(face, self.reader.labels))
         return True
 
     def finish(self) -> Reader:
@@ -398,7 +398,7 @@ def run_video(rec, sources: list, opts: VideoOptions) -> int:
 
     labels = list(rec.classifier.labels)
     writer = None
-    read = opts.reader is not None and opts.reader.mode != "plain"
+    read = opts.reader is not None
     if opts.output == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(["path", "frame", "time_ms", "track", "x", "y", "width", "height", "label", "uncertain"]

@@ -347,6 +347,13 @@ def split_info(tr: FolderData, va: FolderData, groups=None, how: str = "val_spli
     return info
 
 
+def label_remap(names, labels) -> np.ndarray:
+    """For each label of ``names`` (a folder's), its index in ``labels``, or -1 where ``labels`` lacks it
+    (wild-dev's contempt, for the seven)."""
+    labels = list(labels)
+    return np.array([labels.index(n) if n in labels else -1 for n in names], np.int64)
+
+
 def align_labels(val: FolderData, labels: tuple[str, ...]) -> FolderData:
     """``val`` (a separate validation folder) with its labels renumbered to ``labels``' order;
     DataError when it has a label the training folder lacks."""

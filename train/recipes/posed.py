@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.errors import ConfigError, DataError
+from train import user_folder
 
 #: the person of a posed file name (``S005_001_00000011.png`` -> ``S005``)
 PERSON = re.compile(r"(?:^|/)(S\d+)_")
@@ -55,14 +56,11 @@ def default_folder(fer_path) -> Path:
 
 def load(folder, labels: tuple[str, ...]) -> Posed:
     """The faces of ``folder`` whose label is one of ``labels``, in that order."""
-    from train import user_folder  # deferred: the face path imports the runtime's detector
-
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"posed faces not found: {folder} (posed/<label>/S<person>_<sequence>_<frame>.png)")
     d = user_folder.load(folder, None, detect=False, log=lambda m: None)
-    remap = np.array([labels.index(n) if n in labels else -1 for n in d.label_names])
-    y = remap[d.labels]
+    y = user_folder.label_remap(d.label_names, labels)[d.labels]
     persons = []
     for name in d.names:
         m = PERSON.search(str(name))
@@ -75,7 +73,8 @@ def load(folder, labels: tuple[str, ...]) -> Posed:
 
 
 def fold_of(person: str, folds: int) -> int:
-    """The fold of a person: sha256 of the id (not md5: the posed set was halved by md5), so the split is the same on every machine and for every candidate."""
+    """The fold of a person: sha256 of the id (not md5: the posed set was halved by md5, which puts every
+    person in two of four folds), the same on every machine and for every candidate."""
     return int(hashlib.sha256(person.encode()).hexdigest(), 16) % folds
 
 
@@ -83,8 +82,7 @@ def split(posed: Posed, folds: int, fold: int) -> tuple[Posed, Posed]:
     """(the people that train, the people of fold ``fold`` held out); ``fold`` -1: every person trains."""
     if folds < 2 or not -1 <= fold < folds:
         raise ConfigError(f"posed_fold must be -1 or 0..{folds - 1} with posed_folds >= 2 (got {fold} of {folds})")
-    held = np.array([fold_of(p, folds) == fold for p in posed.persons]) if fold >= 0 else np.zeros(len(posed.labels),
-                                                                                                   bool)
+    held = np.array([fold >= 0 and fold_of(p, folds) == fold for p in posed.persons], bool)
     return posed.select(np.flatnonzero(~held)), posed.select(np.flatnonzero(held))
 
 
@@ -98,9 +96,12 @@ def repeated_rows(labels: np.ndarray, repeat: int, balance: float = 0.0) -> np.n
         else np.zeros(0, int)
 
 
-def record(train: Posed, held: Posed, cfg) -> dict:
-    """How the posed faces entered a run, for its ``data.json``."""
-    return {"folder": str(cfg.posed), "checksum": train.checksum, "folds": cfg.posed_folds, "held_out_fold": cfg.posed_fold,
-            "repeat": cfg.posed_repeat, "train_faces": int(len(train.labels)),
+def record(train: Posed, held: Posed, rows: np.ndarray, label_names, cfg) -> dict:
+    """How the posed faces entered a run (``rows``: :func:`repeated_rows` of ``train``), for its ``data.json``."""
+    ys = train.labels[rows]
+    return {"folder": str(cfg.posed), "checksum": train.checksum, "folds": cfg.posed_folds,
+            "held_out_fold": cfg.posed_fold, "repeat": cfg.posed_repeat, "train_faces": int(len(train.labels)),
             "train_people": int(len(set(train.persons.tolist()))), "held_out_faces": int(len(held.labels)),
-            "held_out_people": sorted(set(held.persons.tolist())), "dropped_labels": train.dropped}
+            "held_out_people": sorted(set(held.persons.tolist())), "dropped_labels": train.dropped,
+            "balance": cfg.posed_balance, "rows": int(len(rows)),
+            "rows_by_label": {label_names[c]: int((ys == c).sum()) for c in sorted(set(train.labels.tolist()))}}

@@ -103,19 +103,18 @@ def recipe_data(cfg, log=print) -> TrainData:
 
 def with_posed(cfg, data: TrainData, fer_path: Path, log=print) -> TrainData:
     """``data`` with the posed faces of ``cfg.posed`` (its people outside the held-out fold) added
-    ``cfg.posed_repeat`` times, one-hot targets (:mod:`train.recipes.posed`)."""
+    ``cfg.posed_repeat`` times (rarer labels more with ``cfg.posed_balance``), one-hot targets
+    (:mod:`train.recipes.posed`)."""
     folder = posed.default_folder(fer_path) if cfg.posed in ("1", "default") else Path(cfg.posed)
     train, held = posed.split(posed.load(folder, data.label_names), cfg.posed_folds, cfg.posed_fold)
     rows = posed.repeated_rows(train.labels, cfg.posed_repeat, cfg.posed_balance)
+    ys = train.labels[rows]
     x = np.concatenate([data.train_images, train.images[rows]])
-    y = np.concatenate([data.train_labels, train.labels[rows]])
+    y = np.concatenate([data.train_labels, ys])
     t = data.targets
     if t is not None:
-        onehot = np.eye(t.shape[1], dtype=np.float32)[train.labels[rows]]
-        t = np.concatenate([t, onehot]).astype(np.float32)
-    info = {**posed.record(train, held, cfg), "balance": cfg.posed_balance, "rows": int(len(rows)),
-            "rows_by_label": {data.label_names[c]: int((train.labels[rows] == c).sum())
-                              for c in sorted(set(train.labels.tolist()))}}
+        t = np.concatenate([t, np.eye(t.shape[1], dtype=np.float32)[ys]]).astype(np.float32)
+    info = posed.record(train, held, rows, data.label_names, cfg)
     log(f"posed: {info['train_faces']} faces of {info['train_people']} people, {len(rows)} rows; "
         f"held out {info['held_out_faces']} faces of {len(info['held_out_people'])} people (fold {cfg.posed_fold})")
     return dataclasses.replace(data, train_images=x, train_labels=y, targets=t,
