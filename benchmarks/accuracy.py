@@ -15,8 +15,11 @@ In the benchmark suite, for each variant (and the Keras float model when TensorF
 PrivateTest, PublicTest, clean PrivateTest (no pixel duplicate of a Training
 image), FER+ majority labels on the PrivateTest images, and the real web faces
 of ``wild-dev`` when it lies beside FER-2013 (crops taken whole, as
-``fer-infer --no-detect`` takes them), and ``posed/``'s people that no release trains on
-(the held-out fold of ``train.recipes.posed``) when it lies there; accuracy,
+``fer-infer --no-detect`` takes them), and ``posed/``'s people that the model
+never trained on when it lies there (:func:`posed_source`: a shipped tier's
+record says which; a tier that trained on every posed person has instead the
+cross-validated figures of its recipe, :mod:`convert.release.crossval`, on its
+int8 row); accuracy,
 macro-F1, per-class precision/recall/F1, confusion matrix, expected
 calibration error with its reliability bins, and top-1 agreement with the
 float model.
@@ -31,15 +34,17 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.variants import FLOAT_MODES
 from runtime.classifier import BUNDLED, Classifier
 from runtime.contract import LABELS, calibrate
 from runtime.errors import ConfigError, DataError, run_command
 from train import fer2013, ferplus, user_folder
 from train import plots as p
 from train.audit import evaluation_masks
+from train.io import file_sha256
 from train.metrics import expected_calibration_error, reliability, summarize
+from train.paths import MODELS, RECORDS, record_dir
 from train.recipes import posed
-from train.recipes.choose import POSED_FOLD, POSED_FOLDS
 from train.saved import load_keras_model
 
 SPLITS = ("PrivateTest", "PublicTest", "PrivateTest_clean")
@@ -78,11 +83,12 @@ class EvalData:
         self.wild = self._append(w.images[keep], y[keep])
 
     def _add_posed(self, root: Path) -> None:
-        """Append the posed faces of the people no release trains on (the held-out fold of
-        :mod:`train.recipes.posed`); ``self.posed`` masks them."""
-        _, held = posed.split(posed.load(root, LABELS), POSED_FOLDS, POSED_FOLD)
-        self.posed_checksum = held.checksum
-        self.posed = self._append(held.images, held.labels)
+        """Append ``posed/``'s faces; ``self.posed`` masks them, ``self.posed_faces`` holds them and
+        ``self.posed_folds`` the fold of each (:mod:`train.recipes.posed`)."""
+        self.posed_faces = faces = posed.load(root, LABELS)
+        self.posed_checksum = faces.checksum
+        self.posed_folds = np.array([posed.fold_of(p, posed.FOLDS) for p in faces.persons])
+        self.posed = self._append(faces.images, faces.labels)
 
     def _append(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Append faces after those there; the mask of the new ones (the masks before grow with False)."""
@@ -112,7 +118,46 @@ def keras_probs(keras_path: Path, ev: EvalData) -> np.ndarray:
     return model.predict(ev.images[..., None].astype(np.float32), batch_size=256, verbose=0)
 
 
-def evaluate(probs: np.ndarray, ev: EvalData, reference: np.ndarray | None = None) -> dict:
+def posed_source(path: Path) -> tuple[frozenset[int], Path | None]:
+    """(the folds of ``posed/``'s people the model at ``path`` never trained on, the record of the tier that
+    ships it or None): a file of a shipped tier (any ``.tflite`` or ``.keras`` under ``models/``, matched by
+    content, so the runtime's bundled copies count) has its tier's record; any other model (a peer's, a
+    user's) never trained on ``posed/``."""
+    sha = file_sha256(path)
+    for tier in (MODELS, *sorted(d for d in MODELS.iterdir() if d.is_dir() and d != RECORDS)):
+        if any(file_sha256(f) == sha for f in (*tier.glob("*.tflite"), *tier.glob("*.keras"))):
+            rec = record_dir(tier)
+            return (posed.record_held_out(rec), rec) if rec.is_dir() else (posed.EVERY_FOLD, None)
+    return posed.EVERY_FOLD, None
+
+
+def _posed_figures(y: np.ndarray, probs: np.ndarray, people: int, crossval: bool = False) -> dict:
+    q = summarize(y, probs)
+    # posed/ has no neutral face: macro-F1 over the labels it has, as the choosing sets measure it
+    q["macro_f1"] = float(np.mean([v["f1"] for v in q["per_class"].values() if v["support"]]))
+    return {**q, "people": people, "crossval": crossval}
+
+
+def posed_figures(probs: np.ndarray, ev: EvalData, held: frozenset[int], record: Path | None,
+                  int8: bool) -> dict | None:
+    """Figures on the posed people of the folds ``held``; with none held out, the record's cross-validated
+    figures for its int8 model (``int8``), else None."""
+    if ev.posed is None:
+        return None
+    faces = ev.posed_faces
+    if held:
+        rows = np.isin(ev.posed_folds, sorted(held))
+        return _posed_figures(faces.labels[rows], probs[ev.posed][rows], len(set(faces.persons[rows].tolist())))
+    cv = posed.crossval_probs(record, faces, LABELS) if record is not None and int8 else None
+    if cv is None:
+        return None
+    return _posed_figures(faces.labels, cv, len(set(faces.persons.tolist())), crossval=True)
+
+
+def evaluate(probs: np.ndarray, ev: EvalData, reference: np.ndarray | None = None,
+             posed_held: tuple[frozenset[int], Path | None, bool] = (posed.EVERY_FOLD, None, False)) -> dict:
+    """Figures on every split; ``posed_held``: (folds of posed people the model never trained on, its tier's
+    record, whether it is that tier's int8 model) as :func:`posed_source` gives them."""
     out = {}
     for name in SPLITS:
         m = ev.masks[name]
@@ -125,10 +170,9 @@ def evaluate(probs: np.ndarray, ev: EvalData, reference: np.ndarray | None = Non
         out["PrivateTest_FERplus_majority"] = summarize(ev.majority[m], probs[m])
     if ev.wild is not None:
         out["wild_dev"] = summarize(ev.labels[ev.wild], probs[ev.wild])
-    if ev.posed is not None:
-        q = out["posed_heldout"] = summarize(ev.labels[ev.posed], probs[ev.posed])
-        # posed/ has no neutral face: macro-F1 over the labels it has, as the choosing sets measure it
-        q["macro_f1"] = float(np.mean([v["f1"] for v in q["per_class"].values() if v["support"]]))
+    q = posed_figures(probs, ev, *posed_held)
+    if q is not None:     # none: the model trained on every posed person and its tier has no estimate for it
+        out["posed_heldout"] = q
     return out
 
 
@@ -142,13 +186,16 @@ def run(variants: dict[str, Path], data_path, keras_path: Path | None = None, lo
         try:
             log("accuracy: Keras float model")
             reference = keras_probs(Path(keras_path), ev)
-            results["keras_float"] = evaluate(reference, ev)
+            results["keras_float"] = evaluate(reference, ev, posed_held=(posed_source(Path(keras_path))[0], None,
+                                                                         False))
         except ImportError:
             log("accuracy: TensorFlow not installed; no Keras float row")
     for name, path in variants.items():
         log(f"accuracy: {name}")
         probs, raw = tflite_probs(path, ev)
-        results[name] = evaluate(probs, ev, reference)
+        # a float variant is converted from the Keras model: it trained on what that model trained on
+        held, rec = posed_source(Path(keras_path) if name in FLOAT_MODES and keras_path else path)
+        results[name] = evaluate(probs, ev, reference, (held, rec, name not in FLOAT_MODES))
         if name in flip:
             # calibration before the model's temperature: ECE and reliability of its raw softmax
 
@@ -157,7 +204,8 @@ def run(variants: dict[str, Path], data_path, keras_path: Path | None = None, lo
                 results[name][split]["ece_raw"] = expected_calibration_error(ev.labels[m], raw[m])
                 results[name][split]["reliability_raw"] = reliability(ev.labels[m], raw[m])
             log(f"accuracy: {name} with flip averaging")
-            results[f"{name}+flip"] = evaluate(tflite_probs(path, ev, tta="flip")[0], ev, reference)
+            results[f"{name}+flip"] = evaluate(tflite_probs(path, ev, tta="flip")[0], ev, reference,
+                                               (held, None, False))
     return results
 
 

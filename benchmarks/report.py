@@ -101,12 +101,15 @@ def wild_cell(a: dict) -> str:
 
 
 def posed_cell(a: dict) -> str:
-    """Posed faces of the people held out: accuracy with angry, disgust and fear recall, or "" without them."""
+    """Posed faces of the people held out: accuracy with angry, disgust and fear recall, how many people, and
+    whether the figure is the cross-validated estimate of the recipe; "" without them."""
     q = a.get("posed_heldout")
     if not q:
         return ""
     rec = [q["per_class"].get(c, {}).get("recall") for c in ("angry", "disgust", "fear")]
-    return f"{pct(q['accuracy'])}" + (" (" + " / ".join(f"{r:.2f}" for r in rec) + ")" if None not in rec else "")
+    who = (f", {q['people']} people" if q.get("people") else "") + (", cross-validated" if q.get("crossval") else "")
+    return (f"{pct(q['accuracy'])}" + (" (" + " / ".join(f"{r:.2f}" for r in rec) + ")" if None not in rec else "")
+            + who)
 
 
 def peer_text(peer: dict, lead: str) -> str:
@@ -152,11 +155,14 @@ def accuracy_lines(acc: dict, r_peer: dict | None = None) -> list[str]:
         lines += ["## Accuracy", "", "FER+ majority: the FER+ crowd's majority label on the same PrivateTest images "
                   "(images without a majority emotion left out). wild-dev: 6,852 real web faces of 2,795 people "
                   "(`../shared/data/SOURCES.md`; choosing only, never trained on), crops taken whole, with the "
-                  "neutral recall beside the accuracy. Posed: `posed/`'s lab crops of the people no release trains "
-                  "on (the held-out fold), with the angry, disgust and fear recall. Agreement: top-1 agreement with the Keras float "
-                  "model on PrivateTest. ECE: expected calibration error (15 bins) of the probabilities the runtime "
-                  "reports (the model's temperature applied); before temperature: of the model's raw softmax "
-                  "(reliability diagrams `*-reliability.png` and `*-reliability-raw.png`).", "",
+                  "neutral recall beside the accuracy. Posed: `posed/`'s lab crops of the people the model never "
+                  "trained on (peers: all of them; a tier trained with some people held out: those), with the angry, "
+                  "disgust and fear recall; a tier trained on every posed person has the cross-validated figure of "
+                  "its recipe on its int8 row (each person read by the same recipe run with that person's fold held "
+                  "out: `python -m convert.release.crossval`) and none on its other rows. Agreement: top-1 agreement "
+                  "with the Keras float model on PrivateTest. ECE: expected calibration error (15 bins) of the "
+                  "probabilities the runtime reports (the model's temperature applied); before temperature: of "
+                  "the model's raw softmax (reliability diagrams `*-reliability.png` and `*-reliability-raw.png`).", "",
                   "| variant | PrivateTest | PublicTest | clean PrivateTest | FER+ majority | wild-dev (neutral recall) "
                   "| posed (angry / disgust / fear) | macro-F1 (Private) | ECE (Private) | ECE before temperature | "
                   "agreement |", "|---|---|---|---|---|---|---|---|---|---|---|"]

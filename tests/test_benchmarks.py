@@ -252,3 +252,37 @@ def test_accuracy_measures_wild_dev_beside_fer2013(tmp_path, tiny_folder, tiny_i
     peer = {"version": "1", "accuracy": r, "crop_latency": {"p50": 2.0}, "crop_ratio": 3.0}
     assert f"wild-dev (neutral recall) {cell}" in peer_text(peer, "Peer")
     assert wild_cell({"PrivateTest": {}}) == ""
+
+
+def test_posed_figures_are_of_people_the_model_never_saw(tmp_path, tiny_folder, tiny_int8):
+    """Issue #44: a model without a tier record (a peer's, a user's) is measured on every posed person, a tier
+    trained with a fold held out on that fold, and a tier trained on every person only by its recipe's
+    cross-validated probabilities, on its int8 row; the cell says how many people and whether it is that."""
+    from benchmarks import accuracy
+    from benchmarks.report import posed_cell
+    from runtime.contract import LABELS
+    from tests.test_posed import _posed_folder
+    from train.recipes import posed
+
+    root, _ = tiny_folder
+    _posed_folder(root.parent / "posed", people=12)
+    r = accuracy.run({"int8": tiny_int8}, root, log=lambda m: None)["int8"]
+    assert accuracy.posed_source(tiny_int8) == (posed.EVERY_FOLD, None)
+    ev = accuracy.EvalData(root)
+    faces = ev.posed_faces
+    assert r["posed_heldout"]["n"] == len(faces.labels) and r["posed_heldout"]["people"] == 12
+    assert posed_cell(r).endswith(", 12 people")
+
+    probs = np.full((len(ev.labels), len(LABELS)), 1 / len(LABELS), np.float32)
+    one = accuracy.posed_figures(probs, ev, frozenset({1}), None, True)
+    rows = np.isin(ev.posed_folds, [1])
+    assert one["n"] == rows.sum() and one["people"] == len(set(faces.persons[rows].tolist()))
+    assert accuracy.posed_figures(probs, ev, frozenset(), None, True) is None       # trained on all, no record
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    np.savez_compressed(rec / posed.CV_NPZ, names=faces.names.astype(str), label_names=np.array(LABELS),
+                        probs=np.eye(len(LABELS), dtype=np.float32)[faces.labels], labels=faces.labels)
+    assert accuracy.posed_figures(probs, ev, frozenset(), rec, False) is None        # a float variant: none
+    cv = accuracy.posed_figures(probs, ev, frozenset(), rec, True)
+    assert cv["crossval"] and cv["accuracy"] == 1.0 and cv["people"] == 12
+    assert posed_cell({"posed_heldout": cv}).endswith(", 12 people, cross-validated")

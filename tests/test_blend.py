@@ -59,6 +59,7 @@ def test_blend_of_runs_and_base_is_a_finished_run_with_its_prior(tmp_path, tiny_
     assert rec["base_share"] == 0.5 and len(rec["ingredients"]) == 2
     assert rec["ingredients"][1]["init_sha256"] == rec["base_sha256"]   # the second run started from the base
     assert sorted(rec["chosen_on"]) == ["PublicTest", "PublicTest_FERplus", "wild_dev"]    # never PrivateTest
+    assert rec["posed_held_out"] == [0, 1, 2, 3]        # neither the runs nor the base (no record) saw posed/
     assert rec["sets"]["wild_dev"]["n"] == 2 * len(LABELS)
     report = json.loads((out / "report.json").read_text())
     assert report["blend"]["command"] == rec["command"] and set(report["results"]) >= {"PublicTest", "PrivateTest"}
@@ -118,10 +119,11 @@ def test_ensemble_base_without_ensemble_is_refused(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags", [["--ensemble", "--base", "b.keras", "--base-shares", "0.2,x"],
                                    ["--ensemble", "--base", "b.keras", "--base-shares", "1.5"],
-                                   ["--blend", "b.keras", "--alphas", ""]])
+                                   ["--blend", "b.keras", "--alphas", ""],
+                                   ["--posed-folds", "4"], ["--posed-folds", "0,x"]])
 def test_choose_refuses_bad_shares_in_one_line(tmp_path, flags, capsys):
     from train.recipes.choose import main
 
     assert main(["--model", str(tmp_path / "a.keras"), *flags, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "shares within 0..1" in err and "Traceback" not in err
+    assert ("shares within 0..1" in err or "--posed-folds takes" in err) and "Traceback" not in err

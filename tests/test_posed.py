@@ -1,6 +1,8 @@
 """Posed lab faces in the lab's recipe (issue #44): folds by person, a person's sequences on one side, labels
 the model lacks left out, the training rows a run adds and the held-out people it is chosen on."""
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -71,3 +73,56 @@ def test_balance_repeats_rarer_posed_labels_more():
     assert np.bincount(labels[posed.repeated_rows(labels, 10, 0.5)]).tolist() == [140, 0, 78, 200]
     with pytest.raises(ConfigError):
         TrainConfig(posed="x", posed_balance=2).validate()
+
+
+def test_the_posed_people_a_model_never_saw_follow_its_record(tmp_path):
+    """A blend is measured only on the people none of its runs (nor its base) trained on; a release that
+    trained on every person has none left."""
+    every = posed.EVERY_FOLD
+    assert posed.config_held_out({}) == every                              # never trained on posed/
+    assert posed.config_held_out({"posed": "default", "posed_fold": 2}) == {2}
+    assert posed.config_held_out({"posed": "default", "posed_fold": -1}) == frozenset()
+    assert posed.held_out([{"posed": "default", "posed_fold": 0}, {}]) == {0}
+    assert posed.held_out([{"posed": "default", "posed_fold": 0}, {"posed": "default", "posed_fold": 1}]) == set()
+    assert posed.held_out([{"posed": "default", "posed_fold": 0}], base=frozenset()) == set()
+    with pytest.raises(ConfigError):
+        posed.config_held_out({"posed": "default", "posed_folds": 5, "posed_fold": 0})
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    ingredients = [{"config": {"posed": "default", "posed_fold": 3}}, {"config": {"posed": ""}}]
+    (rec / "blend.json").write_text(json.dumps({"ingredients": ingredients}))
+    assert posed.record_held_out(rec) == {3}                               # a blend recorded before the field
+    (rec / "blend.json").write_text(json.dumps({"ingredients": ingredients, "posed_held_out": []}))
+    assert posed.record_held_out(rec) == frozenset()
+    with pytest.raises(ConfigError):
+        posed.record_held_out(tmp_path)
+
+
+def test_crossval_needs_one_run_per_fold_and_reads_back_by_name(tmp_path):
+    from convert.release import crossval      # deferred: the lab's conversion imports TensorFlow
+
+    runs = []
+    for fold in (0, 1, 2, 3):
+        run = tmp_path / f"cv{fold}"
+        run.mkdir()
+        (run / "best.keras").write_bytes(b"x")
+        (run / "blend.json").write_text(json.dumps({"ingredients": [], "posed_held_out": [fold]}))
+        runs.append(run)
+    assert list(crossval.fold_runs(runs[::-1])) == [0, 1, 2, 3]
+    with pytest.raises(ConfigError, match="no run"):
+        crossval.fold_runs(runs[:3])
+    with pytest.raises(ConfigError, match="both hold out"):
+        crossval.fold_runs(runs + [runs[0]])
+    (runs[2] / "blend.json").write_text(json.dumps({"ingredients": [], "posed_held_out": []}))
+    with pytest.raises(ConfigError, match="must hold out one"):
+        crossval.fold_runs(runs)
+
+    faces = posed.load(_posed_folder(tmp_path / "posed"), LABELS)
+    probs = np.eye(len(LABELS), dtype=np.float32)[faces.labels]
+    order = np.arange(len(probs))[::-1]                                    # stored in another order
+    np.savez_compressed(tmp_path / posed.CV_NPZ, names=faces.names[order].astype(str), probs=probs[order],
+                        labels=faces.labels[order], label_names=np.array(LABELS))
+    assert np.array_equal(posed.crossval_probs(tmp_path, faces, LABELS), probs)
+    assert posed.crossval_probs(tmp_path, faces.select(np.arange(3)), LABELS) is None   # other faces
+    assert posed.crossval_probs(tmp_path, faces, LABELS[::-1]) is None                  # other labels
+    assert posed.crossval_probs(runs[0], faces, LABELS) is None                         # none recorded

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runtime.contract import LABELS
@@ -468,7 +469,34 @@ def test_a_blends_runs_say_what_they_learned_from_and_name_the_committed_teacher
            "posed_repeat": 10}
     assert _targets_words(cfg) == ("0.6 the FER+ votes + 0.4 FER-2013's labels, with `posed/`'s people of 3 of 4 "
                                    "folds (fold 0 held out) 10 times")
+    assert _targets_words(dict(cfg, posed_fold=-1)).endswith(", with every person of `posed/` 10 times")
     d = _teacher_in_repo({"teacher": "/elsewhere/teacher.npz", "distill_weight": 1.0}, "posed_d_s34")
     assert d["teacher"] == "models/records/teacher_release/teacher.npz"
     assert (REPO / d["teacher"]).is_file()
     assert _teacher_in_repo({"teacher": "/x/t.npz"}, "no_such_run")["teacher"] == "/x/t.npz"
+
+
+def test_the_release_has_a_posed_figure_of_people_it_never_saw():
+    """Issue #44: the release is measured on posed people only where it never trained on them. One trained on
+    every posed person (its blend.json says no fold is held out) carries its recipe's cross-validated figure
+    (posed_cv.json, python -m convert.release.crossval): every fold once, each read by a model that held it
+    out, all the posed faces together. The release of then read 88.06% of 44 people; the test keeps it from
+    falling under the release before's 87.41% of fold 0 by more than a sequence's worth."""
+    from train.recipes import posed
+
+    rec = REPO / "models" / "records" / "release"
+    held = posed.record_held_out(rec)
+    real = json.loads((rec / "real_faces.json").read_text())["int8"]
+    if held:
+        assert "posed_heldout" in real and real["posed_heldout"]["accuracy"] >= 0.86
+        return
+    assert "posed_heldout" not in real                   # no person it trained on is measured as held out
+    cv = json.loads((rec / posed.CV_JSON).read_text())
+    assert sorted(cv["folds"]) == [str(k) for k in range(posed.FOLDS)]
+    assert sum(f["faces"] for f in cv["folds"].values()) == cv["faces"] == cv["pooled"]["n"]
+    people = [p for f in cv["folds"].values() for p in f["people"]]
+    assert len(people) == len(set(people)) == cv["people"]
+    assert all(posed.fold_of(p, posed.FOLDS) == int(k) for k, f in cv["folds"].items() for p in f["people"])
+    assert cv["pooled"]["accuracy"] >= 0.86
+    with np.load(rec / posed.CV_NPZ) as z:
+        assert len(z["names"]) == cv["faces"] and z["probs"].shape == (cv["faces"], len(z["label_names"]))

@@ -16,6 +16,10 @@ MODELS = REPO / "models"
 RECORDS = MODELS / "records"
 #: the release tier's float model (``init: release``)
 RELEASE_FLOAT = MODELS / "fer_mobilenetv2.keras"
+#: a release record's cross-validated posed figures and probabilities (``python -m convert.release.crossval``,
+#: read by ``train.recipes.posed.crossval_probs``): written into the run folder a release converts, copied with
+#: its record
+POSED_CV_JSON, POSED_CV_NPZ = "posed_cv.json", "posed_cv.npz"
 #: the data folder beside a checkout (read-only: caches go elsewhere)
 SHARED_DATA = REPO.parent / "shared" / "data"
 

@@ -29,13 +29,14 @@ from .config import TrainConfig, save
 from .io import atomic_path, atomic_write_json, atomic_write_text
 from .loop import make_schedule, model_kwargs
 from .metrics import summarize
+from .paths import POSED_CV_JSON, POSED_CV_NPZ
 from .model import build_model, custom_objects
 
 PUBLISHED = {"paper": 0.4268}
 #: the files that document a finished run (copied next to released or reported results)
 RECORD = ("config.yaml", "data.json", "history.csv", "history.json", "history.png", "report.json", "report.md",
           "confusion_PublicTest.png", "confusion_PrivateTest.png", "train.log", "soup.json",
-          "prior.json", "blend.json")
+          "prior.json", "blend.json", POSED_CV_JSON, POSED_CV_NPZ)
 
 
 def copy_record(run: Path, dest: Path) -> list[str]:

@@ -60,6 +60,7 @@ from runtime.errors import DataError, ModelError
 from train import config, fer2013
 from train.io import atomic_path, atomic_write_json, file_sha256
 from train.paths import record_dir
+from train.recipes import posed
 from train.report import copy_record, evaluate_splits
 from train.saved import load_keras_model
 
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
                 # the QAT model of an earlier release is not this one's (its record moved to the stage)
                 for stale in (out / QAT, out / QAT.replace(".h5", ".json")):
                     stale.unlink(missing_ok=True)
-            sets = real_face_sets(a.data, log)
+            sets = real_face_sets(a.data, log, posed.record_held_out(rec))
             cands, chosen = convert_routes(out, data, a.data, has_qat, log, sets)
             if has_qat and cands[chosen]["route"] != "qat" and not rerun:
                 # only what ships is kept; the QAT route's figures stay in the route table

@@ -14,6 +14,7 @@ from convert.release.history import FLOAT, INT8, REPO, release_records, repo_rel
 from runtime.contract import LABELS
 from train import config
 from train.paths import MODELS, RECORDS, record_dir
+from train.recipes import posed
 
 #: the record folder of the release of now, relative to models/ (as :func:`release_records` names it)
 RELEASE_NOW = f"{RECORDS.relative_to(MODELS)}/release/"
@@ -62,6 +63,7 @@ REAL_SETS = {"PublicTest": "PublicTest, FER-2013 labels (choosing)",
              "PublicTest_FERplus": "PublicTest, FER+ majority (choosing)",
              "wild_dev": "wild-dev, real web faces (choosing)",
              "posed_heldout": "posed, the people held out (choosing)",
+             "posed_crossval": "posed, every person, cross-validated (the recipe; `posed_cv.json`)",
              "PrivateTest": "PrivateTest, FER-2013 labels (reported)",
              "PrivateTest_FERplus": "PrivateTest, FER+ majority (reported)"}
 
@@ -72,7 +74,10 @@ def real_faces_text(out_dir: Path | None, rec_dir: str) -> str:
     f = record_dir(out_dir or MODELS) / "real_faces.json"
     if not f.is_file():
         return ""
-    figs = json.loads(f.read_text())["int8"]
+    figs = dict(json.loads(f.read_text())["int8"])
+    cv = f.parent / posed.CV_JSON
+    if cv.is_file():
+        figs["posed_crossval"] = json.loads(cv.read_text())["pooled"]
     rows = []
     for k, what in REAL_SETS.items():
         if k in figs:
@@ -85,8 +90,10 @@ def real_faces_text(out_dir: Path | None, rec_dir: str) -> str:
 The int8 model, one pass as `fer-infer` runs it (`{rec_dir}/real_faces.json`). FER+ majority: the label
 with the most of the crowd's ten votes (ties, contempt, unknown and not-a-face left out). wild-dev: real
 web faces of 2,795 people (`../shared/data/SOURCES.md`), crops taken whole (`--no-detect`); choosing only,
-never trained on. posed: lab crops of deliberate expressions (`posed/`) of the people no release trains on (the
-held-out fold of `train.recipes.posed`; no neutral face). Recall per class in %:
+never trained on. posed: lab crops of deliberate expressions (`posed/`, no neutral face) of the people the model
+never trained on; a model trained on every posed person has instead its recipe's cross-validated figure (each
+person read by the int8 model of the same recipe run with that person's fold held out: `python -m
+convert.release.crossval`). Recall per class in %:
 
 | set | faces | accuracy | macro-F1 | {' | '.join(LABELS)} |
 |---|---|---|---|{'---|' * len(LABELS)}
@@ -360,8 +367,10 @@ def _targets_words(cfg: dict) -> str:
         parts.append(f"{1 - fp - dw:g} FER-2013's labels")
     words = " + ".join(parts) or "FER-2013's labels"
     if cfg.get("posed"):
-        words += (f", with `posed/`'s people of {cfg.get('posed_folds', 4) - 1} of {cfg.get('posed_folds', 4)} folds "
-                  f"(fold {cfg.get('posed_fold', 0)} held out) {cfg.get('posed_repeat', 10)} times"
+        folds, fold = cfg.get("posed_folds", 4), cfg.get("posed_fold", 0)
+        words += (", with " + ("every person of `posed/`" if fold < 0 else
+                               f"`posed/`'s people of {folds - 1} of {folds} folds (fold {fold} held out)")
+                  + f" {cfg.get('posed_repeat', 10)} times"
                   + (f", rarer labels more (balance {cfg['posed_balance']:g})" if cfg.get("posed_balance") else ""))
     return words
 

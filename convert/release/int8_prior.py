@@ -37,7 +37,7 @@ from runtime.classifier import Classifier
 from runtime.errors import ConfigError, DataError, run_command
 from train import config
 from train.io import file_sha256
-from train.recipes import blend, choose
+from train.recipes import blend, choose, posed
 from train.recipes.prior import shift_head_bias
 from train.report import inference_model, save_run
 
@@ -63,7 +63,7 @@ def make(run: Path, out: Path, data_arg=None, command: str = "", log=print) -> d
     goal = record["prior"]["goal"]
     if goal == "none":
         raise ConfigError(f"{run} was blended without a prior (--prior none): there is none to fit again")
-    sets = real_face_sets(data_arg, log)
+    sets = real_face_sets(data_arg, log, posed.record_held_out(run))
     if sets is None:
         raise DataError("the FER+ votes and wild-dev must be beside FER-2013 to fit a prior on them")
     chosen = {k: v for k, v in sets.items() if k in choose.CHOOSING}

@@ -48,11 +48,13 @@ def choose_route(candidates: list[dict]) -> int:
     return max(ok, key=lambda i: (route_score(candidates[i]), -i))
 
 
-def real_face_sets(data_arg, log=print) -> dict | None:
+def real_face_sets(data_arg, log=print, posed_held: frozenset[int] = frozenset()) -> dict | None:
     """The choosing sets of real faces (:func:`train.recipes.choose.load_sets` with PrivateTest's FER+
-    majority to report), or None when the FER+ votes or wild-dev are not beside FER-2013."""
+    majority to report; the posed people of the folds ``posed_held``, those the model never trained on:
+    :func:`train.recipes.posed.record_held_out`), or None when the FER+ votes or wild-dev are not beside
+    FER-2013."""
     try:
-        return load_sets(data_arg, report=True)
+        return load_sets(data_arg, report=True, posed_held=posed_held)
     except (DataError, FileNotFoundError) as e:
         log(f"routes chosen on PublicTest alone: {e}")
         return None

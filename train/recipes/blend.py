@@ -15,7 +15,12 @@ FER+ majority above :data:`train.recipes.choose.FLOORS` and maximizes FER-2013
 on PublicTest; ``balanced`` weighs all three; ``none`` fits none.
 
 Everything is chosen on PublicTest (FER-2013 labels and FER+ majority) and
-``wild-dev``; PrivateTest is only reported. ``--out`` becomes a finished run:
+``wild-dev``; PrivateTest is only reported. The posed people held out are
+measured (never fitted) where no ingredient trained on them: the folds every run
+held out and, for the base, the folds its record (``--base-record``, a run or
+release record folder) says it never saw; without a record the base is taken to
+have never trained on ``posed/``, and ``blend.json`` says which folds counted.
+``--out`` becomes a finished run:
 ``best.keras``/``model.keras``, the first run's config, ``blend.json`` (each
 run's file, sha256, command and record; the base's sha256; the share; the
 prior's offsets; figures on the choosing sets before and after the prior; the
@@ -35,7 +40,7 @@ import numpy as np
 from runtime.errors import ConfigError, run_command
 from train import config, fer2013, report
 from train.io import atomic_write_json, atomic_write_text, file_sha256
-from train.recipes import choose
+from train.recipes import choose, posed
 from train.recipes.prior import shift_head_bias
 from train.recipes.soup import average_weights
 from train.report import inference_model
@@ -90,9 +95,9 @@ def fitted_prior(model, sets: dict, goal: str) -> tuple[np.ndarray, dict, dict]:
 
 
 def make(runs: list[Path], out: Path, base: Path | None, share: float, goal: str, data_path: str | None = None,
-         command: str = "", log=print) -> dict:
+         command: str = "", log=print, base_held: frozenset[int] = posed.EVERY_FOLD) -> dict:
     """Write the blend of ``runs`` (and ``base`` at ``share``) with its fitted prior into ``out``; returns
-    ``blend.json``."""
+    ``blend.json``. ``base_held``: the folds of ``posed/``'s people the base never trained on."""
     if not runs:
         raise ConfigError("a blend needs at least one run")
     if not 0.0 <= share < 1.0:
@@ -105,7 +110,8 @@ def make(runs: list[Path], out: Path, base: Path | None, share: float, goal: str
         raise ConfigError(f"{out} is not empty; pick another --out")
     t0 = time.time()
     ingredients = [_run_record(r) for r in runs]
-    sets = choose.load_sets(data_path)
+    held = posed.held_out([i["config"] for i in ingredients], base_held if share > 0 else posed.EVERY_FOLD)
+    sets = choose.load_sets(data_path, posed_held=held)
     cfg, model = blended_model(runs, base, share)
     bias, before, after = fitted_prior(model, sets, goal)
     shift_head_bias(model, bias)
@@ -114,8 +120,8 @@ def make(runs: list[Path], out: Path, base: Path | None, share: float, goal: str
     record = {"ingredients": ingredients, "base": str(base) if share > 0 else None,
               "base_sha256": file_sha256(base) if share > 0 else None, "base_share": share,
               "prior": {"goal": goal, "offsets": [round(float(x), 3) for x in bias],
-                        "floors": choose.FLOORS, "recall_floors": choose.RECALL_FLOORS,
-                        **({"posed_floors": choose.POSED_FLOORS} if "posed_heldout" in sets else {})},
+                        "floors": choose.FLOORS, "recall_floors": choose.RECALL_FLOORS},
+              "posed_held_out": sorted(held),
               "chosen_on": sorted(sets), "sets": {k: {"n": int(len(v[1])), "data_checksum_sha256": v[2]}
                                                   for k, v in sets.items()},
               "figures": {"blend": before, "blend_prior": after}, "command": command,
@@ -149,15 +155,21 @@ def main(argv=None) -> int:
                                                              "averaged with equal shares")
     p.add_argument("--base", help="Keras model the runs started from, blended in at --base-share")
     p.add_argument("--base-share", type=float, default=0.0, help="the base's share of the weights (0 = none)")
+    p.add_argument("--base-record", help="the base's run or release record folder (blend.json or config.yaml): "
+                                         "which posed people it trained on (default: none)")
     p.add_argument("--prior", choices=GOALS, default="fer2013", help="class prior fitted on the choosing sets")
     p.add_argument("--data", help="FER-2013 image-folder root or fer2013.csv (default: $FER_DATA)")
     p.add_argument("--out", required=True, help="new run folder for the blend")
     a = p.parse_args(argv)
     cmd = ("python -m train.recipes.blend --runs " + " ".join(a.runs)
-           + (f" --base {a.base} --base-share {a.base_share:g}" if a.base else "") + f" --prior {a.prior}"
-           + f" --out {a.out}")
-    return run_command(lambda: make([Path(r) for r in a.runs], Path(a.out), Path(a.base) if a.base else None,
-                                    a.base_share, a.prior, a.data, cmd), extra="train")
+           + (f" --base {a.base} --base-share {a.base_share:g}" if a.base else "")
+           + (f" --base-record {a.base_record}" if a.base_record else "") + f" --prior {a.prior} --out {a.out}")
+
+    def body():
+        base_held = posed.record_held_out(Path(a.base_record)) if a.base_record else posed.EVERY_FOLD
+        return make([Path(r) for r in a.runs], Path(a.out), Path(a.base) if a.base else None, a.base_share,
+                    a.prior, a.data, cmd, base_held=base_held)
+    return run_command(body, extra="train")
 
 
 if __name__ == "__main__":

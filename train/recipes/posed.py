@@ -11,6 +11,7 @@ have (contempt, for the seven) are left out.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,19 @@ from pathlib import Path
 import numpy as np
 
 from runtime.errors import ConfigError, DataError
+from train import config as train_config
 from train import user_folder
+from train.paths import POSED_CV_JSON, POSED_CV_NPZ
 
 #: the person of a posed file name (``S005_001_00000011.png`` -> ``S005``)
 PERSON = re.compile(r"(?:^|/)(S\d+)_")
+#: how ``posed/``'s people are split (runs set ``posed_folds: 4``) and the fold a model chosen on the posed
+#: people held out leaves out by default (``posed_fold: 0``: 135 faces of 13 people)
+FOLDS, FOLD = 4, 0
+#: every fold: the people a model that never trained on ``posed/`` holds out
+EVERY_FOLD = frozenset(range(FOLDS))
+#: a release record's cross-validated posed figures and probabilities (``python -m convert.release.crossval``)
+CV_JSON, CV_NPZ = POSED_CV_JSON, POSED_CV_NPZ
 
 
 @dataclass
@@ -105,3 +115,56 @@ def record(train: Posed, held: Posed, rows: np.ndarray, label_names, cfg) -> dic
             "held_out_people": sorted(set(held.persons.tolist())), "dropped_labels": train.dropped,
             "balance": cfg.posed_balance, "rows": int(len(rows)),
             "rows_by_label": {label_names[c]: int((ys == c).sum()) for c in sorted(set(train.labels.tolist()))}}
+
+
+def config_held_out(cfg: dict) -> frozenset[int]:
+    """The folds of :data:`FOLDS` whose people a run of config ``cfg`` (a dict) never trained on: every fold
+    without ``posed``, none with ``posed_fold: -1``, else its fold."""
+    if not cfg.get("posed"):
+        return EVERY_FOLD
+    folds, fold = int(cfg.get("posed_folds", FOLDS)), int(cfg.get("posed_fold", FOLD))
+    if folds != FOLDS:
+        raise ConfigError(f"a run split posed/ into {folds} folds; the choosing set is one of {FOLDS}")
+    return frozenset() if fold < 0 else frozenset({fold})
+
+
+def held_out(configs: list[dict], base: frozenset[int] = EVERY_FOLD) -> frozenset[int]:
+    """The folds no ingredient of a blend trained on (``base``: the base model's)."""
+    out = frozenset(base)
+    for cfg in configs:
+        out &= config_held_out(cfg)
+    return out
+
+
+def record_held_out(record: Path) -> frozenset[int]:
+    """The folds of ``posed/``'s people the model of a run or release record (a folder with ``blend.json``
+    or ``config.yaml``) never trained on."""
+    blend = record / "blend.json"
+    if blend.is_file():
+        b = json.loads(blend.read_text())
+        if "posed_held_out" in b:
+            return frozenset(b["posed_held_out"])
+        # a blend recorded before the field: its base never trained on posed/
+        return held_out([i["config"] for i in b["ingredients"]])
+    cfg = record / "config.yaml"
+    if cfg.is_file():
+        return config_held_out(train_config.load_preset(str(cfg)).to_dict())
+    raise ConfigError(f"{record}: no blend.json or config.yaml to tell which posed people the model trained on")
+
+
+def held_out_rows(posed: Posed, folds) -> np.ndarray:
+    """Indices of the faces of the people of ``folds``."""
+    return np.flatnonzero([fold_of(p, FOLDS) in folds for p in posed.persons])
+
+
+def crossval_probs(record: Path, faces: Posed, labels) -> np.ndarray | None:
+    """The cross-validated probabilities of a release record (:data:`CV_NPZ`) in the order of ``faces``, or
+    None when the record has none, or has them for other faces or labels."""
+    if not (record / CV_NPZ).is_file():
+        return None
+    with np.load(record / CV_NPZ) as z:
+        names, probs, label_names = z["names"].tolist(), z["probs"].astype(np.float32), z["label_names"].tolist()
+    where = {n: i for i, n in enumerate(names)}
+    if label_names != list(labels) or sorted(where) != sorted(faces.names.astype(str).tolist()):
+        return None
+    return probs[[where[n] for n in faces.names.astype(str)]]
