@@ -28,6 +28,7 @@ float model.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -83,11 +84,9 @@ class EvalData:
         self.wild = self._append(w.images[keep], y[keep])
 
     def _add_posed(self, root: Path) -> None:
-        """Append ``posed/``'s faces; ``self.posed`` masks them, ``self.posed_faces`` holds them and
-        ``self.posed_folds`` the fold of each (:mod:`train.recipes.posed`)."""
+        """Append ``posed/``'s faces; ``self.posed`` masks them, ``self.posed_faces`` holds them."""
         self.posed_faces = faces = posed.load(root, LABELS)
         self.posed_checksum = faces.checksum
-        self.posed_folds = np.array([posed.fold_of(p, posed.FOLDS) for p in faces.persons])
         self.posed = self._append(faces.images, faces.labels)
 
     def _append(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -123,12 +122,19 @@ def posed_source(path: Path) -> tuple[frozenset[int], Path | None]:
     ships it or None): a file of a shipped tier (any ``.tflite`` or ``.keras`` under ``models/``, matched by
     content, so the runtime's bundled copies count) has its tier's record; any other model (a peer's, a
     user's) never trained on ``posed/``."""
-    sha = file_sha256(path)
+    tier = _shipped_tiers().get(file_sha256(path))
+    rec = record_dir(tier) if tier is not None else None
+    return (posed.record_held_out(rec), rec) if rec is not None and rec.is_dir() else (posed.EVERY_FOLD, None)
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_tiers() -> dict[str, Path]:
+    """{sha256: tier folder} of every model file a shipped tier holds (hashed once a run)."""
+    out = {}
     for tier in (MODELS, *sorted(d for d in MODELS.iterdir() if d.is_dir() and d != RECORDS)):
-        if any(file_sha256(f) == sha for f in (*tier.glob("*.tflite"), *tier.glob("*.keras"))):
-            rec = record_dir(tier)
-            return (posed.record_held_out(rec), rec) if rec.is_dir() else (posed.EVERY_FOLD, None)
-    return posed.EVERY_FOLD, None
+        for f in (*tier.glob("*.tflite"), *tier.glob("*.keras")):
+            out.setdefault(file_sha256(f), tier)
+    return out
 
 
 def _posed_figures(y: np.ndarray, probs: np.ndarray, people: int, crossval: bool = False) -> dict:
@@ -146,7 +152,7 @@ def posed_figures(probs: np.ndarray, ev: EvalData, held: frozenset[int], record:
         return None
     faces = ev.posed_faces
     if held:
-        rows = np.isin(ev.posed_folds, sorted(held))
+        rows = posed.held_out_rows(faces, held)
         return _posed_figures(faces.labels[rows], probs[ev.posed][rows], len(set(faces.persons[rows].tolist())))
     cv = posed.crossval_probs(record, faces, LABELS) if record is not None and int8 else None
     if cv is None:

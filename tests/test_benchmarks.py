@@ -262,6 +262,7 @@ def test_posed_figures_are_of_people_the_model_never_saw(tmp_path, tiny_folder, 
     from benchmarks.report import posed_cell
     from runtime.contract import LABELS
     from tests.test_posed import _posed_folder
+    from train.paths import POSED_CV_NPZ
     from train.recipes import posed
 
     root, _ = tiny_folder
@@ -274,13 +275,15 @@ def test_posed_figures_are_of_people_the_model_never_saw(tmp_path, tiny_folder, 
     assert posed_cell(r).endswith(", 12 people")
 
     probs = np.full((len(ev.labels), len(LABELS)), 1 / len(LABELS), np.float32)
-    one = accuracy.posed_figures(probs, ev, frozenset({1}), None, True)
-    rows = np.isin(ev.posed_folds, [1])
-    assert one["n"] == rows.sum() and one["people"] == len(set(faces.persons[rows].tolist()))
+    k = posed.fold_of(faces.persons[0], posed.FOLDS)                       # a fold that has people here
+    one = accuracy.posed_figures(probs, ev, frozenset({k}), None, True)
+    rows = posed.held_out_rows(faces, {k})
+    assert 0 < len(rows) < len(faces.labels) and set(posed.folds_of(faces)[rows]) == {k}
+    assert one["n"] == len(rows) and one["people"] == len(set(faces.persons[rows].tolist()))
     assert accuracy.posed_figures(probs, ev, frozenset(), None, True) is None       # trained on all, no record
     rec = tmp_path / "rec"
     rec.mkdir()
-    np.savez_compressed(rec / posed.CV_NPZ, names=faces.names.astype(str), label_names=np.array(LABELS),
+    np.savez_compressed(rec / POSED_CV_NPZ, names=faces.names.astype(str), label_names=np.array(LABELS),
                         probs=np.eye(len(LABELS), dtype=np.float32)[faces.labels], labels=faces.labels)
     assert accuracy.posed_figures(probs, ev, frozenset(), rec, False) is None        # a float variant: none
     cv = accuracy.posed_figures(probs, ev, frozenset(), rec, True)

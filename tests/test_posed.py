@@ -11,6 +11,7 @@ from runtime.contract import LABELS
 from runtime.errors import ConfigError, DataError
 from train.config import TrainConfig
 from train.data import TrainData
+from train.paths import POSED_CV_NPZ
 from train.recipes import posed
 from train.recipes.soft_targets import with_posed
 
@@ -120,7 +121,7 @@ def test_crossval_needs_one_run_per_fold_and_reads_back_by_name(tmp_path):
     faces = posed.load(_posed_folder(tmp_path / "posed"), LABELS)
     probs = np.eye(len(LABELS), dtype=np.float32)[faces.labels]
     order = np.arange(len(probs))[::-1]                                    # stored in another order
-    np.savez_compressed(tmp_path / posed.CV_NPZ, names=faces.names[order].astype(str), probs=probs[order],
+    np.savez_compressed(tmp_path / POSED_CV_NPZ, names=faces.names[order].astype(str), probs=probs[order],
                         labels=faces.labels[order], label_names=np.array(LABELS))
     assert np.array_equal(posed.crossval_probs(tmp_path, faces, LABELS), probs)
     assert posed.crossval_probs(tmp_path, faces.select(np.arange(3)), LABELS) is None   # other faces

@@ -482,6 +482,7 @@ def test_the_release_has_a_posed_figure_of_people_it_never_saw():
     (posed_cv.json, python -m convert.release.crossval): every fold once, each read by a model that held it
     out, all the posed faces together. The release of then read 88.06% of 44 people; the test keeps it from
     falling under the release before's 87.41% of fold 0 by more than a sequence's worth."""
+    from train.paths import POSED_CV_JSON, POSED_CV_NPZ
     from train.recipes import posed
 
     rec = REPO / "models" / "records" / "release"
@@ -491,12 +492,12 @@ def test_the_release_has_a_posed_figure_of_people_it_never_saw():
         assert "posed_heldout" in real and real["posed_heldout"]["accuracy"] >= 0.86
         return
     assert "posed_heldout" not in real                   # no person it trained on is measured as held out
-    cv = json.loads((rec / posed.CV_JSON).read_text())
+    cv = json.loads((rec / POSED_CV_JSON).read_text())
     assert sorted(cv["folds"]) == [str(k) for k in range(posed.FOLDS)]
     assert sum(f["faces"] for f in cv["folds"].values()) == cv["faces"] == cv["pooled"]["n"]
     people = [p for f in cv["folds"].values() for p in f["people"]]
     assert len(people) == len(set(people)) == cv["people"]
     assert all(posed.fold_of(p, posed.FOLDS) == int(k) for k, f in cv["folds"].items() for p in f["people"])
     assert cv["pooled"]["accuracy"] >= 0.86
-    with np.load(rec / posed.CV_NPZ) as z:
+    with np.load(rec / POSED_CV_NPZ) as z:
         assert len(z["names"]) == cv["faces"] and z["probs"].shape == (cv["faces"], len(z["label_names"]))

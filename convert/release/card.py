@@ -13,8 +13,7 @@ from convert.firmware import TFLM_MAX_BYTES, FirmwareError, measure, operators
 from convert.release.history import FLOAT, INT8, REPO, release_records, repo_relative
 from runtime.contract import LABELS
 from train import config
-from train.paths import MODELS, RECORDS, record_dir
-from train.recipes import posed
+from train.paths import MODELS, POSED_CV_JSON, RECORDS, record_dir
 
 #: the record folder of the release of now, relative to models/ (as :func:`release_records` names it)
 RELEASE_NOW = f"{RECORDS.relative_to(MODELS)}/release/"
@@ -75,7 +74,7 @@ def real_faces_text(out_dir: Path | None, rec_dir: str) -> str:
     if not f.is_file():
         return ""
     figs = dict(json.loads(f.read_text())["int8"])
-    cv = f.parent / posed.CV_JSON
+    cv = f.parent / POSED_CV_JSON
     if cv.is_file():
         figs["posed_crossval"] = json.loads(cv.read_text())["pooled"]
     rows = []

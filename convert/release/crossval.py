@@ -35,8 +35,10 @@ from convert.release.int8_prior import int8_figures
 from runtime.errors import ConfigError, run_command
 from train import fer2013
 from train.io import atomic_path, atomic_write_json, file_sha256
+from train.paths import POSED_CV_JSON, POSED_CV_NPZ
 from train.recipes import posed
 from train.recipes.choose import LABELS, measure
+
 
 def fold_runs(runs: list[Path]) -> dict[int, Path]:
     """{fold: run}: each run's record holds out exactly one fold, and every fold once."""
@@ -56,9 +58,10 @@ def fold_runs(runs: list[Path]) -> dict[int, Path]:
     return dict(sorted(out.items()))
 
 
-def measure_folds(runs: dict[int, Path], faces: posed.Posed, data_arg, log=print) -> tuple[dict, np.ndarray, np.ndarray]:
+def measure_folds(runs: dict[int, Path], faces: posed.Posed, data_arg,
+                  log=print) -> tuple[dict, np.ndarray, np.ndarray]:
     """(per-fold record, int8 probabilities of every face by its fold's model, each face's fold)."""
-    folds = np.array([posed.fold_of(p, posed.FOLDS) for p in faces.persons])
+    folds = posed.folds_of(faces)
     probs = np.zeros((len(faces.labels), len(LABELS)), np.float32)
     record = {}
     for fold, run in runs.items():
@@ -86,12 +89,12 @@ def make(runs: list[Path], out: Path, data_arg=None, command: str = "", log=prin
               "data_checksum_sha256": faces.checksum, "faces": int(len(faces.labels)),
               "people": len(set(faces.persons.tolist())), "folds": per_fold, "pooled": pooled}
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / posed.CV_NPZ) as tmp:
+    with atomic_path(out / POSED_CV_NPZ) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, names=faces.names.astype(str), labels=faces.labels.astype(np.int8),
                                 folds=folds.astype(np.int8), probs=probs.astype(np.float16),
                                 label_names=np.array(LABELS))
-    atomic_write_json(out / posed.CV_JSON, record)
+    atomic_write_json(out / POSED_CV_JSON, record)
     log(f"pooled: {100 * pooled['accuracy']:.2f}% of {record['faces']} faces of {record['people']} people; recall "
         + ", ".join(f"{k} {v:.2f}" for k, v in pooled["recall"].items()))
     return record
@@ -100,7 +103,8 @@ def make(runs: list[Path], out: Path, data_arg=None, command: str = "", log=prin
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m convert.release.crossval", description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", nargs="+", required=True, help="one run folder per posed fold, each holding it out")
-    p.add_argument("--out", required=True, help="the run folder the release converts: posed_cv.json and posed_cv.npz go there")
+    p.add_argument("--out", required=True,
+                   help="the run folder the release converts: posed_cv.json and posed_cv.npz go there")
     p.add_argument("--data", help="FER-2013 path (default: $FER_DATA)")
     a = p.parse_args(argv)
     cmd = f"python -m convert.release.crossval --runs {' '.join(a.runs)} --out {a.out}"

@@ -21,7 +21,7 @@ import numpy as np
 from runtime.errors import ConfigError, DataError
 from train import config as train_config
 from train import user_folder
-from train.paths import POSED_CV_JSON, POSED_CV_NPZ
+from train.paths import POSED_CV_NPZ
 
 #: the person of a posed file name (``S005_001_00000011.png`` -> ``S005``)
 PERSON = re.compile(r"(?:^|/)(S\d+)_")
@@ -30,8 +30,6 @@ PERSON = re.compile(r"(?:^|/)(S\d+)_")
 FOLDS, FOLD = 4, 0
 #: every fold: the people a model that never trained on ``posed/`` holds out
 EVERY_FOLD = frozenset(range(FOLDS))
-#: a release record's cross-validated posed figures and probabilities (``python -m convert.release.crossval``)
-CV_JSON, CV_NPZ = POSED_CV_JSON, POSED_CV_NPZ
 
 
 @dataclass
@@ -88,11 +86,16 @@ def fold_of(person: str, folds: int) -> int:
     return int(hashlib.sha256(person.encode()).hexdigest(), 16) % folds
 
 
+def folds_of(posed: Posed, folds: int = FOLDS) -> np.ndarray:
+    """The fold of each face's person (:func:`fold_of`)."""
+    return np.array([fold_of(p, folds) for p in posed.persons], int)
+
+
 def split(posed: Posed, folds: int, fold: int) -> tuple[Posed, Posed]:
     """(the people that train, the people of fold ``fold`` held out); ``fold`` -1: every person trains."""
     if folds < 2 or not -1 <= fold < folds:
         raise ConfigError(f"posed_fold must be -1 or 0..{folds - 1} with posed_folds >= 2 (got {fold} of {folds})")
-    held = np.array([fold >= 0 and fold_of(p, folds) == fold for p in posed.persons], bool)
+    held = (folds_of(posed, folds) == fold) if fold >= 0 else np.zeros(len(posed.labels), bool)
     return posed.select(np.flatnonzero(~held)), posed.select(np.flatnonzero(held))
 
 
@@ -154,15 +157,15 @@ def record_held_out(record: Path) -> frozenset[int]:
 
 def held_out_rows(posed: Posed, folds) -> np.ndarray:
     """Indices of the faces of the people of ``folds``."""
-    return np.flatnonzero([fold_of(p, FOLDS) in folds for p in posed.persons])
+    return np.flatnonzero(np.isin(folds_of(posed), sorted(folds)))
 
 
 def crossval_probs(record: Path, faces: Posed, labels) -> np.ndarray | None:
-    """The cross-validated probabilities of a release record (:data:`CV_NPZ`) in the order of ``faces``, or
+    """The cross-validated probabilities of a release record (``posed_cv.npz``) in the order of ``faces``, or
     None when the record has none, or has them for other faces or labels."""
-    if not (record / CV_NPZ).is_file():
+    if not (record / POSED_CV_NPZ).is_file():
         return None
-    with np.load(record / CV_NPZ) as z:
+    with np.load(record / POSED_CV_NPZ) as z:
         names, probs, label_names = z["names"].tolist(), z["probs"].astype(np.float32), z["label_names"].tolist()
     where = {n: i for i, n in enumerate(names)}
     if label_names != list(labels) or sorted(where) != sorted(faces.names.astype(str).tolist()):
