@@ -9,6 +9,11 @@ offset of the crop centre from the box centre, in box heights, gives
 
     python -m benchmarks.crop_rule --data PATH [--n 2000] [--json out.json]
     python -m benchmarks.crop_rule --detector full --n 1000 --json benchmarks/results/crop_rule_full.json
+    python -m benchmarks.crop_rule --faces ../shared/data/posed --json benchmarks/results/crop_rule_posed.json
+
+With ``--faces`` it measures a folder of face crops (``<label>/<image>``, such as
+``posed/``'s lab crops) instead of FER-2013's Training faces: where the runtime's
+crop of a whole photo of such a face would sit against that folder's framing.
 
 With ``--detector full`` it also measures, on the crops where both models
 find one face, how the full-range box relates to the short-range box of the
@@ -28,7 +33,7 @@ from PIL import Image
 
 from runtime.detect import load_detector
 from runtime.errors import DataError, FerError
-from train import fer2013
+from train import fer2013, user_folder
 
 
 def measure(images: np.ndarray, detector, pad: float = 1.0, upscale: int = 4) -> dict:
@@ -48,6 +53,8 @@ def measure(images: np.ndarray, detector, pad: float = 1.0, upscale: int = 4) ->
         scales.append(s / max(w, h))
         sx.append((s / 2 - (x + w / 2)) / w)
         sy.append((s / 2 - (y + h / 2)) / h)
+    if not found:
+        raise DataError(f"BlazeFace found exactly one face in none of the {len(images)} crops")
     q = lambda a: {k: round(float(v), 3) for k, v in zip(("p10", "median", "p90"), np.percentile(a, [10, 50, 90]))}  # noqa: E731
     return {"images": int(len(images)), "one_face_found": found, "scale": q(scales), "shift_x": q(sx),
             "shift_y": q(sy)}
@@ -69,6 +76,8 @@ def box_mapping(images: np.ndarray, short, full, pad: float = 1.0, upscale: int 
         (xs, ys, ws, hs), (xf, yf, wf, hf) = a[0].box, b[0].box
         scale.append(max(ws, hs) / max(wf, hf))
         shift.append(((ys + hs / 2) - (yf + hf / 2)) / hf)
+    if not found:
+        raise DataError(f"BlazeFace found exactly one face in none of the {len(images)} crops")
     q = lambda a: {k: round(float(v), 3) for k, v in zip(("p10", "median", "p90"), np.percentile(a, [10, 50, 90]))}  # noqa: E731
     return {"both_found_one_face": both, "short_side_over_full_side": q(scale), "short_centre_shift_y": q(shift)}
 
@@ -79,17 +88,23 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=2000, help="Training images measured (seeded sample)")
     ap.add_argument("--json", help="also write the result here")
     ap.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace model measured")
+    ap.add_argument("--faces", help="a folder of face crops, <label>/<image>, measured instead of FER-2013")
     a = ap.parse_args(argv)
     try:
-        d = fer2013.load(fer2013.find_data(a.data) or "").split("Training")
+        d = (user_folder.load(a.faces, None, detect=False, log=lambda m: None) if a.faces
+             else fer2013.load(fer2013.find_data(a.data) or "").split("Training"))
         det = load_detector(a.detector)
     except (DataError, FerError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    idx = np.random.default_rng(0).permutation(len(d))[: a.n]
+    idx = np.random.default_rng(0).permutation(len(d.images))[: a.n]
     if a.detector == "full":
         det.map_to_short = False               # the model's own boxes
-    r = measure(d.images[idx], det)
+    try:
+        r = measure(d.images[idx], det)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if a.detector == "full":
         r["detector"] = "BlazeFace full-range (its own boxes)"
         r["full_to_short_box"] = box_mapping(d.images[idx], load_detector("short"), det)

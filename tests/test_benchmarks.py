@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 
 def test_quick_suite_writes_reports(tiny_int8, tmp_path, capsys):
@@ -289,3 +290,34 @@ def test_posed_figures_are_of_people_the_model_never_saw(tmp_path, tiny_folder, 
     cv = accuracy.posed_figures(probs, ev, frozenset(), rec, True)
     assert cv["crossval"] and cv["accuracy"] == 1.0 and cv["people"] == 12
     assert posed_cell({"posed_heldout": cv}).endswith(", 12 people, cross-validated")
+
+
+def test_crop_rule_measures_a_folder_of_crops_and_says_when_it_finds_no_face(tmp_path, capsys, blazeface):
+    """``--faces``: where the runtime's crop would sit on a folder of crops (the sample photo's face cut as
+    FER-2013 is: the crop rule's own box, so its scale is the rule's); crops without a face: exit 2, one line."""
+    from benchmarks import crop_rule
+    from runtime.cli import SAMPLE
+    from runtime.contract import CropRule
+    from runtime.detect import load_detector
+    from runtime.preprocess import crop_box
+
+    rgb = np.asarray(Image.open(SAMPLE).convert("RGB"))
+    box = load_detector("short").detect(rgb)[0].box
+    left, top, w, h = crop_box(box, CropRule(), rgb.shape[1], rgb.shape[0])
+    face = Image.fromarray(rgb).convert("L").crop((left, top, left + w, top + h)).resize((48, 48))
+    for label, img in (("happy", face), ("sad", face.transpose(Image.FLIP_LEFT_RIGHT))):   # a folder has 2 labels
+        (tmp_path / "faces" / label).mkdir(parents=True)
+        img.save(tmp_path / "faces" / label / "a.png")
+    out = tmp_path / "rule.json"
+    assert crop_rule.main(["--faces", str(tmp_path / "faces"), "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["images"] == r["one_face_found"] == 2 and abs(r["scale"]["median"] - CropRule().scale) < 0.1
+    rng = np.random.default_rng(0)
+    for label in ("happy", "sad"):
+        (tmp_path / "noise" / label).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 255, (48, 48), dtype=np.uint8)).save(tmp_path / "noise" / label / "b.png")
+    capsys.readouterr()
+    assert crop_rule.main(["--faces", str(tmp_path / "noise")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert crop_rule.main(["--faces", str(tmp_path / "nowhere")]) == 2

@@ -76,6 +76,28 @@ def test_balance_repeats_rarer_posed_labels_more():
         TrainConfig(posed="x", posed_balance=2).validate()
 
 
+def test_hiding_the_mouth_flattens_the_lower_face_of_a_seeded_share_and_nothing_else(tmp_path):
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 255, (400, 48, 48), dtype=np.uint8)
+    out, hidden = posed.hide_mouth(faces, 0.5, seed=7)
+    top = int(round(posed.MOUTH_LINE * 48))
+    assert 150 < hidden.sum() < 250 and np.array_equal(hidden, posed.hide_mouth(faces, 0.5, seed=7)[1])
+    assert np.array_equal(out[:, :top], faces[:, :top]) and np.array_equal(out[~hidden], faces[~hidden])
+    lower = out[hidden, top:].reshape(int(hidden.sum()), -1)
+    assert (lower == lower[:, :1]).all()                                    # one flat value a hidden face
+    assert np.abs(lower[:, 0].astype(float) - faces[hidden, top:].mean(axis=(1, 2))).max() <= 0.5
+    assert not posed.hide_mouth(faces, 0.0, seed=7)[1].any() and posed.hide_mouth(faces, 1.0, seed=7)[1].all()
+    root = _posed_folder(tmp_path / "posed")
+    base = TrainData(np.zeros((5, 48, 48), np.uint8), np.zeros(5, np.int64), np.zeros((4, 48, 48), np.uint8),
+                     np.zeros(4, np.int64), LABELS, "x", targets=np.full((5, 7), 1 / 7, np.float32))
+    cfg = TrainConfig(posed=str(root), posed_repeat=4, posed_fold=0, posed_hide_mouth=1.0).validate()
+    added = with_posed(cfg, base, tmp_path / "fer2013", log=lambda m: None).train_images[5:]
+    assert (added[:, top:] == added[:, top:top + 1, :1]).all() and added[:, :top].std() > 0
+    assert with_posed(cfg, base, tmp_path, log=lambda m: None).record["posed"]["hide_mouth"] == 1.0
+    with pytest.raises(ConfigError):
+        TrainConfig(posed="x", posed_hide_mouth=1.5).validate()
+
+
 def test_the_posed_people_a_model_never_saw_follow_its_record(tmp_path):
     """A blend is measured only on the people none of its runs (nor its base) trained on; a release that
     trained on every person has none left."""

@@ -429,19 +429,24 @@ def test_card_of_a_blend_names_its_runs_base_prior_and_every_command():
     report = {"config": dict(cfg, out="/r/blend"), "blend": blend, "data_checksum_sha256": "abc",
               "train_minutes": 50.0, "hardware": "x86_64 (2 cores)", "best_epoch": None, "epochs_trained": 10}
     qrep = {"gate": {}, "calibration": {"samples": 300, "seed": 0, "sha256": "def"}}
-    text = card(report, splits, splits, qrep, "cmd", 2_000_000, stage={"stage1": None, "replaced": {"folder": stage}})
+    # the release it replaces is not the one its runs started from (the runs of 2026-12-08 started from stage7's)
+    text = card(report, splits, splits, qrep, "cmd", 2_000_000, stage={"stage1": None, "replaced": {"folder": "stage99"}})
+    assert "stage99" not in text and "every posed person, cross-validated" not in text
     assert f"the equal average of 2 runs (`fp_a`: the FER+ votes, `fp_b`: the FER+ votes), each fine-tuned from " \
            f"the model released before (record `records/release/{stage}/`), blended with that model at a share of 0.2" in text
     assert "wild-dev 83.16% (neutral recall 81.7%), FER+ majority 83.01%, FER-2013 65.28%" in text
     assert "fear 0.71" not in text and "fear 71%" in text and "disgust -0.50" in text
     assert "The prior fitted again on the int8 model's outputs" in text and "route ptq 300 0" in text
     steps = text.split("```sh\n")[1].split("```")[0].splitlines()
-    assert steps[1] == f"# runs/stage1: the model released before, remade by the card in records/release/{stage}/, as a run folder"
+    assert steps[1] == f"# runs/stage1: the model the runs started from, remade by the card in records/release/{stage}/, as a run folder"
     assert "--init runs/stage1/model.keras" in steps[2] and steps[2].endswith("--out runs/fp_a")
     assert steps[4] == ("python -m train.recipes.blend --runs runs/fp_a runs/fp_b --base runs/stage1/model.keras "
                         "--base-share 0.2 --prior fer2013 --out runs/blend --data PATH")
     assert steps[5] == "python -m convert.release.int8_prior --run runs/blend --out runs/blend_int8 --data PATH"
     assert steps[6] == "python -m convert.release --run runs/blend_int8"
+    # trained on every posed person: the base's share was also chosen on the cross-validated posed people
+    report["blend"] = dict(blend, posed_held_out=[])
+    assert "the base's share also on every posed person, cross-validated" in card(report, splits, splits, qrep, "cmd", 1)
 
 
 def test_a_release_converted_again_names_the_stage_its_run_started_from(tmp_path):

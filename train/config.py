@@ -196,6 +196,9 @@ class RecipeSettings:
         posed_repeat: how many times each posed training face is seen an epoch.
         posed_balance: a posed label of n faces is repeated ``posed_repeat * (max_n / n) ** posed_balance``
             times (0 = every label alike; 0.5 = rarer labels, such as posed fear, more often).
+        posed_hide_mouth: the share of the posed training rows whose lower face (below
+            :data:`train.recipes.posed.MOUTH_LINE` of the crop's height) is flattened to its mean, so
+            that a deliberate expression is also learnt from the brows and eyes (0 = none).
         posed_folds / posed_fold: people split into this many folds by their
             id; fold ``posed_fold`` is held out to choose on (-1 = every person trains).
     """
@@ -213,6 +216,7 @@ class RecipeSettings:
     posed: str = ""
     posed_repeat: int = 10
     posed_balance: float = 0.0
+    posed_hide_mouth: float = 0.0
     posed_folds: int = 4
     posed_fold: int = 0
 
@@ -268,6 +272,8 @@ class TrainConfig(RecipeSettings, RunSettings, OptimSettings, ModelSettings, Dat
             raise ConfigError(f"distill_temperature must be positive (got {self.distill_temperature})")
         if not 0.0 <= self.posed_balance <= 1.0:
             raise ConfigError(f"posed_balance must be within 0..1 (got {self.posed_balance})")
+        if not 0.0 <= self.posed_hide_mouth <= 1.0:
+            raise ConfigError(f"posed_hide_mouth must be within 0..1 (got {self.posed_hide_mouth})")
         if self.posed_repeat < 1 or self.posed_folds < 2 or not -1 <= self.posed_fold < self.posed_folds:
             raise ConfigError("posed_repeat must be >= 1, posed_folds >= 2 and posed_fold -1 or 0..posed_folds-1")
         if self.epochs < 1 or self.batch_size < 1:

@@ -277,7 +277,7 @@ def _choosing(fig: dict) -> str:
     return out
 
 
-def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec_dir: str) -> dict:
+def _blend_section(blend: dict, cfg: dict, out_rel: str, rec_dir: str) -> dict:
     """The card's lines for a blend (``python -m train.recipes.blend``): FER+ runs averaged, the base's share,
     the class prior, their commands."""
     released = release_records()
@@ -313,10 +313,9 @@ def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec
                       f"route {' '.join(map(str, q['route']))}; offsets "
                       + ", ".join(f"{c} {v:+.2f}" for c, v in zip(LABELS, q["offsets"])) + " added on top): int8 "
                       + _choosing(q["figures"]["int8"]) + " before, " + _choosing(q["figures"]["int8_prior"]) + " after.")
-    folder = ((stage or {}).get("replaced") or {}).get("folder")
     first = "runs/stage1/model.keras"
-    steps = ([f"# runs/stage1: the model released before, remade by the card in {rec_dir}/{folder}/, as a run folder"]
-             if folder and start else [])
+    steps = ([f"# runs/stage1: the model the runs started from, remade by the card in {start}, as a run folder"]
+             if start else [])
     cmds = [config.command(_teacher_in_repo(i["config"], n), init_as=first if start else None)
             + f" --data PATH --out runs/{n}" for n, i in zip(names, blend["ingredients"])]
     base = f" --base {first if base_rec else blend['base']} --base-share {blend['base_share']:g}" if blend["base"] else ""
@@ -332,7 +331,9 @@ def _blend_section(blend: dict, cfg: dict, stage: dict | None, out_rel: str, rec
                 conv_out=f" --out {out_rel}" if out_rel else "",
                 selection=("each run's best epoch selected on PublicTest's FER+ majority; the base's share and the "
                            "prior chosen on PublicTest (FER-2013 labels and FER+ majority) and wild-dev"
-                           + (" and the posed people held out" if pr.get("posed_floors") else "")),
+                           + (" and the posed people held out" if pr.get("posed_floors") else "")
+                           + (", the base's share also on every posed person, cross-validated (`records/posed_cv/`)"
+                              if blend.get("posed_held_out") == [] else "")),
                 train_cmds="- Commands: " + "; ".join(f"`{c}`" for c in cmds + [blend_cmd]) + ".",
                 logs=f"Each run's log and curves are in its record (`{RECORDS.relative_to(MODELS)}/candidates/`).")
 
@@ -370,7 +371,9 @@ def _targets_words(cfg: dict) -> str:
         words += (", with " + ("every person of `posed/`" if fold < 0 else
                                f"`posed/`'s people of {folds - 1} of {folds} folds (fold {fold} held out)")
                   + f" {cfg.get('posed_repeat', 10)} times"
-                  + (f", rarer labels more (balance {cfg['posed_balance']:g})" if cfg.get("posed_balance") else ""))
+                  + (f", rarer labels more (balance {cfg['posed_balance']:g})" if cfg.get("posed_balance") else "")
+                  + (f", the lower face hidden on {cfg['posed_hide_mouth']:.0%} of them" if cfg.get("posed_hide_mouth")
+                     else ""))
     return words
 
 
@@ -434,7 +437,7 @@ def _card_text(run_report: dict, float_res: dict, int8_res: dict, qrep: dict, cm
     if soup:
         sec = _soup_section(soup, records, qat, rec_dir)
     elif run_report.get("blend"):
-        sec = _blend_section(run_report["blend"], cfg, stage, out_rel, rec_dir)
+        sec = _blend_section(run_report["blend"], cfg, out_rel, rec_dir)
     else:
         sec = _run_section(run_report, cfg, init_line, stage1, stage_init, init_as, out_rel, rec_dir)
     init_line, selection, train_cmds, logs = sec["init_line"], sec["selection"], sec["train_cmds"], sec["logs"]

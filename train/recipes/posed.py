@@ -30,6 +30,9 @@ PERSON = re.compile(r"(?:^|/)(S\d+)_")
 FOLDS, FOLD = 4, 0
 #: every fold: the people a model that never trained on ``posed/`` holds out
 EVERY_FOLD = frozenset(range(FOLDS))
+#: where the lower face begins in a posed crop, a share of its height (the crops are cut alike: eyes near
+#: 0.35, the tip of the nose near 0.55, the mouth near 0.7)
+MOUTH_LINE = 0.6
 
 
 @dataclass
@@ -109,6 +112,18 @@ def repeated_rows(labels: np.ndarray, repeat: int, balance: float = 0.0) -> np.n
         else np.zeros(0, int)
 
 
+def hide_mouth(images: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``images`` (uint8 ``[N, H, W]``) with the lower face (from :data:`MOUTH_LINE`) of a seeded ``share`` of
+    them flattened to that region's mean, and which ones: such a face keeps its label, so its expression must
+    be read from the brows and eyes."""
+    hidden = np.random.default_rng(seed).random(len(images)) < share
+    out = images.copy()
+    top = int(round(MOUTH_LINE * images.shape[1]))
+    lower = out[hidden, top:]
+    out[hidden, top:] = np.round(lower.mean(axis=(1, 2), keepdims=True)).astype(images.dtype)
+    return out, hidden
+
+
 def record(train: Posed, held: Posed, rows: np.ndarray, label_names, cfg) -> dict:
     """How the posed faces entered a run (``rows``: :func:`repeated_rows` of ``train``), for its ``data.json``."""
     ys = train.labels[rows]
@@ -116,7 +131,7 @@ def record(train: Posed, held: Posed, rows: np.ndarray, label_names, cfg) -> dic
             "held_out_fold": cfg.posed_fold, "repeat": cfg.posed_repeat, "train_faces": int(len(train.labels)),
             "train_people": int(len(set(train.persons.tolist()))), "held_out_faces": int(len(held.labels)),
             "held_out_people": sorted(set(held.persons.tolist())), "dropped_labels": train.dropped,
-            "balance": cfg.posed_balance, "rows": int(len(rows)),
+            "balance": cfg.posed_balance, "hide_mouth": cfg.posed_hide_mouth, "rows": int(len(rows)),
             "rows_by_label": {label_names[c]: int((ys == c).sum()) for c in sorted(set(train.labels.tolist()))}}
 
 

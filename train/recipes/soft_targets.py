@@ -103,19 +103,21 @@ def recipe_data(cfg, log=print) -> TrainData:
 
 def with_posed(cfg, data: TrainData, fer_path: Path, log=print) -> TrainData:
     """``data`` with the posed faces of ``cfg.posed`` (its people outside the held-out fold) added
-    ``cfg.posed_repeat`` times (rarer labels more with ``cfg.posed_balance``), one-hot targets
-    (:mod:`train.recipes.posed`)."""
+    ``cfg.posed_repeat`` times (rarer labels more with ``cfg.posed_balance``; a share ``cfg.posed_hide_mouth``
+    of them with the lower face hidden), one-hot targets (:mod:`train.recipes.posed`)."""
     folder = posed.default_folder(fer_path) if cfg.posed in ("1", "default") else Path(cfg.posed)
     train, held = posed.split(posed.load(folder, data.label_names), cfg.posed_folds, cfg.posed_fold)
     rows = posed.repeated_rows(train.labels, cfg.posed_repeat, cfg.posed_balance)
     ys = train.labels[rows]
-    x = np.concatenate([data.train_images, train.images[rows]])
+    faces, hidden = posed.hide_mouth(train.images[rows], cfg.posed_hide_mouth, cfg.seed)
+    x = np.concatenate([data.train_images, faces.reshape((len(rows),) + data.train_images.shape[1:])])
     y = np.concatenate([data.train_labels, ys])
     t = data.targets
     if t is not None:
         t = np.concatenate([t, np.eye(t.shape[1], dtype=np.float32)[ys]]).astype(np.float32)
     info = posed.record(train, held, rows, data.label_names, cfg)
-    log(f"posed: {info['train_faces']} faces of {info['train_people']} people, {len(rows)} rows; "
+    log(f"posed: {info['train_faces']} faces of {info['train_people']} people, {len(rows)} rows "
+        f"({int(hidden.sum())} with the mouth hidden); "
         f"held out {info['held_out_faces']} faces of {len(info['held_out_people'])} people (fold {cfg.posed_fold})")
     return dataclasses.replace(data, train_images=x, train_labels=y, targets=t,
                                record={**data.record, "posed": info})
