@@ -110,7 +110,7 @@ def with_posed(cfg, data: TrainData, fer_path: Path, log=print) -> TrainData:
     rows = posed.repeated_rows(train.labels, cfg.posed_repeat, cfg.posed_balance)
     ys = train.labels[rows]
     faces, hidden = posed.hide_mouth(train.images[rows], cfg.posed_hide_mouth, cfg.seed)
-    x = np.concatenate([data.train_images, faces.reshape((len(rows),) + data.train_images.shape[1:])])
+    x = np.concatenate([data.train_images, faces])
     y = np.concatenate([data.train_labels, ys])
     t = data.targets
     if t is not None:
