@@ -36,50 +36,53 @@ from runtime.errors import DataError, FerError
 from train import fer2013, user_folder
 
 
+def _canvas(img: np.ndarray, p: int, upscale: int) -> np.ndarray:
+    """A crop padded by ``p`` pixels of its edge and upscaled, as RGB: the whole face detectable."""
+    canvas = np.pad(img, p, mode="edge")
+    big = np.asarray(Image.fromarray(canvas).resize((canvas.shape[1] * upscale,) * 2, Image.BILINEAR))
+    return np.repeat(big[..., None], 3, axis=2)
+
+
+def _spread(values: list[float], n_images: int) -> dict:
+    """p10, median and p90 of ``values``; none (no crop had its face found) is an error, not a NaN."""
+    if not values:
+        raise DataError(f"BlazeFace found exactly one face in none of the {n_images} crops")
+    return {k: round(float(v), 3) for k, v in zip(("p10", "median", "p90"), np.percentile(values, [10, 50, 90]))}
+
+
 def measure(images: np.ndarray, detector, pad: float = 1.0, upscale: int = 4) -> dict:
     """Per-image (scale, shift_x, shift_y) of crops where exactly one face is found."""
     s = images.shape[1]
     p = int(round(pad * s))
-    scales, sx, sy, found = [], [], [], 0
+    scales, sx, sy = [], [], []
     for img in images:
-        canvas = np.pad(img, p, mode="edge")
-        big = np.asarray(Image.fromarray(canvas).resize((canvas.shape[1] * upscale,) * 2, Image.BILINEAR))
-        dets = detector.detect(np.repeat(big[..., None], 3, axis=2))
+        dets = detector.detect(_canvas(img, p, upscale))
         if len(dets) != 1:
             continue
-        found += 1
         x, y, w, h = (v / upscale for v in dets[0].box)
         x, y = x - p, y - p
         scales.append(s / max(w, h))
         sx.append((s / 2 - (x + w / 2)) / w)
         sy.append((s / 2 - (y + h / 2)) / h)
-    if not found:
-        raise DataError(f"BlazeFace found exactly one face in none of the {len(images)} crops")
-    q = lambda a: {k: round(float(v), 3) for k, v in zip(("p10", "median", "p90"), np.percentile(a, [10, 50, 90]))}  # noqa: E731
-    return {"images": int(len(images)), "one_face_found": found, "scale": q(scales), "shift_x": q(sx),
-            "shift_y": q(sy)}
+    n = len(images)
+    return {"images": int(n), "one_face_found": len(scales), "scale": _spread(scales, n),
+            "shift_x": _spread(sx, n), "shift_y": _spread(sy, n)}
 
 
 def box_mapping(images: np.ndarray, short, full, pad: float = 1.0, upscale: int = 4) -> dict:
     """Medians (and p10/p90) of the full-range box -> short-range box mapping over ``images``."""
-    s = images.shape[1]
-    p = int(round(pad * s))
-    scale, shift, both = [], [], 0
+    p = int(round(pad * images.shape[1]))
+    scale, shift = [], []
     for img in images:
-        canvas = np.pad(img, p, mode="edge")
-        big = np.asarray(Image.fromarray(canvas).resize((canvas.shape[1] * upscale,) * 2, Image.BILINEAR))
-        rgb = np.repeat(big[..., None], 3, axis=2)
+        rgb = _canvas(img, p, upscale)
         a, b = short.detect(rgb), full.detect(rgb)
         if len(a) != 1 or len(b) != 1:
             continue
-        both += 1
         (xs, ys, ws, hs), (xf, yf, wf, hf) = a[0].box, b[0].box
         scale.append(max(ws, hs) / max(wf, hf))
         shift.append(((ys + hs / 2) - (yf + hf / 2)) / hf)
-    if not found:
-        raise DataError(f"BlazeFace found exactly one face in none of the {len(images)} crops")
-    q = lambda a: {k: round(float(v), 3) for k, v in zip(("p10", "median", "p90"), np.percentile(a, [10, 50, 90]))}  # noqa: E731
-    return {"both_found_one_face": both, "short_side_over_full_side": q(scale), "short_centre_shift_y": q(shift)}
+    return {"both_found_one_face": len(scale), "short_side_over_full_side": _spread(scale, len(images)),
+            "short_centre_shift_y": _spread(shift, len(images))}
 
 
 def main(argv=None) -> int:
@@ -102,12 +105,12 @@ def main(argv=None) -> int:
         det.map_to_short = False               # the model's own boxes
     try:
         r = measure(d.images[idx], det)
-    except DataError as e:
+        if a.detector == "full":
+            r["detector"] = "BlazeFace full-range (its own boxes)"
+            r["full_to_short_box"] = box_mapping(d.images[idx], load_detector("short"), det)
+    except (DataError, FerError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if a.detector == "full":
-        r["detector"] = "BlazeFace full-range (its own boxes)"
-        r["full_to_short_box"] = box_mapping(d.images[idx], load_detector("short"), det)
     r["command"] = "python -m benchmarks.crop_rule " + " ".join(argv if argv is not None else sys.argv[1:])
     print(json.dumps(r, indent=2))
     if a.json:

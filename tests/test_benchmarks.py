@@ -312,6 +312,8 @@ def test_crop_rule_measures_a_folder_of_crops_and_says_when_it_finds_no_face(tmp
     assert crop_rule.main(["--faces", str(tmp_path / "faces"), "--json", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["images"] == r["one_face_found"] == 2 and abs(r["scale"]["median"] - CropRule().scale) < 0.1
+    assert crop_rule.main(["--faces", str(tmp_path / "faces"), "--detector", "full", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["full_to_short_box"]["both_found_one_face"] == 2
     rng = np.random.default_rng(0)
     for label in ("happy", "sad"):
         (tmp_path / "noise" / label).mkdir(parents=True)
